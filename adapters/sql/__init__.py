@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 persistence: one schema on SQLite (embedded default) and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Use cases of the Export Responses service and the ports they need."""

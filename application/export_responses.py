@@ -1,0 +1,83 @@
+"""Use case: accept an ExportResponses command and queue one export per response."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from attrs import frozen
+
+from application.ports import Clock, LoggedCommand, UnitOfWork, WriteConflict
+from domain import errors, rules
+from domain.commands import ExportResponses
+from domain.exports import queue_response_export
+from domain.results import CommandResult
+
+DEFAULT_MAX_RESPONSE_IDS = 10_000
+# A conflict means another transaction committed first; one more run sees its rows.
+# More than a few in a row would be a bug, not contention.
+_ATTEMPTS = 3
+
+
+@frozen
+class ExportResponsesDeps:
+    unit_of_work: Callable[[], UnitOfWork]
+    clock: Clock
+    new_uuid: Callable[[], str]
+    max_response_ids: int = DEFAULT_MAX_RESPONSE_IDS
+
+
+def export_responses(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResult:
+    """Validate the command and, when valid, queue its exports in one transaction.
+
+    Accepted commands are logged under their uuid: sending the same command again
+    returns the first result and writes nothing; sending other data under that uuid
+    is refused with `uuid_conflict`. Rejected commands write nothing and are not
+    logged, so they are evaluated afresh each time they are sent.
+    """
+    if len(command.response_ids) > deps.max_response_ids:
+        return CommandResult.reject(
+            command.uuid,
+            command.name,
+            [errors.too_many_response_ids(command, len(command.response_ids), deps.max_response_ids)],
+        )
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _attempt(command, deps)
+        except WriteConflict:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResult:
+    with deps.unit_of_work() as uow:
+        logged = uow.commands.get(command.uuid)
+        if logged is not None:
+            return _reply_to_repeat(command, logged)
+
+        system = uow.external_systems.get(command.external_system_id)
+        existing = uow.responses.existing_ids(command.distinct_response_ids())
+        problems = rules.check_export_responses(command, system, existing)
+        if problems:
+            return CommandResult.reject(command.uuid, command.name, problems)
+
+        result = CommandResult.accept(command.uuid, command.name)
+        # The log entry goes first: on PostgreSQL a concurrent twin blocks on its
+        # unique key here, before either has written any export.
+        uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result))
+        pending = uow.exports.pending_response_ids(command.external_system_id, existing)
+        now = deps.clock.now()
+        uow.exports.add_all(
+            [
+                queue_response_export(rid, command.external_system_id, command.uuid, now, deps.new_uuid())
+                for rid in rules.responses_to_queue(command, pending)
+            ]
+        )
+        uow.commit()
+        return result
+
+
+def _reply_to_repeat(command: ExportResponses, logged: LoggedCommand) -> CommandResult:
+    if logged.name == command.name and logged.request_body == command.fingerprint():
+        return logged.result
+    return CommandResult.reject(command.uuid, command.name, [errors.uuid_conflict(command)])

@@ -1,0 +1,66 @@
+"""Error codes and their messages. Codes are stable: clients switch on them."""
+
+from __future__ import annotations
+
+from domain.results import CommandError
+
+UNPROCESSABLE = 422
+
+
+def _error(status, code, message, source, command, uuid) -> CommandError:
+    return CommandError(status, code, message, message, source, command, uuid)
+
+
+def external_system_not_found(command, system_id: int) -> CommandError:
+    return _error(
+        UNPROCESSABLE,
+        "external_system_not_found",
+        f"The external system with an id of {system_id} was not found",
+        "/external_system_id",
+        command.name,
+        command.uuid,
+    )
+
+
+def external_system_not_exporting_responses(command, system_id: int) -> CommandError:
+    return _error(
+        UNPROCESSABLE,
+        "external_system_not_exporting_responses",
+        f"The external system with an id of {system_id} is not enabled for exporting responses",
+        "/external_system_id",
+        command.name,
+        command.uuid,
+    )
+
+
+def response_not_found(command, response_id: int) -> CommandError:
+    return _error(
+        UNPROCESSABLE,
+        "response_not_found",
+        f"A response with an id of {response_id} was not found",
+        "/response_ids",
+        command.name,
+        command.uuid,
+    )
+
+
+def too_many_response_ids(command, count: int, limit: int) -> CommandError:
+    return _error(
+        UNPROCESSABLE,
+        "too_many_response_ids",
+        f"A command may export at most {limit} responses; this one lists {count}",
+        "/response_ids",
+        command.name,
+        command.uuid,
+    )
+
+
+def uuid_conflict(command) -> CommandError:
+    return _error(
+        409,
+        "uuid_conflict",
+        f"The uuid {command.uuid} was already used by a command with different data",
+        "/uuid",
+        command.name,
+        command.uuid,
+    )

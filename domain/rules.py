@@ -1,0 +1,36 @@
+"""The rules an ExportResponses command must satisfy, all of them run, in contract order."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from domain import errors
+from domain.commands import ExportResponses
+from domain.external_systems import ExternalSystem
+from domain.results import CommandError
+
+
+def check_export_responses(
+    command: ExportResponses,
+    system: ExternalSystem | None,
+    existing_response_ids: Collection[int],
+) -> list[CommandError]:
+    """Every reason the command cannot be accepted; empty when it can."""
+    found: list[CommandError] = []
+    if system is None:
+        found.append(errors.external_system_not_found(command, command.external_system_id))
+    elif not system.accepts_response_exports:
+        found.append(
+            errors.external_system_not_exporting_responses(command, command.external_system_id)
+        )
+    found.extend(
+        errors.response_not_found(command, response_id)
+        for response_id in command.distinct_response_ids()
+        if response_id not in existing_response_ids
+    )
+    return found
+
+
+def responses_to_queue(command: ExportResponses, pending_response_ids: Collection[int]) -> list[int]:
+    """Distinct ids, in the order sent, that have no export to this system still pending."""
+    return [rid for rid in command.distinct_response_ids() if rid not in pending_response_ids]

@@ -1,0 +1,1 @@
+"""Entry points: the HTTP app (Falcon under gunicorn), the CLI, the composition root."""

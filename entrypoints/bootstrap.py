@@ -1,0 +1,55 @@
+"""The composition root: builds every service an entry point needs from Settings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from attrs import frozen
+
+from adapters.clock import SystemClock
+from adapters.sql.engine import create_engine
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from application.export_responses import ExportResponsesDeps, export_responses
+from domain.commands import ExportResponses
+from domain.results import CommandResult
+from entrypoints.config import Settings
+
+
+@frozen
+class Services:
+    settings: Settings
+    export_responses: Callable[[ExportResponses], CommandResult]
+    database_answers: Callable[[], bool]
+    engine: sa.Engine | None = None
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def bootstrap(settings: Settings) -> Services:
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    deps = ExportResponsesDeps(
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        clock=SystemClock(),
+        new_uuid=new_uuid,
+        max_response_ids=settings.max_response_ids,
+    )
+    return Services(
+        settings=settings,
+        export_responses=lambda command: export_responses(command, deps),
+        database_answers=lambda: database_answers(engine),
+        engine=engine,
+    )
+
+
+def database_answers(engine: sa.Engine) -> bool:
+    try:
+        with engine.connect().execution_options(read_only=True) as connection:
+            connection.execute(sa.text("SELECT 1"))
+        return True
+    except sa.exc.SQLAlchemyError:
+        return False

@@ -1,0 +1,49 @@
+"""Settings, read from the environment when an entry point starts (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from attrs import frozen
+
+from application.export_responses import DEFAULT_MAX_RESPONSE_IDS
+
+MiB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A setting has a value the service cannot run with."""
+
+
+@frozen
+class Settings:
+    database_url: str
+    data_dir: Path
+    max_response_ids: int = DEFAULT_MAX_RESPONSE_IDS
+    max_body_bytes: int = MiB
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        data_dir = Path(environ.get("EXPORT_RESPONSES_DATA_DIR") or "var").resolve()
+        default_url = f"sqlite:///{data_dir / 'export-responses.sqlite3'}"
+        return cls(
+            database_url=environ.get("DATABASE_URL") or default_url,
+            data_dir=data_dir,
+            max_response_ids=_positive_int(environ, "MAX_RESPONSE_IDS", DEFAULT_MAX_RESPONSE_IDS),
+            max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", MiB),
+        )
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value

@@ -1,0 +1,1 @@
+"""The Falcon HTTP adapter: parsing at the edge, rendering of CommandResults."""

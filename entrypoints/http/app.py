@@ -1,0 +1,21 @@
+"""The Falcon app factory: every dependency comes in through `services`."""
+
+from __future__ import annotations
+
+import falcon
+
+from entrypoints.bootstrap import Services
+from entrypoints.http import errors
+from entrypoints.http.middleware import RequestContext
+from entrypoints.http.resources import ExportResponsesResource, HealthResource
+
+EXPORT_RESPONSES_PATH = "/api/v2/exports/export_responses"
+
+
+def create_app(services: Services) -> falcon.App:
+    app = falcon.App(middleware=[RequestContext()])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_route(EXPORT_RESPONSES_PATH, ExportResponsesResource(services))
+    app.add_route("/health", HealthResource(services))
+    errors.register(app)
+    return app

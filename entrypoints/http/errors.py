@@ -1,0 +1,81 @@
+"""Every failure as the error envelope: HTTP-level refusals, outages and bugs alike."""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from application.ports import StoreUnavailable
+from domain.results import CommandError, CommandResult
+from entrypoints.http.parsing import Rejected
+from entrypoints.http.rendering import render
+
+LOG = logging.getLogger("export_responses.http")
+RETRY_AFTER_SECONDS = 5
+_JSON_TYPES = ("application/json",)
+
+_HTTP_ERROR_CODES = {
+    400: ("bad_request", None),
+    404: ("not_found", "No route matches {method} {path}"),
+    405: ("method_not_allowed", "{method} is not allowed on {path}"),
+    413: ("payload_too_large", "The request body is larger than {limit} bytes"),
+    415: ("unsupported_media_type", "The request body must be JSON (Content-Type: application/json)"),
+}
+
+
+def error_body(status: int, code: str, message: str, source: str = "/") -> dict:
+    return {"status": status, "code": code, "title": message, "detail": message,
+            "source": source, "command": None, "uuid": None}  # fmt: skip
+
+
+def _refusal(status: int, code: str, message: str) -> CommandResult:
+    return CommandResult.reject(None, None, [CommandError(status, code, message, message, "/", None, None)])
+
+
+def read_json_body(req: falcon.Request, limit: int) -> bytes:
+    """The raw body of a JSON request, refusing other media types and oversized bodies."""
+    media_type = (req.content_type or "").split(";")[0].strip().lower()
+    if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
+        raise falcon.HTTPUnsupportedMediaType()
+    if req.content_length is not None and req.content_length > limit:
+        raise falcon.HTTPContentTooLarge(description=str(limit))
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise falcon.HTTPContentTooLarge(description=str(limit))
+    return raw
+
+
+def handle_rejected(req, resp, error: Rejected, params) -> None:
+    render(resp, error.result)
+
+
+def handle_http_error(req, resp, error: falcon.HTTPError, params) -> None:
+    code, template = _HTTP_ERROR_CODES.get(error.status_code, ("http_error", None))
+    if template:
+        message = template.format(method=req.method, path=req.path, limit=error.description)
+    else:
+        message = error.description or error.title
+    render(resp, _refusal(error.status_code, code, message))
+    resp.status = error.status_code
+    if error.headers:
+        resp.set_headers(error.headers)
+
+
+def handle_store_unavailable(req, resp, error: StoreUnavailable, params) -> None:
+    LOG.warning("database unavailable: %s", error)
+    render(resp, _refusal(503, "service_unavailable", "The database does not answer; nothing was written. Try again shortly"))
+    resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+
+
+def handle_unexpected(req, resp, error: Exception, params) -> None:
+    LOG.exception("unexpected error in %s %s (request %s)", req.method, req.path, req.context.request_id)
+    render(resp, _refusal(500, "internal_error", f"Something went wrong on our side; quote request id {req.context.request_id}"))
+
+
+def register(app: falcon.App) -> None:
+    # Falcon picks the most specific handler for an exception's class.
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(StoreUnavailable, handle_store_unavailable)
+    app.add_error_handler(Rejected, handle_rejected)

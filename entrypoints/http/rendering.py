@@ -1,0 +1,55 @@
+"""CommandResults to HTTP: the one mapping from error codes to statuses, and the bytes."""
+
+from __future__ import annotations
+
+import json
+
+import falcon
+
+from domain.results import CommandResult, envelope
+
+JSON = "application/json; charset=utf-8"
+ACCEPTED = 202
+
+HTTP_STATUS = {
+    # rule violations: the contract's 400 (the error objects themselves say 422)
+    "external_system_not_found": 400,
+    "external_system_not_exporting_responses": 400,
+    "response_not_found": 400,
+    "too_many_response_ids": 400,
+    # shape of the request
+    "invalid_json": 400,
+    "invalid_body": 400,
+    "missing_field": 400,
+    "invalid_type": 400,
+    "invalid_value": 400,
+    "invalid_uuid": 400,
+    "empty_list": 400,
+    "integer_out_of_range": 400,
+    "unknown_command": 400,
+    "bad_request": 400,
+    # protocol
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "uuid_conflict": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "internal_error": 500,
+    "service_unavailable": 503,
+}
+
+
+def http_status(result: CommandResult) -> int:
+    if result.accepted:
+        return ACCEPTED
+    return HTTP_STATUS.get(result.errors[0].code, 400)
+
+
+def body_bytes(document) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def render(resp: falcon.Response, result: CommandResult) -> None:
+    resp.status = http_status(result)
+    resp.content_type = JSON
+    resp.data = body_bytes(envelope(result))

@@ -1,0 +1,83 @@
+"""Databases for the tests: a migrated SQLite file and, when it can run, PostgreSQL.
+
+Under CI=true the PostgreSQL tests must run: a missing server is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.sql import migrate
+from adapters.sql.engine import create_engine
+from tests.postgres import Cluster, PostgresUnavailable
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    try:
+        cluster = Cluster().start()
+    except PostgresUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL tests must run under CI=true: {error}")
+        pytest.skip(f"PostgreSQL tests skipped: {error} (install postgresql-15 to run them)")
+    try:
+        engine = sa.create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.exec_driver_sql("CREATE DATABASE template_export_responses")
+        engine.dispose()
+        template = create_engine(f"{cluster.url}/template_export_responses")
+        migrate.upgrade(template)
+        template.dispose()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    engine = create_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def new_postgres_database(cluster: Cluster) -> str:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE template_export_responses")
+    admin.dispose()
+    return f"{cluster.url}/{name}"
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template, tmp_path) -> str:
+    path = tmp_path / "export-responses.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    return new_postgres_database(postgres_cluster)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request) -> str:
+    """A freshly migrated database of each supported kind."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()

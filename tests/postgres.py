@@ -1,0 +1,71 @@
+"""A throwaway PostgreSQL cluster for the test session.
+
+PostgreSQL refuses to run as root, so under root (as in CI) the cluster belongs to the
+`postgres` user and every server command runs through `runuser`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+class PostgresUnavailable(Exception):
+    """The PostgreSQL server binaries are not installed here."""
+
+
+def find_bin_dir() -> Path:
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if Path(candidate, "initdb").exists():
+            return Path(candidate)
+    raise PostgresUnavailable("no initdb on PATH nor under /usr/lib/postgresql/*/bin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self) -> None:
+        self.bin_dir = find_bin_dir()
+        self.root = Path(tempfile.mkdtemp(prefix="export-responses-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.root, "postgres", "postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, cwd=self.root)
+
+    def start(self) -> Cluster:
+        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                  "--auth=trust", "-E", "UTF8", "--no-sync")  # fmt: skip
+        settings = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", settings,
+                  "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
