@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from attrs import frozen
 
 from adapters.clock import SystemClock
+from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.sql.engine import create_engine
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
 from application.export_responses import ExportResponsesDeps, export_responses
@@ -43,6 +44,21 @@ def bootstrap(settings: Settings) -> Services:
         export_responses=lambda command: export_responses(command, deps),
         database_answers=lambda: database_answers(engine),
         engine=engine,
+    )
+
+
+def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
+    """The same service on an in-memory store: for fast tests and for embedding."""
+    deps = ExportResponsesDeps(
+        unit_of_work=lambda: InMemoryUnitOfWork(store),
+        clock=SystemClock(),
+        new_uuid=new_uuid,
+        max_response_ids=settings.max_response_ids,
+    )
+    return Services(
+        settings=settings,
+        export_responses=lambda command: export_responses(command, deps),
+        database_answers=lambda: True,
     )
 
 

@@ -1,0 +1,141 @@
+"""The ExportResponses use case on the real SQLAlchemy adapters, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.clock import SystemClock
+from adapters.sql import tables
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from application.export_responses import ExportResponsesDeps, export_responses
+from domain.commands import ExportResponses
+from tests.builders import add_external_system, add_responses, count_rows
+
+UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
+
+
+@pytest.fixture
+def deps(engine):
+    with engine.begin() as connection:
+        add_external_system(connection, 43)
+        add_external_system(connection, 44, reference="disabled", enabled=False)
+        add_responses(connection, range(1, 1001))
+    sessions = session_factory(engine)
+    return ExportResponsesDeps(
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        clock=SystemClock(),
+        new_uuid=lambda: str(uuid.uuid4()),
+    )
+
+
+@contextmanager
+def counting_statements(engine):
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def rows(engine, table, **where) -> int:
+    with engine.connect() as connection:
+        return count_rows(connection, table, **where)
+
+
+def test_acceptance_writes_the_command_exports_and_events_in_one_go(engine, deps):
+    result = export_responses(ExportResponses(UUID, 43, (1, 2, 2)), deps)
+    assert result.accepted
+    with engine.connect() as connection:
+        exported = connection.execute(
+            sa.select(tables.exports.c.resource_id, tables.exports.c.resource_type, tables.exports.c.state,
+                      tables.exports.c.percent_complete, tables.exports.c.external_data,
+                      tables.exports.c.command_uuid).order_by(tables.exports.c.resource_id)
+        ).all()  # fmt: skip
+        events = connection.execute(
+            sa.select(tables.export_events.c.state, tables.export_events.c.percent_complete,
+                      tables.export_events.c.message)
+        ).all()  # fmt: skip
+        logged = connection.execute(sa.select(tables.commands.c.response_body, tables.commands.c.response_status)).one()
+    assert exported == [(1, "Response", "queued", 0, {}, UUID), (2, "Response", "queued", 0, {}, UUID)]
+    assert events == [("queued", 0, "Queued for export")] * 2
+    assert logged == ('{"status":"accepted","meta":{},"uuid":"' + UUID + '"}', 202)
+
+
+def test_a_repeat_is_answered_from_the_log_without_writing(engine, deps):
+    first = export_responses(ExportResponses(UUID, 43, (1,)), deps)
+    again = export_responses(ExportResponses(UUID, 43, (1,)), deps)
+    conflict = export_responses(ExportResponses(UUID, 43, (2,)), deps)
+    assert again == first
+    assert conflict.codes == ["uuid_conflict"]
+    assert rows(engine, tables.exports) == 1 and rows(engine, tables.commands) == 1
+
+
+def test_a_rejected_command_writes_nothing(engine, deps):
+    result = export_responses(ExportResponses(UUID, 44, (1, 5000)), deps)
+    assert result.codes == ["external_system_not_exporting_responses", "response_not_found"]
+    assert rows(engine, tables.exports) == 0 and rows(engine, tables.commands) == 0
+
+
+def statements_for(engine, deps, ids, system_id=43) -> int:
+    with counting_statements(engine) as statements:
+        export_responses(ExportResponses(str(uuid.uuid4()), system_id, tuple(ids)), deps)
+    return len(statements)
+
+
+def test_validation_costs_the_same_statements_for_one_id_as_for_a_thousand(engine, deps):
+    # Rejected commands only validate: one query for the system, one for all ids.
+    one = statements_for(engine, deps, [-1], system_id=-1)
+    thousand = statements_for(engine, deps, [-i for i in range(1, 1001)], system_id=-1)
+    assert one == thousand
+
+
+def test_acceptance_costs_the_same_statements_for_one_id_as_for_a_thousand(engine, deps):
+    one = statements_for(engine, deps, [1])
+    thousand = statements_for(engine, deps, range(2, 1001))
+    assert one == thousand
+    assert rows(engine, tables.exports) == 1000 and rows(engine, tables.export_events) == 1000
+
+
+def test_concurrent_sends_of_one_uuid_execute_once(engine, deps):
+    replies = run_together(8, lambda: export_responses(ExportResponses(UUID, 43, (1, 2, 3)), deps))
+    assert all(reply == replies[0] for reply in replies) and replies[0].accepted
+    assert rows(engine, tables.commands) == 1
+    assert rows(engine, tables.exports) == 3 and rows(engine, tables.export_events) == 3
+
+
+def test_concurrent_commands_queue_at_most_one_pending_export_per_response(engine, deps):
+    replies = run_together(8, lambda: export_responses(ExportResponses(str(uuid.uuid4()), 43, (7,)), deps))
+    assert all(reply.accepted for reply in replies)
+    assert rows(engine, tables.commands) == 8
+    assert rows(engine, tables.exports, resource_id=7) == 1
+
+
+def run_together(count: int, action) -> list:
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    failures: list[BaseException] = []
+
+    def worker(index):
+        barrier.wait()
+        try:
+            results[index] = action()
+        except BaseException as error:  # reported below, with the thread's own traceback
+            failures.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    return results
