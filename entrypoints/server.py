@@ -32,6 +32,9 @@ class Server(BaseApplication):
             "accesslog": None,  # the app logs one structured line per request itself
             "errorlog": "-",
             "loglevel": "info",
+            # gunicorn's control socket sits at one path per user: several servers
+            # (tests, benchmarks) would share it. Nothing here uses it.
+            "control_socket_disable": True,
         }
         super().__init__()
 

@@ -40,7 +40,10 @@ def read_json_body(req: falcon.Request, limit: int) -> bytes:
         raise falcon.HTTPUnsupportedMediaType()
     if req.content_length is not None and req.content_length > limit:
         raise falcon.HTTPContentTooLarge(description=str(limit))
-    raw = req.bounded_stream.read(limit + 1)
+    # A chunked body has no Content-Length, so Falcon's bounded stream would read
+    # nothing; the server marks such input as terminated and it is safe to read.
+    chunked = req.content_length is None and req.env.get("wsgi.input_terminated", False)
+    raw = (req.stream if chunked else req.bounded_stream).read(limit + 1)
     if len(raw) > limit:
         raise falcon.HTTPContentTooLarge(description=str(limit))
     return raw
