@@ -1,0 +1,1 @@
+"""Gherkin features of the Export Responses service, run by pytest-bdd."""

@@ -1,0 +1,199 @@
+"""Fixtures and data steps for the features: one client, one database, two ways to run.
+
+By default every scenario gets a freshly migrated SQLite database and the app in
+process (Falcon's TestClient). With BDD_BASE_URL set, the same scenarios run over HTTP
+against that server and seed its database through DATABASE_URL; the seeding steps
+delete the rows they are about to create, so runs against one database repeat.
+
+Steps that speak of the database live here; steps that speak HTTP live beside the
+`scenarios(...)` call in test_export_responses.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from parse import with_pattern
+from pytest_bdd import given, parsers, then
+
+from adapters.sql.engine import create_engine
+from entrypoints.bootstrap import bootstrap
+from entrypoints.config import Settings
+from entrypoints.http.app import create_app
+from features.support import database as db
+from features.support.client import Exchange, InProcessClient, LiveClient
+from tests.conftest import sqlite_template, sqlite_url  # noqa: F401
+
+
+@with_pattern(r"-?\d+(?:, -?\d+)*")
+def _ids(text: str) -> list[int]:
+    return [int(part) for part in text.split(", ")]
+
+
+@with_pattern(r"true|false")
+def _flag(text: str) -> bool:
+    return text == "true"
+
+
+TYPES = {"Ids": _ids, "Flag": _flag}
+
+
+def step_text(text: str) -> parsers.parse:
+    return parsers.parse(text, extra_types=TYPES)
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_base_url() -> str | None:
+    return os.environ.get("BDD_BASE_URL") or None
+
+
+@pytest.fixture
+def bdd_database_url(request, live_base_url) -> str:
+    if live_base_url is None:
+        return request.getfixturevalue("sqlite_url")
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        pytest.fail("BDD_BASE_URL is set, so DATABASE_URL must name that server's database")
+    return url
+
+
+@pytest.fixture
+def database(bdd_database_url) -> Iterator[sa.Engine]:
+    engine = create_engine(bdd_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(live_base_url, bdd_database_url, tmp_path):
+    if live_base_url is not None:
+        live = LiveClient(live_base_url)
+        yield live
+        live.close()
+        return
+    services = bootstrap(Settings(database_url=bdd_database_url, data_dir=tmp_path))
+    yield InProcessClient(create_app(services))
+    services.engine.dispose()
+
+
+@pytest.fixture
+def exchanges() -> list[Exchange]:
+    """Every request of the scenario, in order; the When steps append to it."""
+    return []
+
+
+# --- Given: the rows a scenario starts from ---------------------------------------------
+
+
+@given(step_text("an external system with id {system_id:d} that exports responses"))
+def system_exporting_responses(database, system_id):
+    with database.begin() as connection:
+        db.put_external_system(connection, system_id, enabled=True, export_responses=True)
+
+
+@given(step_text("an external system with id {system_id:d} with enabled {enabled:Flag} "
+                 "and export_responses {export_responses:Flag}"))  # fmt: skip
+def system_with_flags(database, system_id, enabled, export_responses):
+    with database.begin() as connection:
+        db.put_external_system(connection, system_id, enabled=enabled, export_responses=export_responses)
+
+
+@given(step_text("there is no external system with id {system_id:d}"))
+def no_system(database, system_id):
+    with database.begin() as connection:
+        db.remove_external_system(connection, system_id)
+
+
+@given(step_text("a response with id {ids:Ids} exists"))
+@given(step_text("responses with ids {ids:Ids} exist"))
+def responses_exist(database, ids):
+    with database.begin() as connection:
+        db.put_responses(connection, ids)
+
+
+@given(step_text("there are no responses with ids {ids:Ids}"))
+def no_responses(database, ids):
+    with database.begin() as connection:
+        db.remove_responses(connection, ids)
+
+
+@given(step_text("response {response_id:d} already has a queued export to external system {system_id:d}"))
+def queued_export(database, response_id, system_id):
+    with database.begin() as connection:
+        db.add_queued_export(connection, response_id, system_id)
+
+
+@given(step_text('no command has been sent with uuid "{command_uuid}"'))
+def no_command_with_uuid(database, command_uuid):
+    with database.begin() as connection:
+        db.forget_command(connection, command_uuid)
+
+
+# --- Then: what the database holds afterwards -------------------------------------------
+
+
+@then("the request wrote no rows to exports, export_events or commands")
+def nothing_written(database, exchanges):
+    with database.connect() as connection:
+        assert db.snapshot(connection) == exchanges[-1].rows_before
+
+
+@then(step_text("the request added rows: {exports:d} to exports, {events:d} to export_events "
+                "and {commands:d} to commands"))  # fmt: skip
+def rows_added(database, exchanges, exports, events, commands):
+    with database.connect() as connection:
+        after = db.snapshot(connection)
+    before = exchanges[-1].rows_before
+    added = {name: len(after[name]) - len(before[name]) for name in after}
+    assert added == {"exports": exports, "export_events": events, "commands": commands}
+    assert all(row in after[name] for name, rows in before.items() for row in rows), "a row changed"
+
+
+@then(step_text('the command "{command_uuid}" queued one export to external system {system_id:d} '
+                "for response {ids:Ids}"))  # fmt: skip
+@then(step_text('the command "{command_uuid}" queued one export to external system {system_id:d} '
+                "for each of responses {ids:Ids}"))  # fmt: skip
+def command_queued_exports(database, command_uuid, system_id, ids):
+    with database.connect() as connection:
+        exports = db.exports_of_command(connection, command_uuid)
+        assert sorted(export.resource_id for export in exports) == sorted(set(ids))
+        for export in exports:
+            assert (export.resource_type, export.external_system_id) == ("Response", system_id)
+            assert (export.state, export.percent_complete) == ("queued", 0)
+            events = db.events_of_export(connection, export.id)
+            assert [(e.state, e.percent_complete, e.message) for e in events] == [("queued", 0, "Queued for export")]
+
+
+@then(step_text("response {response_id:d} has no exports"))
+def response_has_no_exports(database, response_id):
+    with database.connect() as connection:
+        assert db.exports_of_response(connection, response_id) == []
+
+
+@then(step_text("response {response_id:d} has exactly one pending export to external system {system_id:d}"))
+def one_pending_export(database, response_id, system_id):
+    with database.connect() as connection:
+        pending = db.exports_of_response(connection, response_id, system_id=system_id, states=db.PENDING_STATES)
+    assert len(pending) == 1, pending
+
+
+@then(step_text('the command "{command_uuid}" is logged once, with the reply to its first sending'))
+def command_logged(database, exchanges, command_uuid):
+    with database.connect() as connection:
+        logged = db.logged_commands(connection, command_uuid)
+    assert len(logged) == 1, logged
+    first = exchanges[0].reply
+    assert (logged[0].command, logged[0].response_status) == ("ExportResponses", first.status)
+    assert logged[0].response_body.encode() == first.body
+
+
+@then(step_text('the command "{command_uuid}" is not logged'))
+def command_not_logged(database, command_uuid):
+    with database.connect() as connection:
+        assert db.logged_commands(connection, command_uuid) == []

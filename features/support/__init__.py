@@ -1,0 +1,1 @@
+"""What the feature steps stand on: the HTTP client and the database rows."""
