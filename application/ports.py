@@ -8,7 +8,7 @@ from datetime import datetime
 
 from attrs import frozen
 
-from domain.exports import Export
+from domain.exports import Export, Progress, ProgressReport
 from domain.external_systems import ExternalSystem
 from domain.results import CommandResult
 
@@ -66,6 +66,53 @@ class CommandLog(abc.ABC):
         """Log a command; its uuid is a unique key (a second add raises WriteConflict at the latest on commit)."""
 
 
+@frozen
+class ClaimedExport:
+    """An export a worker holds until `claimed_until`; only its claim token may record progress."""
+
+    export_id: int
+    claim_token: str
+    attempt: int
+    response_id: int
+    case_number: str
+    external_system_id: int
+    case_type_id: str | None
+    response_remote_office: bool
+
+
+class ExportQueue(abc.ABC):
+    """Exports waiting to be carried out, and the record of how they went."""
+
+    @abc.abstractmethod
+    def claim_due(self, now: datetime, limit: int, claimed_until: datetime, claim_token: str) -> list[ClaimedExport]:
+        """Take up to `limit` due exports (queued, erroring and due, or in progress with an
+        expired claim) so that no other worker can; marks them in progress (attempt + 1)."""
+
+    @abc.abstractmethod
+    def progress(self, export_id: int, claim_token: str | None) -> Progress | None:
+        """The export's progress, locked for update; None if it is not held under `claim_token`
+        (pass None to read it whoever holds it)."""
+
+    @abc.abstractmethod
+    def has_event(self, event_uuid: str) -> bool:
+        """Whether a report with this uuid has been recorded already."""
+
+    @abc.abstractmethod
+    def record(self, export_id: int, report: ProgressReport, progress: Progress, now: datetime,
+               next_attempt_at: datetime | None = None, release: bool = False) -> None:
+        """Store the report as an event and `progress` on the export; `release` ends the claim."""
+
+
+class OfficeRepository(abc.ABC):
+    @abc.abstractmethod
+    def codes_by_name(self) -> dict[str, int]:
+        """Every office's code, by its name."""
+
+    @abc.abstractmethod
+    def assign_response(self, response_id: int, office_code: int) -> None:
+        """Make the office with `office_code` the response's office."""
+
+
 class UnitOfWork(abc.ABC):
     """One transaction over all repositories: rolled back unless `commit` is called."""
 
@@ -73,6 +120,8 @@ class UnitOfWork(abc.ABC):
     responses: ResponseRepository
     exports: ExportRepository
     commands: CommandLog
+    queue: ExportQueue
+    offices: OfficeRepository
 
     def __enter__(self) -> UnitOfWork:
         return self

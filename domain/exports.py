@@ -71,3 +71,67 @@ def queue_response_export(
         created_at=now,
         events=(ExportEvent(event_uuid, ExportState.QUEUED, 0, QUEUED_MESSAGE),),
     )
+
+
+STARTED_MESSAGE = "Response export started"
+EXPORTED_MESSAGE = "Response exported"
+ERRORING_MESSAGE = "Response erroring"
+FAILED_MESSAGE = "Response failed to export"
+
+
+@frozen
+class Progress:
+    """Where an export stands: what the exports row shows."""
+
+    state: ExportState
+    percent_complete: int
+    message: str | None
+    external_data: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class ProgressReport:
+    """One step of an export, recorded as one export event. Its uuid makes it idempotent."""
+
+    uuid: str
+    state: ExportState
+    percent_complete: int | None
+    message: str
+    external_data: dict[str, Any] = field(factory=dict)
+
+    def as_event(self) -> ExportEvent:
+        return ExportEvent(self.uuid, self.state, self.percent_complete, self.message, self.external_data)
+
+
+def apply_report(current: Progress, report: ProgressReport) -> Progress | None:
+    """The export's progress after `report`, or None when the report must not change it.
+
+    Final states are final: a late or repeated report never changes a complete or
+    failed export. Otherwise the report's non-null values win and `external_data`
+    is merged, key by key.
+    """
+    if current.state.is_final:
+        return None
+    return Progress(
+        state=report.state,
+        percent_complete=current.percent_complete if report.percent_complete is None else report.percent_complete,
+        message=report.message,
+        external_data={**current.external_data, **report.external_data},
+    )
+
+
+def started(uuid: str) -> ProgressReport:
+    return ProgressReport(uuid, ExportState.IN_PROGRESS, 0, STARTED_MESSAGE)
+
+
+def exported(uuid: str, external_data: dict[str, Any], case_found: bool) -> ProgressReport:
+    message = EXPORTED_MESSAGE if case_found else f"{EXPORTED_MESSAGE}; no case was found in CCD"
+    return ProgressReport(uuid, ExportState.COMPLETE, 100, message, external_data)
+
+
+def erroring(uuid: str, error_message: str) -> ProgressReport:
+    return ProgressReport(uuid, ExportState.ERRORING, None, ERRORING_MESSAGE, {"error": {"message": error_message}})
+
+
+def failed(uuid: str) -> ProgressReport:
+    return ProgressReport(uuid, ExportState.FAILED, 0, FAILED_MESSAGE)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from attrs import frozen
 
+from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
 from application.export_responses import DEFAULT_MAX_RESPONSE_IDS
+from domain.retries import parse_delays
 
 MiB = 1024 * 1024
 
@@ -23,6 +25,8 @@ class Settings:
     data_dir: Path
     max_response_ids: int = DEFAULT_MAX_RESPONSE_IDS
     max_body_bytes: int = MiB
+    retry_delays: tuple[float, ...] | None = None  # None: the original's eight, with jitter
+    claim_seconds: float = DEFAULT_CLAIM_SECONDS
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -33,7 +37,20 @@ class Settings:
             data_dir=data_dir,
             max_response_ids=_positive_int(environ, "MAX_RESPONSE_IDS", DEFAULT_MAX_RESPONSE_IDS),
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", MiB),
+            retry_delays=_delays(environ.get("EXPORT_RETRY_DELAYS")),
+            claim_seconds=_positive_int(environ, "EXPORT_CLAIM_SECONDS", int(DEFAULT_CLAIM_SECONDS)),
         )
+
+
+def _delays(text: str | None) -> tuple[float, ...] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_delays(text)
+    except ValueError:
+        raise ConfigError(
+            f"EXPORT_RETRY_DELAYS must be seconds separated by commas (e.g. 15,60,600) or none, not {text!r}"
+        ) from None
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:

@@ -106,6 +106,7 @@ def _export_row(export: Export) -> dict:
         "message": export.message,
         "external_data": export.external_data,
         "command_uuid": export.command_uuid,
+        "next_attempt_at": export.created_at,
         "created_at": export.created_at,
         "updated_at": export.created_at,
     }

@@ -133,8 +133,14 @@ exports = sa.Table(
     sa.Column("message", sa.String),
     sa.Column("external_data", Json, nullable=False),
     sa.Column("command_uuid", sa.Uuid(as_uuid=False)),
+    # The worker's bookkeeping: how often it was tried, when it is due, who holds it.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("claim_token", sa.Uuid(as_uuid=False)),
+    sa.Column("claimed_until", sa.DateTime(timezone=True)),
     *_timestamps(),
     sa.Index("ix_exports_command_uuid", "command_uuid"),
+    sa.Index("ix_exports_due", "state", "next_attempt_at"),
     sa.Index("ix_exports_resource", "resource_type", "resource_id", "external_system_id"),
     # At most one export of a resource to a system is still on its way: the database,
     # not a check-then-insert, keeps concurrent commands from queueing a second one.

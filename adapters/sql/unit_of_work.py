@@ -6,7 +6,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.sql import repositories
+from adapters.sql import queue, repositories
 from application.ports import StoreUnavailable, UnitOfWork, WriteConflict
 
 
@@ -24,6 +24,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.responses = repositories.SqlAlchemyResponseRepository(self.session)
         self.exports = repositories.SqlAlchemyExportRepository(self.session)
         self.commands = repositories.SqlAlchemyCommandLog(self.session)
+        self.queue = queue.SqlAlchemyExportQueue(self.session)
+        self.offices = queue.SqlAlchemyOfficeRepository(self.session)
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:

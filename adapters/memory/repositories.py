@@ -1,38 +1,22 @@
-"""In-memory adapters: fast fakes for tests, and a store for embedding without a database.
-
-They keep the ports' promises: a unit of work sees its own writes, keeps none of them
-unless committed, and refuses a second command under one uuid or a second pending
-export of a response to a system, as the SQL schema's unique keys do.
-"""
+"""In-memory repositories and command log, keeping the SQL unique keys' promises."""
 
 from __future__ import annotations
 
-import copy
-import threading
 from collections.abc import Collection, Sequence
 
 import attrs
 
+from adapters.memory.store import InMemoryStore
 from application.ports import (
     CommandLog,
     ExportRepository,
     ExternalSystemRepository,
     LoggedCommand,
     ResponseRepository,
-    UnitOfWork,
     WriteConflict,
 )
 from domain.exports import Export
 from domain.external_systems import ExternalSystem
-
-
-@attrs.define
-class InMemoryStore:
-    external_systems: dict[int, ExternalSystem] = attrs.field(factory=dict)
-    response_ids: set[int] = attrs.field(factory=set)
-    exports: dict[int, Export] = attrs.field(factory=dict)
-    commands: dict[str, LoggedCommand] = attrs.field(factory=dict)
-    lock: threading.RLock = attrs.field(factory=threading.RLock)
 
 
 class InMemoryExternalSystemRepository(ExternalSystemRepository):
@@ -91,40 +75,3 @@ class InMemoryCommandLog(CommandLog):
         if command.uuid in self.store.commands:
             raise WriteConflict(f"command {command.uuid} is logged already")
         self.store.commands[command.uuid] = command
-
-
-class InMemoryUnitOfWork(UnitOfWork):
-    """Works on a copy of the store while holding its lock; commit swaps the copy in."""
-
-    def __init__(self, store: InMemoryStore):
-        self.store = store
-        self.committed = False
-
-    def __enter__(self) -> InMemoryUnitOfWork:
-        self.store.lock.acquire()
-        self._working = InMemoryStore(
-            external_systems=self.store.external_systems,
-            response_ids=self.store.response_ids,
-            exports=copy.copy(self.store.exports),
-            commands=copy.copy(self.store.commands),
-        )
-        self.external_systems = InMemoryExternalSystemRepository(self._working)
-        self.responses = InMemoryResponseRepository(self._working)
-        self.exports = InMemoryExportRepository(self._working)
-        self.commands = InMemoryCommandLog(self._working)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        try:
-            self.rollback()
-        finally:
-            self.store.lock.release()
-
-    def commit(self) -> None:
-        self.store.exports = self._working.exports
-        self.store.commands = self._working.commands
-        self.committed = True
-
-    def rollback(self) -> None:
-        self._working.exports = copy.copy(self.store.exports)
-        self._working.commands = copy.copy(self.store.commands)

@@ -1,0 +1,32 @@
+"""An in-memory CCD gateway: cases in a dict, failures scripted by the test."""
+
+from __future__ import annotations
+
+import threading
+
+from application.ccd import CcdCase, CcdFailure, CcdGateway
+
+
+class InMemoryCcdGateway(CcdGateway):
+    def __init__(self) -> None:
+        self.cases: dict[tuple[str, str], list[CcdCase]] = {}
+        self.failures: list[str] = []
+        self.calls: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def add_case(self, case_type_id: str, case_number: str, case_id: int, managing_office: str | None = None) -> CcdCase:
+        case = CcdCase(case_id, case_type_id, {"ethosCaseReference": case_number, "managingOffice": managing_office})
+        self.cases.setdefault((case_type_id, case_number), []).insert(0, case)
+        return case
+
+    def fail_next(self, *messages: str) -> None:
+        """The next calls fail with these messages, one each."""
+        self.failures.extend(messages)
+
+    def find_latest_case(self, case_type_id: str, case_number: str) -> CcdCase | None:
+        with self._lock:
+            self.calls.append((case_type_id, case_number))
+            if self.failures:
+                raise CcdFailure(self.failures.pop(0))
+        found = self.cases.get((case_type_id, case_number))
+        return found[0] if found else None

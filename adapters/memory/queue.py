@@ -1,0 +1,84 @@
+"""The in-memory export queue and offices, with the same claim rules as the SQL one."""
+
+from __future__ import annotations
+
+import attrs
+
+from adapters.memory.store import InMemoryStore, Work
+from application.ports import ClaimedExport, ExportQueue, OfficeRepository
+from domain.exports import ExportState, Progress, ProgressReport
+
+_WAITING = (ExportState.QUEUED, ExportState.ERRORING)
+
+
+class InMemoryExportQueue(ExportQueue):
+    def __init__(self, store: InMemoryStore):
+        self.store = store
+
+    def _work(self, export_id: int) -> Work:
+        return self.store.work.get(export_id, Work())
+
+    def _is_due(self, export_id, now) -> bool:
+        export, work = self.store.exports[export_id], self._work(export_id)
+        if export.state in _WAITING:
+            return work.next_attempt_at is None or work.next_attempt_at <= now
+        return export.state is ExportState.IN_PROGRESS and work.claimed_until is not None and work.claimed_until < now
+
+    def claim_due(self, now, limit, claimed_until, claim_token) -> list[ClaimedExport]:
+        due = [export_id for export_id in sorted(self.store.exports) if self._is_due(export_id, now)][:limit]
+        claims = []
+        for export_id in due:
+            work = attrs.evolve(self._work(export_id), attempts=self._work(export_id).attempts + 1,
+                                claim_token=claim_token, claimed_until=claimed_until)  # fmt: skip
+            self.store.work[export_id] = work
+            claims.append(self._claim(export_id, work))
+        return claims
+
+    def _claim(self, export_id: int, work: Work) -> ClaimedExport:
+        export = self.store.exports[export_id]
+        system = self.store.external_systems[export.external_system_id]
+        return ClaimedExport(
+            export_id=export_id,
+            claim_token=work.claim_token,
+            attempt=work.attempts,
+            response_id=export.resource_id,
+            case_number=self.store.case_numbers[export.resource_id],
+            external_system_id=system.id,
+            case_type_id=system.configuration("case_type_id"),
+            response_remote_office=system.response_remote_office,
+        )
+
+    def progress(self, export_id, claim_token) -> Progress | None:
+        export = self.store.exports.get(export_id)
+        if export is None or (claim_token is not None and self._work(export_id).claim_token != claim_token):
+            return None
+        return Progress(export.state, export.percent_complete, export.message, export.external_data)
+
+    def has_event(self, event_uuid: str) -> bool:
+        return any(event.uuid == event_uuid for export in self.store.exports.values() for event in export.events)
+
+    def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
+        export = self.store.exports[export_id]
+        self.store.exports[export_id] = attrs.evolve(
+            export,
+            state=progress.state,
+            percent_complete=progress.percent_complete,
+            message=progress.message,
+            external_data=progress.external_data,
+            events=(*export.events, report.as_event()),
+        )
+        if release:
+            self.store.work[export_id] = attrs.evolve(
+                self._work(export_id), claim_token=None, claimed_until=None, next_attempt_at=next_attempt_at
+            )
+
+
+class InMemoryOfficeRepository(OfficeRepository):
+    def __init__(self, store: InMemoryStore):
+        self.store = store
+
+    def codes_by_name(self) -> dict[str, int]:
+        return dict(self.store.offices)
+
+    def assign_response(self, response_id: int, office_code: int) -> None:
+        self.store.response_offices[response_id] = office_code

@@ -1,0 +1,119 @@
+"""Use cases of the worker: claim due exports, and carry one out against CCD."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from attrs import field, frozen
+
+from application.ccd import CcdCase, CcdFailure, CcdGateway
+from application.ports import ClaimedExport, Clock, StoreUnavailable, UnitOfWork
+from domain import exports as progress
+from domain.exports import ExportState, ProgressReport
+from domain.offices import office_code_for
+from domain.retries import RetrySchedule
+
+DEFAULT_CLAIM_SECONDS = 300.0
+_RECORD_ATTEMPTS = 3
+
+
+@frozen
+class ExportWorkDeps:
+    unit_of_work: Callable[[], UnitOfWork]
+    ccd: CcdGateway
+    clock: Clock
+    new_uuid: Callable[[], str]
+    retries: RetrySchedule = field(factory=RetrySchedule)
+    # Longer than one attempt can take (CCD timeouts included), so that only a
+    # worker that died loses its claim.
+    claim_seconds: float = DEFAULT_CLAIM_SECONDS
+    pause: Callable[[float], None] = time.sleep
+
+
+def claim_due_exports(deps: ExportWorkDeps, limit: int) -> list[ClaimedExport]:
+    """Claim up to `limit` due exports and record that their attempt has started."""
+    now = deps.clock.now()
+    with deps.unit_of_work() as uow:
+        claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), deps.new_uuid())
+        for claim in claims:
+            current = uow.queue.progress(claim.export_id, claim.claim_token)
+            report = progress.started(deps.new_uuid())
+            uow.queue.record(claim.export_id, report, progress.apply_report(current, report), now)
+        uow.commit()
+    return claims
+
+
+def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> ExportState | None:
+    """One attempt at exporting a claimed response; the state it left the export in.
+
+    None means the claim was lost (the worker took too long and another took over):
+    nothing is recorded then, so an export is never recorded complete twice.
+    """
+    if claim.attempt > deps.retries.max_attempts:
+        # Reclaimed after crashes more often than it may be tried: give up on it.
+        return _finish(claim, deps, [progress.failed(deps.new_uuid())])
+    try:
+        if not claim.case_type_id:
+            raise CcdFailure("the external system has no case_type_id configuration")
+        case = deps.ccd.find_latest_case(claim.case_type_id, claim.case_number)
+    except CcdFailure as failure:
+        return _fail(claim, deps, str(failure) or type(failure).__name__)
+    report = progress.exported(deps.new_uuid(), _external_data(claim, case), case is not None)
+    office = case.managing_office if case else None
+    return _finish(claim, deps, [report], assign_office=claim.response_remote_office, office=office)
+
+
+def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict:
+    return {
+        "case_id": case.id if case else None,
+        "case_reference": claim.case_number,
+        "case_type_id": claim.case_type_id,
+        "office": case.managing_office if case else None,
+    }
+
+
+def _fail(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportState | None:
+    reports = [progress.erroring(deps.new_uuid(), message)]
+    delay = deps.retries.delay_after(claim.attempt)
+    if delay is None:
+        reports.append(progress.failed(deps.new_uuid()))
+        return _finish(claim, deps, reports)
+    return _finish(claim, deps, reports, next_attempt_at=deps.clock.now() + timedelta(seconds=delay))
+
+
+def _finish(claim, deps, reports: Sequence[ProgressReport], next_attempt_at: datetime | None = None,
+            assign_office: bool = False, office: str | None = None) -> ExportState | None:  # fmt: skip
+    # The reports keep their uuids across these tries: one that did reach the
+    # database before the connection broke is not recorded a second time.
+    for attempt in range(_RECORD_ATTEMPTS):
+        try:
+            return _record(claim, deps, reports, next_attempt_at, assign_office, office)
+        except StoreUnavailable:
+            if attempt == _RECORD_ATTEMPTS - 1:
+                raise
+            deps.pause(2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _record(claim, deps, reports, next_attempt_at, assign_office, office) -> ExportState | None:
+    now = deps.clock.now()
+    with deps.unit_of_work() as uow:
+        current = uow.queue.progress(claim.export_id, claim.claim_token)
+        if current is None:
+            return None
+        for index, report in enumerate(reports):
+            last = index == len(reports) - 1
+            updated = None if uow.queue.has_event(report.uuid) else progress.apply_report(current, report)
+            if updated is None:
+                continue
+            uow.queue.record(claim.export_id, report, updated, now,
+                             next_attempt_at=next_attempt_at if last else None, release=last)  # fmt: skip
+            current = updated
+        if assign_office and current.state is ExportState.COMPLETE:
+            code = office_code_for(office, claim.case_number, uow.offices.codes_by_name())
+            if code is not None:
+                uow.offices.assign_response(claim.response_id, code)
+        uow.commit()
+        return current.state

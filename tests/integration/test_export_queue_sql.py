@@ -1,0 +1,148 @@
+"""The worker's use cases on the SQL queue, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.clock import FixedClock
+from adapters.memory.ccd import InMemoryCcdGateway
+from adapters.sql import tables
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
+from application.export_responses import ExportResponsesDeps, export_responses
+from domain.commands import ExportResponses
+from domain.exports import ExportState
+from domain.retries import RetrySchedule
+from tests.builders import NOW, add_external_system, add_responses
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(NOW + timedelta(hours=1))
+
+
+@pytest.fixture
+def ccd():
+    return InMemoryCcdGateway()
+
+
+@pytest.fixture
+def deps(engine, ccd, clock):
+    with engine.begin() as connection:
+        add_external_system(connection, 43)
+        add_external_system(connection, 60, reference="reform", response_remote_office=True)
+        connection.execute(
+            sa.insert(tables.external_system_configurations),
+            [
+                {"external_system_id": system_id, "key": "case_type_id", "value": "ET_Test", "can_read": True,
+                 "can_write": True, "created_at": NOW, "updated_at": NOW}
+                for system_id in (43, 60)
+            ],
+        )  # fmt: skip
+        add_responses(connection, range(1, 41))
+    sessions = session_factory(engine)
+    counter = itertools.count()
+    return ExportWorkDeps(
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        ccd=ccd,
+        clock=clock,
+        new_uuid=lambda: str(uuid.UUID(int=next(counter))),
+        retries=RetrySchedule((10.0,)),
+        claim_seconds=60,
+        pause=lambda seconds: None,
+    )
+
+
+def queue(deps, ids, system_id=43):
+    command_deps = ExportResponsesDeps(deps.unit_of_work, deps.clock, lambda: str(uuid.uuid4()))
+    assert export_responses(ExportResponses(str(uuid.uuid4()), system_id, tuple(ids)), command_deps).accepted
+
+
+def export_rows(engine):
+    with engine.connect() as connection:
+        return connection.execute(sa.select(tables.exports).order_by(tables.exports.c.resource_id)).mappings().all()
+
+
+def event_states(engine, export_id):
+    with engine.connect() as connection:
+        query = sa.select(tables.export_events.c.state).where(tables.export_events.c.export_id == export_id)
+        return list(connection.scalars(query.order_by(tables.export_events.c.id)))
+
+
+def test_a_queued_export_is_claimed_carried_out_and_completed(engine, deps, ccd):
+    queue(deps, [1])
+    ccd.add_case("ET_Test", "2400001/2024", 1600000000000001, "Manchester")
+    (claim,) = claim_due_exports(deps, limit=5)
+    assert (claim.response_id, claim.case_number, claim.case_type_id, claim.attempt) == (1, "2400001/2024", "ET_Test", 1)
+    assert carry_out(claim, deps) is ExportState.COMPLETE
+    (row,) = export_rows(engine)
+    assert (row.state, row.percent_complete, row.message, row.claim_token) == ("complete", 100, "Response exported", None)
+    assert row.external_data == {"case_id": 1600000000000001, "case_reference": "2400001/2024",
+                                 "case_type_id": "ET_Test", "office": "Manchester"}  # fmt: skip
+    assert event_states(engine, row.id) == ["queued", "in_progress", "complete"]
+
+
+def test_failures_are_scheduled_and_retried_when_due(engine, deps, ccd, clock):
+    queue(deps, [1])
+    ccd.fail_next("CCD data store answered 502 to the case search", "again")
+    (claim,) = claim_due_exports(deps, limit=5)
+    assert carry_out(claim, deps) is ExportState.ERRORING
+    (row,) = export_rows(engine)
+    assert row.external_data == {"error": {"message": "CCD data store answered 502 to the case search"}}
+    assert claim_due_exports(deps, limit=5) == []
+    clock.at += timedelta(seconds=10)
+    (retry,) = claim_due_exports(deps, limit=5)
+    assert carry_out(retry, deps) is ExportState.FAILED
+    (row,) = export_rows(engine)
+    assert (row.state, row.attempts) == ("failed", 2)
+    assert event_states(engine, row.id) == ["queued", "in_progress", "erroring", "in_progress", "erroring", "failed"]
+
+
+def test_an_expired_claim_is_taken_over_and_the_late_result_dropped(engine, deps, clock):
+    queue(deps, [1])
+    (abandoned,) = claim_due_exports(deps, limit=5)
+    clock.at += timedelta(seconds=61)
+    (reclaimed,) = claim_due_exports(deps, limit=5)
+    assert carry_out(reclaimed, deps) is ExportState.COMPLETE
+    assert carry_out(abandoned, deps) is None
+    (row,) = export_rows(engine)
+    assert event_states(engine, row.id).count("complete") == 1
+
+
+def test_remote_office_systems_move_the_response_to_the_case_office(engine, deps, ccd):
+    queue(deps, [2], system_id=60)
+    ccd.add_case("ET_Test", "2400002/2024", 7, "Leeds")
+    (claim,) = claim_due_exports(deps, limit=5)
+    carry_out(claim, deps)
+    with engine.connect() as connection:
+        office_code = connection.execute(
+            sa.select(tables.offices.c.code).join(tables.responses, tables.responses.c.office_id == tables.offices.c.id)
+            .where(tables.responses.c.id == 2)
+        ).scalar_one()  # fmt: skip
+    assert office_code == 18
+
+
+def test_concurrent_claims_never_take_the_same_export(engine, deps):
+    queue(deps, range(1, 41))
+    claimed: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def claim_all():
+        barrier.wait()
+        while batch := claim_due_exports(deps, limit=3):
+            with lock:
+                claimed.extend(claim.export_id for claim in batch)
+
+    threads = [threading.Thread(target=claim_all) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(claimed) == 40 and len(set(claimed)) == 40
