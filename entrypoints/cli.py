@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from adapters.sql import migrate as migrations
 from adapters.sql.engine import create_engine
-from entrypoints import data_commands
+from entrypoints import data_commands, fake_ccd_command, worker_command
 from entrypoints.config import ConfigError, Settings
 
 
@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=run_serve)
 
     data_commands.add_to(commands)
+    worker_command.add_to(commands)
+    fake_ccd_command.add_to(commands)
     return parser
 
 

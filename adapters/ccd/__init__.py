@@ -1,0 +1,1 @@
+"""CCD (HMCTS Core Case Data) over HTTP: the gateway, its settings, a rate limiter and a fake CCD."""

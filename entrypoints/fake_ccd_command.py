@@ -1,0 +1,107 @@
+"""The `fake-ccd` command: a fake CCD to run the worker against, on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from adapters.ccd.fake_server import FakeCcd
+from adapters.sql.engine import create_engine
+from adapters.sql.tables import external_system_configurations, external_systems, offices, responses
+
+
+def add_to(commands) -> None:
+    fake_ccd = commands.add_parser("fake-ccd", help="serve a fake CCD until stopped (SIGTERM or Ctrl-C)")
+    fake_ccd.add_argument("--bind", type=_host_port, default="127.0.0.1:0",
+                          help="HOST:PORT; port 0 picks a free one (default %(default)s)")  # fmt: skip
+    fake_ccd.add_argument("--latency", type=_seconds, default=0.0,
+                          help="seconds before answering each data-store call (default %(default)s)")  # fmt: skip
+    fake_ccd.add_argument("--cases-from-database", action="store_true",
+                          help="serve a case for every response in the database (DATABASE_URL), "
+                               "in each case type of the systems exporting responses")  # fmt: skip
+    fake_ccd.set_defaults(run=run)
+
+
+def run(args, settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
+    """Serve until `wait` returns (by default: until SIGTERM or SIGINT)."""
+    host, port = args.bind
+    fake = FakeCcd(host, port, latency=args.latency)
+    if args.cases_from_database:
+        added = add_cases_from_database(fake, settings.database_url)
+        print(f"fake-ccd: {added} cases from {_safe_url(settings.database_url)}", file=sys.stderr)
+    with fake:
+        for name, value in fake.base_urls.items():
+            print(f"{name}={value}")
+        sys.stdout.flush()
+        (wait or _until_signalled)(fake)
+    return 0
+
+
+def add_cases_from_database(fake: FakeCcd, database_url: str) -> int:
+    """One case per response's case number in each case type of the systems exporting
+    responses, managed by the office its first two digits name; how many were added."""
+    codes_to_names, case_types, case_numbers = _read(database_url)
+    for case_type_id in case_types:
+        for case_number in case_numbers:
+            prefix = case_number[:2]
+            office = codes_to_names.get(int(prefix)) if prefix.isdigit() else None
+            fake.add_case(case_type_id, case_number, managing_office=office)
+    return len(case_types) * len(case_numbers)
+
+
+def _read(database_url: str) -> tuple[dict[int, str], list[str], list[str]]:
+    configuration = external_system_configurations
+    case_types = (
+        sa.select(configuration.c.value).distinct()
+        .join(external_systems, external_systems.c.id == configuration.c.external_system_id)
+        .where(external_systems.c.export_responses.is_(True), configuration.c.key == "case_type_id")
+        .order_by(configuration.c.value)
+    )  # fmt: skip
+    case_numbers = sa.select(responses.c.case_number).distinct().order_by(responses.c.case_number)
+    engine = create_engine(database_url)
+    try:
+        with engine.connect().execution_options(read_only=True) as connection:
+            office_rows = connection.execute(sa.select(offices.c.code, offices.c.name))
+            codes_to_names = {code: name for code, name in office_rows}
+            types = list(connection.execute(case_types).scalars())
+            numbers = list(connection.execute(case_numbers).scalars())
+    finally:
+        engine.dispose()
+    return codes_to_names, types, numbers
+
+
+def _until_signalled(_fake: FakeCcd) -> None:
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(1.0):  # a timed wait, so that signals are handled promptly
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, not {text!r}")
+    return value
+
+
+def _safe_url(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,78 @@
+"""The export worker: claims due exports and carries them out, N at a time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
+from application.ports import ClaimedExport, StoreUnavailable
+
+LOG = logging.getLogger("export_responses.worker")
+
+
+class Worker:
+    """Runs until stopped (or, draining, until nothing is due), finishing what it holds."""
+
+    def __init__(self, deps: ExportWorkDeps, concurrency: int = 1, poll_seconds: float = 1.0):
+        self.deps = deps
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+        self.outcomes: Counter[str] = Counter()
+        self._outcomes_lock = threading.Lock()
+
+    def stop_on_signals(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop())
+
+    def stop(self) -> None:
+        if not self.stopping.is_set():
+            LOG.info(json.dumps({"event": "stopping", "detail": "finishing the exports in hand"}))
+        self.stopping.set()
+
+    def run(self, drain: bool = False) -> Counter[str]:
+        in_flight: set[Future] = set()
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="export") as pool:
+            while not self.stopping.is_set():
+                claims = self._claim(self.concurrency - len(in_flight))
+                in_flight |= {pool.submit(self._carry_out, claim) for claim in claims}
+                if claims:
+                    in_flight = {future for future in in_flight if not future.done()}
+                elif in_flight:
+                    _, in_flight = wait(in_flight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                elif drain:
+                    break
+                else:
+                    self.stopping.wait(self.poll_seconds)
+            wait(in_flight)
+        return self.outcomes
+
+    def _claim(self, free: int) -> list[ClaimedExport]:
+        if free <= 0:
+            return []
+        try:
+            return claim_due_exports(self.deps, free)
+        except StoreUnavailable as error:
+            LOG.warning(json.dumps({"event": "database_unavailable", "detail": str(error)}))
+            self.stopping.wait(self.poll_seconds)
+            return []
+
+    def _carry_out(self, claim: ClaimedExport) -> None:
+        started = time.perf_counter()
+        try:
+            state = carry_out(claim, self.deps)
+            outcome = "claim_lost" if state is None else state.value
+        except Exception:
+            # The claim stays until it expires; then another attempt takes the export.
+            LOG.exception("export %s attempt %s crashed", claim.export_id, claim.attempt)
+            outcome = "crashed"
+        with self._outcomes_lock:
+            self.outcomes[outcome] += 1
+        LOG.info(json.dumps({"event": "attempt", "export_id": claim.export_id, "attempt": claim.attempt,
+                             "outcome": outcome, "seconds": round(time.perf_counter() - started, 3)}))  # fmt: skip
