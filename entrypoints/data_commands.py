@@ -1,2 +1,107 @@
-def add_to(commands):
-    pass
+"""The `load FILE` and `seed` subcommands: development and migration data, all or nothing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from adapters.sql import migrate as migrations
+from adapters.sql.engine import create_engine
+from adapters.sql.loading import Dataset, Refused, UpsertBy, Written, load
+from entrypoints.config import Settings
+from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
+from entrypoints.load_file import BadLoadFile, label, read_load_file
+
+
+def add_to(commands) -> None:
+    """Add `load` and `seed` to the `export-responses` subcommands."""
+    load_command = commands.add_parser(
+        "load", help="upsert external systems and responses from a JSON file, by id, all or nothing"
+    )
+    load_command.add_argument("file", type=Path, metavar="FILE",
+                              help='{"external_systems": [...], "responses": [...]}')  # fmt: skip
+    load_command.set_defaults(run=run_load)
+
+    seed = commands.add_parser("seed", help="upsert the development CCD systems and, optionally, demo responses")
+    seed.add_argument(
+        "--demo-responses", type=_demo_count, default=0, metavar="N",
+        help=f"also upsert N demo ET3 responses, by reference (0 to {MAX_DEMO_RESPONSES}, default %(default)s)",
+    )  # fmt: skip
+    seed.set_defaults(run=run_seed)
+
+
+def run_load(args, settings: Settings) -> int:
+    try:
+        dataset = read_load_file(args.file)
+    except BadLoadFile as bad:
+        return _refuse(f"{args.file} was not loaded", bad.problems)
+    outcome = _write(settings, dataset, "id")
+    if isinstance(outcome, Written):
+        print(f"loaded {_summary(outcome)} from {args.file}")
+        return 0
+    return _refuse(f"{args.file} was not loaded", outcome)
+
+
+def run_seed(args, settings: Settings) -> int:
+    dataset = Dataset(ccd_external_systems(), demo_responses(args.demo_responses))
+    outcome = _write(settings, dataset, "reference")
+    if isinstance(outcome, Written):
+        print(f"seeded {_summary(outcome)}")
+        return 0
+    return _refuse("the seed was not written", outcome)
+
+
+def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written | list[str]:
+    engine = create_engine(settings.database_url)
+    try:
+        if not migrations.is_current(engine):
+            migrations.upgrade(engine)
+        outcome = load(engine, dataset, datetime.now(timezone.utc), upsert_by)
+    except sa.exc.DBAPIError as error:
+        # What the checks cannot foresee (a concurrent writer, an unreachable server) is
+        # still reported in one line: the transaction has been rolled back.
+        first_line = next(iter(str(error.orig).strip().splitlines()), type(error.orig).__name__)
+        return [f"database error: {first_line}"]
+    finally:
+        engine.dispose()
+    if isinstance(outcome, Refused):
+        return [_describe(problem, dataset) for problem in outcome.problems]
+    return outcome
+
+
+def _describe(problem, dataset: Dataset) -> str:
+    record = getattr(dataset, problem.collection)[problem.index]
+    return f"{label(problem.collection, problem.index, record.id)}: {problem.message}"
+
+
+def _summary(written: Written) -> str:
+    return (
+        f"{_count(written.external_systems, 'external system')} ({written.new_external_systems} new), "
+        f"{_count(written.configurations, 'configuration')} and "
+        f"{_count(written.responses, 'response')} ({written.new_responses} new)"
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _refuse(headline: str, problems) -> int:
+    lines = [f"export-responses: {headline}, nothing was written ({_count(len(problems), 'problem')}):",
+             *[f"  {problem}" for problem in problems]]  # fmt: skip
+    print("\n".join(lines), file=sys.stderr)
+    return 1
+
+
+def _demo_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 0 <= count <= MAX_DEMO_RESPONSES:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_DEMO_RESPONSES}, not {count}")
+    return count

@@ -1,0 +1,316 @@
+"""Bulk upserts of external systems and responses, all or nothing, for `load` and `seed`.
+
+A dataset is written in one transaction. Rows are matched by `id` (explicit ids are
+kept) or by `reference` (ids are left to the database); a matched row is updated in
+place, its respondent and representative rows included, so loading twice is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+import attrs
+import sqlalchemy as sa
+from attrs import frozen
+from sqlalchemy.dialects import postgresql, sqlite
+
+from adapters.sql.tables import (
+    external_system_configurations,
+    external_systems,
+    offices,
+    representatives,
+    respondents,
+    responses,
+)
+from domain.external_systems import Configuration
+
+UpsertBy = Literal["id", "reference"]
+_IN_CHUNK = 5_000  # well under SQLite's and PostgreSQL's limits on bound parameters
+
+
+@frozen
+class ExternalSystemRecord:
+    id: int | None  # None when upserting by reference; no default, so a load file must give it
+    name: str
+    reference: str
+    office_codes: tuple[int, ...] = ()
+    enabled: bool = True
+    export_responses: bool = False
+    export_claims: bool = False
+    export_queue: str = "external_system_ccd"
+    export_feedback_queue: str = "default"
+    always_save_export: bool = False
+    response_remote_office: bool = False
+    configurations: tuple[Configuration, ...] = ()
+
+
+@frozen
+class RespondentRecord:
+    name: str
+    contact: str | None = None
+    address_building: str | None = None
+    address_street: str | None = None
+    address_locality: str | None = None
+    address_county: str | None = None
+    address_post_code: str | None = None
+    address_telephone_number: str | None = None
+    alt_phone_number: str | None = None
+    contact_preference: str | None = None
+    email_address: str | None = None
+    fax_number: str | None = None
+    organisation_employ_gb: int | None = None
+    organisation_more_than_one_site: bool | None = None
+    employment_at_site_number: int | None = None
+    acas_certificate_number: str | None = None
+    disability: bool | None = None
+    disability_information: str | None = None
+
+
+@frozen
+class RepresentativeRecord:
+    name: str
+    organisation_name: str | None = None
+    address_building: str | None = None
+    address_street: str | None = None
+    address_locality: str | None = None
+    address_county: str | None = None
+    address_post_code: str | None = None
+    address_telephone_number: str | None = None
+    mobile_number: str | None = None
+    representative_type: str | None = None
+    dx_number: str | None = None
+    reference: str | None = None
+    contact_preference: str | None = None
+    email_address: str | None = None
+
+
+@frozen
+class ResponseRecord:
+    id: int | None  # as for ExternalSystemRecord.id
+    reference: str
+    case_number: str
+    claimants_name: str
+    respondent: RespondentRecord
+    representative: RepresentativeRecord | None = None
+    office_code: int | None = None  # None: the first two digits of the reference
+    date_of_receipt: datetime | None = None
+    agree_with_employment_dates: bool | None = None
+    defend_claim: bool | None = None
+    defend_claim_facts: str | None = None
+    employment_start: date | None = None
+    employment_end: date | None = None
+    disagree_employment: str | None = None
+    continued_employment: bool | None = None
+    agree_with_claimants_description_of_job_or_title: bool | None = None
+    queried_hours: Decimal | None = None
+    queried_pay_before_tax: Decimal | None = None
+    queried_pay_before_tax_period: str | None = None
+    claim_information: str | None = None
+    make_employer_contract_claim: bool | None = None
+    pdf_template_reference: str | None = None
+    email_template_reference: str | None = None
+
+    @property
+    def effective_office_code(self) -> int:
+        return self.office_code if self.office_code is not None else int(self.reference[:2])
+
+
+@frozen
+class Dataset:
+    external_systems: tuple[ExternalSystemRecord, ...] = ()
+    responses: tuple[ResponseRecord, ...] = ()
+
+
+@frozen
+class RecordProblem:
+    """Why one record cannot be written: `collection[index]` of the dataset."""
+
+    collection: str
+    index: int
+    message: str
+
+
+@frozen
+class Refused:
+    problems: tuple[RecordProblem, ...]
+
+
+@frozen
+class Written:
+    external_systems: int
+    new_external_systems: int
+    configurations: int
+    responses: int
+    new_responses: int
+
+
+def load(engine: sa.Engine, dataset: Dataset, now: datetime, upsert_by: UpsertBy = "id") -> Written | Refused:
+    """Upsert `dataset` in one transaction; when any record is refused, nothing is written."""
+    with engine.begin() as connection:
+        office_ids = _office_ids(connection)
+        problems = _office_problems(dataset.responses, office_ids)
+        if upsert_by == "id":
+            problems += _taken_references(connection, external_systems, "external_systems", dataset.external_systems)
+            problems += _taken_references(connection, responses, "responses", dataset.responses)
+        if problems:
+            return Refused(tuple(problems))
+        new_systems = _upsert_systems(connection, dataset.external_systems, now, upsert_by)
+        configurations = _upsert_configurations(connection, dataset.external_systems, now)
+        new_responses = _upsert_responses(connection, dataset.responses, office_ids, now, upsert_by)
+        if upsert_by == "id":
+            _advance_id_sequences(connection, dataset)
+    return Written(len(dataset.external_systems), new_systems, configurations, len(dataset.responses), new_responses)
+
+
+# --- checks, before anything is written ---
+
+
+def _office_ids(connection: sa.Connection) -> dict[int, int]:
+    return dict(connection.execute(sa.select(offices.c.code, offices.c.id)).all())
+
+
+def _office_problems(records: Sequence[ResponseRecord], office_ids: dict[int, int]) -> list[RecordProblem]:
+    return [
+        RecordProblem("responses", index, _unknown_office(record))
+        for index, record in enumerate(records)
+        if record.effective_office_code not in office_ids
+    ]
+
+
+def _unknown_office(record: ResponseRecord) -> str:
+    source = "" if record.office_code is not None else " (the first two digits of the reference)"
+    return f"office code {record.effective_office_code}{source} is not a known office"
+
+
+def _taken_references(connection, table: sa.Table, collection: str, records) -> list[RecordProblem]:
+    by_reference = {record.reference: index for index, record in enumerate(records)}
+    found = _select_in(connection, sa.select(table.c.reference, table.c.id), table.c.reference, list(by_reference))
+    owner = {"external_systems": "external system", "responses": "response"}[collection]
+    return [
+        RecordProblem(collection, by_reference[reference], f"reference {reference} already belongs to {owner} {row_id}")
+        for reference, row_id in found
+        if row_id != records[by_reference[reference]].id
+    ]
+
+
+# --- writes ---
+
+
+def _upsert_systems(connection, records: Sequence[ExternalSystemRecord], now, upsert_by: UpsertBy) -> int:
+    if not records:
+        return 0
+    keys = [getattr(record, upsert_by) for record in records]
+    existing = {key for (key,) in _select_in(connection, sa.select(external_systems.c[upsert_by]),
+                                             external_systems.c[upsert_by], keys)}  # fmt: skip
+    rows = [_system_row(record, now, upsert_by) for record in records]
+    _upsert(connection, external_systems, rows, [upsert_by])
+    return len(set(keys) - existing)
+
+
+def _system_row(record: ExternalSystemRecord, now: datetime, upsert_by: UpsertBy) -> dict:
+    row = attrs.asdict(record, recurse=False, filter=lambda a, _v: a.name != "configurations")
+    if upsert_by != "id":
+        del row["id"]
+    return {**row, "office_codes": list(record.office_codes), "created_at": now, "updated_at": now}
+
+
+def _upsert_configurations(connection, records: Sequence[ExternalSystemRecord], now: datetime) -> int:
+    references = [record.reference for record in records]
+    query = sa.select(external_systems.c.reference, external_systems.c.id)
+    system_ids = dict(_select_in(connection, query, external_systems.c.reference, references))
+    rows = [
+        {**attrs.asdict(entry), "external_system_id": system_ids[record.reference],
+         "created_at": now, "updated_at": now}
+        for record in records
+        for entry in record.configurations
+    ]  # fmt: skip
+    _upsert(connection, external_system_configurations, rows, ["external_system_id", "key"])
+    return len(rows)
+
+
+def _upsert_responses(connection, records: Sequence[ResponseRecord], office_ids, now, upsert_by: UpsertBy) -> int:
+    if not records:
+        return 0
+    keys = [getattr(record, upsert_by) for record in records]
+    query = sa.select(responses.c[upsert_by], responses.c.respondent_id, responses.c.representative_id)
+    existing = {row[0]: row for row in _select_in(connection, query, responses.c[upsert_by], keys)}
+    current = [existing.get(key) for key in keys]
+    old_respondent_ids = [row.respondent_id if row else None for row in current]
+    old_representative_ids = [row.representative_id if row else None for row in current]
+    respondent_ids = _write_people(connection, respondents, [r.respondent for r in records], old_respondent_ids, now)
+    representative_ids = _write_people(connection, representatives, [r.representative for r in records],
+                                       old_representative_ids, now)  # fmt: skip
+    rows = [
+        _response_row(record, people, office_ids[record.effective_office_code], now, upsert_by)
+        for record, people in zip(records, zip(respondent_ids, representative_ids))
+    ]
+    _upsert(connection, responses, rows, [upsert_by])
+    _delete_unused_representatives(connection, old_representative_ids, representative_ids)
+    return len(set(keys) - set(existing))
+
+
+def _response_row(record: ResponseRecord, people: tuple, office_id: int, now, upsert_by: UpsertBy) -> dict:
+    not_columns = ("respondent", "representative", "office_code")
+    row = attrs.asdict(record, recurse=False, filter=lambda a, _v: a.name not in not_columns)
+    if upsert_by != "id":
+        del row["id"]
+    respondent_id, representative_id = people
+    return {**row, "respondent_id": respondent_id, "representative_id": representative_id,
+            "office_id": office_id, "created_at": now, "updated_at": now}  # fmt: skip
+
+
+def _write_people(connection, table: sa.Table, people: Sequence, current_ids: Sequence, now) -> list[int | None]:
+    """Update the rows people already have, insert the others; their ids, None where no person."""
+    ids = [current if person is not None else None for person, current in zip(people, current_ids)]
+    updates = [{**attrs.asdict(p), "person_id": i, "updated_at": now} for p, i in zip(people, ids) if i is not None]
+    if updates:
+        connection.execute(sa.update(table).where(table.c.id == sa.bindparam("person_id")), updates)
+    missing = [index for index, person in enumerate(people) if person is not None and ids[index] is None]
+    if missing:
+        rows = [{**attrs.asdict(people[index]), "created_at": now, "updated_at": now} for index in missing]
+        inserted = connection.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        for index, new_id in zip(missing, inserted.all()):
+            ids[index] = new_id
+    return ids
+
+
+def _delete_unused_representatives(connection, old_ids: Sequence, new_ids: Sequence) -> None:
+    dropped = [old for old, new in zip(old_ids, new_ids) if old is not None and new is None]
+    used = sa.exists().where(responses.c.representative_id == representatives.c.id)
+    for chunk in _chunks(dropped):
+        connection.execute(sa.delete(representatives).where(representatives.c.id.in_(chunk), ~used))
+
+
+def _upsert(connection: sa.Connection, table: sa.Table, rows: list[dict], conflict_columns: list[str]) -> None:
+    if not rows:
+        return
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name](table)
+    kept = {"id", "created_at", *conflict_columns}
+    changes = {name: insert.excluded[name] for name in rows[0] if name not in kept}
+    connection.execute(insert.on_conflict_do_update(index_elements=conflict_columns, set_=changes), rows)
+
+
+def _advance_id_sequences(connection: sa.Connection, dataset: Dataset) -> None:
+    # Rows inserted with explicit ids leave PostgreSQL's sequences behind: move each to the
+    # largest id (never backwards) so that rows inserted later without an id do not collide.
+    # SQLite needs nothing: it gives a new row max(id) + 1.
+    if connection.dialect.name != "postgresql":
+        return
+    for table, records in ((external_systems, dataset.external_systems), (responses, dataset.responses)):
+        if records:
+            sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+            largest = sa.func.greatest(sa.func.max(table.c.id), sa.func.nextval(sequence) - 1)
+            connection.execute(sa.select(sa.func.setval(sequence, largest)))
+
+
+def _select_in(connection, query: sa.Select, column: sa.ColumnElement, values: Sequence) -> Iterator[sa.Row]:
+    for chunk in _chunks(list(values)):
+        yield from connection.execute(query.where(column.in_(chunk)))
+
+
+def _chunks(values: list) -> Iterator[list]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
