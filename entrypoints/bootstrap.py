@@ -10,9 +10,12 @@ from attrs import frozen
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.memory.export_views import InMemoryExportReader
 from adapters.sql.engine import create_engine
+from adapters.sql.export_views import SqlAlchemyExportReader
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
 from application.export_responses import ExportResponsesDeps, export_responses
+from application.export_status import ExportReader
 from domain.commands import ExportResponses
 from domain.results import CommandResult
 from entrypoints.config import Settings
@@ -24,6 +27,7 @@ class Services:
     export_responses: Callable[[ExportResponses], CommandResult]
     database_answers: Callable[[], bool]
     engine: sa.Engine | None = None
+    export_reader: ExportReader | None = None
 
 
 def new_uuid() -> str:
@@ -44,6 +48,7 @@ def bootstrap(settings: Settings) -> Services:
         export_responses=lambda command: export_responses(command, deps),
         database_answers=lambda: database_answers(engine),
         engine=engine,
+        export_reader=SqlAlchemyExportReader(engine),
     )
 
 
@@ -59,6 +64,7 @@ def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
         settings=settings,
         export_responses=lambda command: export_responses(command, deps),
         database_answers=lambda: True,
+        export_reader=InMemoryExportReader(store),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from adapters.sql import migrate as migrations
 from adapters.sql.engine import create_engine
-from entrypoints import data_commands, fake_ccd_command, worker_command
+from entrypoints import data_commands, fake_ccd_command, status_command, worker_command
 from entrypoints.config import ConfigError, Settings
 
 
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     data_commands.add_to(commands)
     worker_command.add_to(commands)
     fake_ccd_command.add_to(commands)
+    status_command.add_to(commands)
     return parser
 
 

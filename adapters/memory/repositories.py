@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 
 import attrs
 
-from adapters.memory.store import InMemoryStore
+from adapters.memory.store import InMemoryStore, Work
 from application.ports import (
     CommandLog,
     ExportRepository,
@@ -56,6 +56,7 @@ class InMemoryExportRepository(ExportRepository):
                 raise WriteConflict(f"a pending export of {key} exists")
             new_id = max(self.store.exports, default=0) + 1
             self.store.exports[new_id] = attrs.evolve(export, id=new_id)
+            self.store.work[new_id] = Work(next_attempt_at=export.created_at)
 
 
 def _pending_key(export: Export):

@@ -6,6 +6,7 @@ import falcon
 
 from entrypoints.bootstrap import Services
 from entrypoints.http import errors
+from entrypoints.http.export_status import EXPORT_PATH, EXPORTS_PATH, ExportListResource, ExportResource
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.resources import ExportResponsesResource, HealthResource
 
@@ -16,6 +17,8 @@ def create_app(services: Services) -> falcon.App:
     app = falcon.App(middleware=[RequestContext()])
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route(EXPORT_RESPONSES_PATH, ExportResponsesResource(services))
+    app.add_route(EXPORTS_PATH, ExportListResource(services.export_reader))
+    app.add_route(EXPORT_PATH, ExportResource(services.export_reader))
     app.add_route("/health", HealthResource(services))
     errors.register(app)
     return app

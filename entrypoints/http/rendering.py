@@ -28,8 +28,10 @@ HTTP_STATUS = {
     "integer_out_of_range": 400,
     "unknown_command": 400,
     "bad_request": 400,
+    "invalid_query_parameter": 400,
     # protocol
     "not_found": 404,
+    "export_not_found": 404,
     "method_not_allowed": 405,
     "uuid_conflict": 409,
     "payload_too_large": 413,

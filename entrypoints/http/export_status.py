@@ -1,0 +1,170 @@
+"""Reading exports over HTTP: one export with its events, and filtered pages of exports."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import falcon
+from falcon import uri
+
+from application.export_status import EventView, ExportFilters, ExportReader, ExportView
+from domain.exports import ExportState
+from domain.results import CommandError, CommandResult
+from entrypoints.http.converter import INT64_MAX, INT64_MIN, CommandUuid, Problem, make_converter
+from entrypoints.http.parsing import FIELD_STATUS, Rejected
+from entrypoints.http.rendering import JSON, body_bytes, render
+
+EXPORTS_PATH = "/api/v2/exports"
+EXPORT_PATH = "/api/v2/exports/{export_id:int}"
+DEFAULT_PER_PAGE, MAX_PER_PAGE = 50, 500
+_INTEGER = re.compile(r"^-?[0-9]+$")
+_STATES = ", ".join(state.value for state in ExportState)
+_CONVERTER = make_converter()
+
+
+class ExportResource:
+    def __init__(self, reader: ExportReader):
+        self.reader = reader
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, export_id: int) -> None:
+        # An id outside BIGINT cannot exist; asking the database would only make it fail.
+        found = self.reader.get(export_id) if INT64_MIN <= export_id <= INT64_MAX else None
+        if found is None:
+            message = f"The export with an id of {export_id} was not found"
+            error = CommandError(404, "export_not_found", message, message, "/export_id", None, None)
+            render(resp, CommandResult.reject(None, None, [error]))
+            return
+        _reply(resp, export_body(found, with_events=True))
+
+
+class ExportListResource:
+    def __init__(self, reader: ExportReader):
+        self.reader = reader
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = Query(uri.parse_query_string(req.query_string, keep_blank=True))
+        filters = ExportFilters(
+            response_id=query.value("response_id", _int64),
+            external_system_id=query.value("external_system_id", _int64),
+            state=query.value("state", _state),
+            command_uuid=query.value("command_uuid", _uuid),
+        )
+        page = query.value("page", _at_least_one, default=1)
+        per_page = query.value("per_page", _per_page, default=DEFAULT_PER_PAGE)
+        query.raise_problems()
+        found = self.reader.find(filters, page, per_page)
+        _reply(resp, {
+            "exports": [export_body(export, with_events=False) for export in found.exports],
+            "meta": {"page": found.page, "per_page": found.per_page, "total": found.total},
+        })  # fmt: skip
+
+
+class Query:
+    """The query string's parameters, read one by one; every problem is kept to report at once."""
+
+    def __init__(self, params: dict[str, str | list[str]]):
+        self.params = params
+        self.errors: list[CommandError] = []
+
+    def value(self, name: str, parse, default=None) -> Any:
+        raw = self.params.get(name)
+        if raw is None:
+            return default
+        try:
+            if isinstance(raw, list):
+                raise Problem("invalid_query_parameter", "must be given once")
+            return parse(raw)
+        except Problem as problem:
+            message = f"{name} {problem.message}"
+            self.errors.append(CommandError(FIELD_STATUS, "invalid_query_parameter", message, message, f"/{name}", None, None))
+            return default
+
+    def raise_problems(self) -> None:
+        if self.errors:
+            raise Rejected(CommandResult.reject(None, None, self.errors))
+
+
+def _integer(text: str) -> int:
+    if not _INTEGER.match(text):
+        raise Problem("invalid_query_parameter", f"must be an integer, not {text!r}")
+    return int(text)
+
+
+def _int64(text: str) -> int:
+    value = _integer(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise Problem("invalid_query_parameter", "must be an integer from -2^63 to 2^63-1")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = _int64(text)
+    if value < 1:
+        raise Problem("invalid_query_parameter", f"must be at least 1, not {value}")
+    return value
+
+
+def _per_page(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= MAX_PER_PAGE:
+        raise Problem("invalid_query_parameter", f"must be from 1 to {MAX_PER_PAGE}, not {value}")
+    return value
+
+
+def _state(text: str) -> ExportState:
+    try:
+        return ExportState(text)
+    except ValueError:
+        raise Problem("invalid_query_parameter", f"must be one of {_STATES}, not {text!r}") from None
+
+
+def _uuid(text: str) -> str:
+    try:
+        return _CONVERTER.structure(text, CommandUuid)
+    except Problem as problem:
+        raise Problem("invalid_query_parameter", problem.message) from None
+
+
+def _reply(resp: falcon.Response, document: dict) -> None:
+    resp.status = 200
+    resp.content_type = JSON
+    resp.data = body_bytes(document)
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, always with microseconds: 2026-01-01T12:00:00.123456Z."""
+    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def export_body(export: ExportView, with_events: bool) -> dict[str, Any]:
+    body = {
+        "id": export.id,
+        "state": export.state.value,
+        "percent_complete": export.percent_complete,
+        "message": export.message,
+        "external_data": export.external_data,
+        "resource_type": export.resource_type,
+        "response_id": export.response_id,
+        "external_system_id": export.external_system_id,
+        "command_uuid": export.command_uuid,
+        "attempts": export.attempts,
+        "next_attempt_at": timestamp(export.next_attempt_at),
+        "created_at": timestamp(export.created_at),
+        "updated_at": timestamp(export.updated_at),
+    }
+    if with_events:
+        body["events"] = [event_body(event) for event in export.events]
+    return body
+
+
+def event_body(event: EventView) -> dict[str, Any]:
+    return {
+        "uuid": event.uuid,
+        "state": event.state.value,
+        "percent_complete": event.percent_complete,
+        "message": event.message,
+        "data": event.data,
+        "created_at": timestamp(event.created_at),
+    }

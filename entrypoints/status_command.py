@@ -1,0 +1,114 @@
+"""The `status` subcommand: how many exports are in each state, once or until all are final."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+import sqlalchemy as sa
+
+from application.export_status import ExportReader
+from domain.exports import FINAL_STATES
+from entrypoints.bootstrap import bootstrap
+from entrypoints.config import Settings
+from entrypoints.http.converter import CommandUuid, Problem, make_converter
+
+BAR_WIDTH = 20
+DEFAULT_INTERVAL = 2.0
+_FINAL = [state.value for state in FINAL_STATES]
+
+
+def add_to(commands) -> None:
+    """Add `status` to the `export-responses` subcommands."""
+    status = commands.add_parser("status", help="count exports by state, optionally following them until all are final")
+    status.add_argument("--command", type=_command_uuid, metavar="UUID", help="only the exports of this command")
+    status.add_argument("--follow", action="store_true", help="redraw a progress bar until every export is final")
+    status.add_argument("--interval", type=_interval, default=DEFAULT_INTERVAL, metavar="SECONDS",
+                        help="seconds between refreshes with --follow (default %(default)s)")  # fmt: skip
+    status.set_defaults(run=run_status)
+
+
+def run_status(args, settings: Settings) -> int:
+    services = bootstrap(settings)
+    try:
+        return show_status(services.export_reader, args.command, follow=args.follow, interval=args.interval)
+    except sa.exc.SQLAlchemyError as error:
+        first_line = next(iter(str(getattr(error, "orig", None) or error).strip().splitlines()), type(error).__name__)
+        print(f"export-responses: cannot read the exports: {first_line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print()
+        return 130
+    finally:
+        services.engine.dispose()
+
+
+def show_status(
+    reader: ExportReader,
+    command_uuid: str | None,
+    *,
+    follow: bool = False,
+    interval: float = DEFAULT_INTERVAL,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Print the counts by state; with `follow`, first a progress bar until every export is final."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    counts = reader.count_by_state(command_uuid)
+    if command_uuid is not None and sum(counts.values()) == 0:
+        print(f"export-responses: command {command_uuid} has no exports", file=err)
+        return 1
+    if follow:
+        redraw = out.isatty()
+        while True:
+            line = progress_bar(counts)
+            print(f"\r{line}" if redraw else line, end="" if redraw else "\n", file=out, flush=True)
+            if final(counts) == sum(counts.values()):
+                break
+            sleep(interval)
+            counts = reader.count_by_state(command_uuid)
+        if redraw:
+            print(file=out)
+    print(summary(counts, command_uuid), file=out)
+    return 0
+
+
+def final(counts: dict[str, int]) -> int:
+    return sum(counts.get(state, 0) for state in _FINAL)
+
+
+def progress_bar(counts: dict[str, int]) -> str:
+    """`[#########-----------] 9/20 final`: the share of exports that are complete or failed."""
+    total, done = sum(counts.values()), final(counts)
+    filled = BAR_WIDTH * done // total if total else 0
+    return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} final"
+
+
+def summary(counts: dict[str, int], command_uuid: str | None) -> str:
+    heading = f"Exports of command {command_uuid}:" if command_uuid else "All exports:"
+    width = max(len(state) for state in [*counts, "total"])
+    lines = [heading, *[f"  {state:<{width}}  {number:>6}" for state, number in counts.items()]]
+    lines.append(f"  {'total':<{width}}  {sum(counts.values()):>6}")
+    return "\n".join(lines)
+
+
+def _command_uuid(text: str) -> str:
+    try:
+        return make_converter().structure(text, CommandUuid)
+    except Problem as problem:
+        raise argparse.ArgumentTypeError(problem.message) from None
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, not {text}")
+    return seconds
