@@ -37,25 +37,28 @@ def new_uuid() -> str:
 def bootstrap(settings: Settings) -> Services:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    deps = ExportResponsesDeps(
+    return _services(
+        settings,
         unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
-        clock=SystemClock(),
-        new_uuid=new_uuid,
-        max_response_ids=settings.max_response_ids,
-    )
-    return Services(
-        settings=settings,
-        export_responses=lambda command: export_responses(command, deps),
         database_answers=lambda: database_answers(engine),
-        engine=engine,
         export_reader=SqlAlchemyExportReader(engine),
+        engine=engine,
     )
 
 
 def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
     """The same service on an in-memory store: for fast tests and for embedding."""
-    deps = ExportResponsesDeps(
+    return _services(
+        settings,
         unit_of_work=lambda: InMemoryUnitOfWork(store),
+        database_answers=lambda: True,
+        export_reader=InMemoryExportReader(store),
+    )
+
+
+def _services(settings: Settings, unit_of_work, database_answers, export_reader, engine=None) -> Services:
+    deps = ExportResponsesDeps(
+        unit_of_work=unit_of_work,
         clock=SystemClock(),
         new_uuid=new_uuid,
         max_response_ids=settings.max_response_ids,
@@ -63,8 +66,9 @@ def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
     return Services(
         settings=settings,
         export_responses=lambda command: export_responses(command, deps),
-        database_answers=lambda: True,
-        export_reader=InMemoryExportReader(store),
+        database_answers=database_answers,
+        engine=engine,
+        export_reader=export_reader,
     )
 
 

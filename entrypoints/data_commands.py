@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from adapters.sql import migrate as migrations
 from adapters.sql.engine import create_engine
-from adapters.sql.loading import Dataset, Refused, UpsertBy, Written, load
+from adapters.sql.load_records import Dataset, Refused, Written
+from adapters.sql.loading import UpsertBy, load
 from entrypoints.config import Settings
 from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.load_file import BadLoadFile, label, read_load_file

@@ -10,7 +10,7 @@ import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from adapters.sql.loading import (
+from adapters.sql.load_records import (
     ExternalSystemRecord,
     RepresentativeRecord,
     RespondentRecord,

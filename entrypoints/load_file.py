@@ -22,7 +22,7 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, override
 
-from adapters.sql.loading import (
+from adapters.sql.load_records import (
     Dataset,
     ExternalSystemRecord,
     RepresentativeRecord,
@@ -30,10 +30,10 @@ from adapters.sql.loading import (
     ResponseRecord,
 )
 from domain.external_systems import Configuration
-from entrypoints.http.converter import Problem, json_type, problems
+from entrypoints.strict import Problem, boolean, integer, integers, json_object, json_type, problems, string
 
 COLLECTIONS = {"external_systems": ExternalSystemRecord, "responses": ResponseRecord}
-INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
+INT32_MAX = 2**31 - 1
 _RESPONSE_REFERENCE = re.compile(r"[0-9]{12}")
 
 
@@ -154,11 +154,11 @@ def _duplicates(collection: str, records: list[tuple[int, Any]], field: str) -> 
 
 def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    for kind, hook in ((str, _string), (bool, _boolean), (int, _integer), (date, _date),
+    for kind, hook in ((str, string), (bool, boolean), (int, integer), (date, _date),
                        (datetime, _datetime), (Decimal, _decimal(38, 2))):  # fmt: skip
         converter.register_structure_hook(kind, hook)
     # Generic types are matched by equality: singledispatch only takes classes.
-    converter.register_structure_hook_func(lambda kind: kind == tuple[int, ...], _integers)
+    converter.register_structure_hook_func(lambda kind: kind == tuple[int, ...], _integer_tuple)
     converter.register_structure_hook_func(lambda kind: kind == tuple[Configuration, ...], _configurations(converter))
     _register_record(converter, SecretConfiguration)
     _register_record(converter, ExternalSystemRecord, id=_row_id, name=_text, reference=_text, export_queue=_text,
@@ -175,72 +175,41 @@ def make_converter() -> cattrs.Converter:
 def _register_record(converter: cattrs.Converter, record_type: type, **field_hooks: Callable) -> None:
     overrides = {name: override(struct_hook=hook) for name, hook in field_hooks.items()}
     structure = make_dict_structure_fn(record_type, converter, _cattrs_forbid_extra_keys=True, **overrides)
-    converter.register_structure_hook(record_type, lambda value, kind: structure(_object(value), kind))
+    converter.register_structure_hook(record_type, lambda value, kind: structure(json_object(value), kind))
 
 
 def _optional(hook: Callable) -> Callable:
     return lambda value, kind=None: None if value is None else hook(value, kind)
 
 
-def _object(value: Any) -> dict:
-    if not isinstance(value, dict):
-        raise Problem("invalid_type", f"must be an object, not {json_type(value)}")
-    return value
 
 
-def _string(value: Any, _kind=None) -> str:
-    if not isinstance(value, str):
-        raise Problem("invalid_type", f"must be a string, not {json_type(value)}")
-    return value
 
 
 def _text(value: Any, _kind=None) -> str:
-    if not _string(value).strip():
+    if not string(value).strip():
         raise Problem("blank", "must not be blank")
     return value
 
 
-def _boolean(value: Any, _kind=None) -> bool:
-    if type(value) is not bool:
-        raise Problem("invalid_type", f"must be true or false, not {json_type(value)}")
-    return value
 
 
-def _integer(value: Any, _kind=None, low: int = -INT64_MAX - 1, high: int = INT64_MAX) -> int:
-    if type(value) is not int:
-        raise Problem("invalid_type", f"must be an integer, not {json_type(value)}")
-    if not low <= value <= high:
-        raise Problem("integer_out_of_range", f"must be an integer from {low} to {high}")
-    return value
 
 
 def _int32(value: Any, _kind=None) -> int:
-    return _integer(value, low=-INT32_MAX - 1, high=INT32_MAX)
+    return integer(value, low=-INT32_MAX - 1, high=INT32_MAX)
 
 
 def _row_id(value: Any, _kind=None) -> int:
-    return _integer(value, low=1)
+    return integer(value, low=1)
 
 
 def _response_reference(value: Any, _kind=None) -> str:
-    if not _RESPONSE_REFERENCE.fullmatch(_string(value)):
+    if not _RESPONSE_REFERENCE.fullmatch(string(value)):
         raise Problem("invalid_reference", "must be 12 digits, the first two an office code, e.g. 242000000100")
     return value
 
 
-def _integers(value: Any, _kind=None) -> tuple[int, ...]:
-    if not isinstance(value, list):
-        raise Problem("invalid_type", f"must be an array of integers, not {json_type(value)}")
-    failures = []
-    for index, item in enumerate(value):
-        try:
-            _integer(item)
-        except Problem as problem:
-            problem.__notes__ = [cattrs.IterableValidationNote(f"@ index {index}", index, int)]
-            failures.append(problem)
-    if failures:
-        raise IterableValidationError("While structuring integers", failures, list)
-    return tuple(value)
 
 
 def _decimal(precision: int, scale: int) -> Callable:
@@ -261,14 +230,14 @@ def _decimal(precision: int, scale: int) -> Callable:
 
 def _date(value: Any, _kind=None) -> date:
     try:
-        return date.fromisoformat(_string(value))
+        return date.fromisoformat(string(value))
     except ValueError:
         raise Problem("invalid_date", "must be a date such as 2024-01-31") from None
 
 
 def _datetime(value: Any, _kind=None) -> datetime:
     try:
-        moment = datetime.fromisoformat(_string(value))
+        moment = datetime.fromisoformat(string(value))
     except ValueError:
         raise Problem("invalid_datetime", "must be a date and time such as 2024-01-31T09:30:00Z") from None
     # A time without an offset is taken to be UTC, as the original stored every time.
@@ -278,7 +247,7 @@ def _datetime(value: Any, _kind=None) -> datetime:
 def _configurations(converter: cattrs.Converter) -> Callable:
     def structure(value: Any, _kind=None) -> tuple[Configuration, ...]:
         entries, failures = [], []
-        for key, setting in _object(value).items():
+        for key, setting in json_object(value).items():
             try:
                 entries.append(_configuration(converter, key, setting))
             except (cattrs.BaseValidationError, Problem) as error:
@@ -299,3 +268,7 @@ def _configuration(converter: cattrs.Converter, key: str, setting: Any) -> Confi
         return Configuration(key, secret.value, secret.can_read, secret.can_write)
     raise Problem("invalid_type", f"must be a string, or an object with value, can_read and can_write, "
                                   f"not {json_type(setting)}")  # fmt: skip
+
+
+def _integer_tuple(value: Any, _kind=None) -> tuple[int, ...]:
+    return tuple(integers(value))

@@ -14,7 +14,8 @@ from application.export_status import ExportReader
 from domain.exports import FINAL_STATES
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
-from entrypoints.http.converter import CommandUuid, Problem, make_converter
+from entrypoints.http.converter import command_uuid
+from entrypoints.strict import Problem
 
 BAR_WIDTH = 20
 DEFAULT_INTERVAL = 2.0
@@ -99,7 +100,7 @@ def summary(counts: dict[str, int], command_uuid: str | None) -> str:
 
 def _command_uuid(text: str) -> str:
     try:
-        return make_converter().structure(text, CommandUuid)
+        return command_uuid(text)
     except Problem as problem:
         raise argparse.ArgumentTypeError(problem.message) from None
 

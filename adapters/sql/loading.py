@@ -8,13 +8,11 @@ place, its respondent and representative rows included, so loading twice is harm
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Literal
 
 import attrs
 import sqlalchemy as sa
-from attrs import frozen
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql.tables import (
@@ -25,126 +23,17 @@ from adapters.sql.tables import (
     respondents,
     responses,
 )
-from domain.external_systems import Configuration
+from adapters.sql.load_records import (
+    Dataset,
+    ExternalSystemRecord,
+    RecordProblem,
+    Refused,
+    ResponseRecord,
+    Written,
+)
 
 UpsertBy = Literal["id", "reference"]
 _IN_CHUNK = 5_000  # well under SQLite's and PostgreSQL's limits on bound parameters
-
-
-@frozen
-class ExternalSystemRecord:
-    id: int | None  # None when upserting by reference; no default, so a load file must give it
-    name: str
-    reference: str
-    office_codes: tuple[int, ...] = ()
-    enabled: bool = True
-    export_responses: bool = False
-    export_claims: bool = False
-    export_queue: str = "external_system_ccd"
-    export_feedback_queue: str = "default"
-    always_save_export: bool = False
-    response_remote_office: bool = False
-    configurations: tuple[Configuration, ...] = ()
-
-
-@frozen
-class RespondentRecord:
-    name: str
-    contact: str | None = None
-    address_building: str | None = None
-    address_street: str | None = None
-    address_locality: str | None = None
-    address_county: str | None = None
-    address_post_code: str | None = None
-    address_telephone_number: str | None = None
-    alt_phone_number: str | None = None
-    contact_preference: str | None = None
-    email_address: str | None = None
-    fax_number: str | None = None
-    organisation_employ_gb: int | None = None
-    organisation_more_than_one_site: bool | None = None
-    employment_at_site_number: int | None = None
-    acas_certificate_number: str | None = None
-    disability: bool | None = None
-    disability_information: str | None = None
-
-
-@frozen
-class RepresentativeRecord:
-    name: str
-    organisation_name: str | None = None
-    address_building: str | None = None
-    address_street: str | None = None
-    address_locality: str | None = None
-    address_county: str | None = None
-    address_post_code: str | None = None
-    address_telephone_number: str | None = None
-    mobile_number: str | None = None
-    representative_type: str | None = None
-    dx_number: str | None = None
-    reference: str | None = None
-    contact_preference: str | None = None
-    email_address: str | None = None
-
-
-@frozen
-class ResponseRecord:
-    id: int | None  # as for ExternalSystemRecord.id
-    reference: str
-    case_number: str
-    claimants_name: str
-    respondent: RespondentRecord
-    representative: RepresentativeRecord | None = None
-    office_code: int | None = None  # None: the first two digits of the reference
-    date_of_receipt: datetime | None = None
-    agree_with_employment_dates: bool | None = None
-    defend_claim: bool | None = None
-    defend_claim_facts: str | None = None
-    employment_start: date | None = None
-    employment_end: date | None = None
-    disagree_employment: str | None = None
-    continued_employment: bool | None = None
-    agree_with_claimants_description_of_job_or_title: bool | None = None
-    queried_hours: Decimal | None = None
-    queried_pay_before_tax: Decimal | None = None
-    queried_pay_before_tax_period: str | None = None
-    claim_information: str | None = None
-    make_employer_contract_claim: bool | None = None
-    pdf_template_reference: str | None = None
-    email_template_reference: str | None = None
-
-    @property
-    def effective_office_code(self) -> int:
-        return self.office_code if self.office_code is not None else int(self.reference[:2])
-
-
-@frozen
-class Dataset:
-    external_systems: tuple[ExternalSystemRecord, ...] = ()
-    responses: tuple[ResponseRecord, ...] = ()
-
-
-@frozen
-class RecordProblem:
-    """Why one record cannot be written: `collection[index]` of the dataset."""
-
-    collection: str
-    index: int
-    message: str
-
-
-@frozen
-class Refused:
-    problems: tuple[RecordProblem, ...]
-
-
-@frozen
-class Written:
-    external_systems: int
-    new_external_systems: int
-    configurations: int
-    responses: int
-    new_responses: int
 
 
 def load(engine: sa.Engine, dataset: Dataset, now: datetime, upsert_by: UpsertBy = "id") -> Written | Refused:

@@ -12,7 +12,8 @@ from falcon import uri
 from application.export_status import EventView, ExportFilters, ExportReader, ExportView
 from domain.exports import ExportState
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import INT64_MAX, INT64_MIN, CommandUuid, Problem, make_converter
+from entrypoints.http.converter import command_uuid
+from entrypoints.strict import INT64_MAX, INT64_MIN, Problem
 from entrypoints.http.parsing import FIELD_STATUS, Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
 
@@ -21,7 +22,6 @@ EXPORT_PATH = "/api/v2/exports/{export_id:int}"
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 50, 500
 _INTEGER = re.compile(r"^-?[0-9]+$")
 _STATES = ", ".join(state.value for state in ExportState)
-_CONVERTER = make_converter()
 
 
 class ExportResource:
@@ -122,7 +122,7 @@ def _state(text: str) -> ExportState:
 
 def _uuid(text: str) -> str:
     try:
-        return _CONVERTER.structure(text, CommandUuid)
+        return command_uuid(text)
     except Problem as problem:
         raise Problem("invalid_query_parameter", problem.message) from None
 

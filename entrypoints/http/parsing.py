@@ -10,15 +10,8 @@ import cattrs
 
 from domain.commands import ExportResponses
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import (
-    CommandUuid,
-    Envelope,
-    ExportResponsesData,
-    Problem,
-    json_type,
-    make_converter,
-    problems,
-)
+from entrypoints.http.converter import CommandUuid, Envelope, ExportResponsesData, make_converter
+from entrypoints.strict import Problem, json_type, problems
 
 FIELD_STATUS = 422  # as for the documented rule errors: the object says 422, the reply is a 400
 _CONVERTER = make_converter()

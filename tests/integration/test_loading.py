@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from adapters.sql import tables
 from adapters.sql.engine import create_engine
-from adapters.sql.loading import (
+from adapters.sql.load_records import (
     Dataset,
     ExternalSystemRecord,
     RecordProblem,
@@ -20,8 +20,8 @@ from adapters.sql.loading import (
     RespondentRecord,
     ResponseRecord,
     Written,
-    load,
 )
+from adapters.sql.loading import load
 from domain.external_systems import Configuration
 from tests.builders import NOW, count_rows
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 import pytest
 
-from adapters.sql.loading import RepresentativeRecord, RespondentRecord, ResponseRecord
+from adapters.sql.load_records import RepresentativeRecord, RespondentRecord, ResponseRecord
 from adapters.sql.tables import RESPONDENT_FIELDS, RESPONSE_FIELDS, REPRESENTATIVE_FIELDS
 from domain.external_systems import Configuration
 from entrypoints.load_file import BadLoadFile, parse_load_file, read_load_file
