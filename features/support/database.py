@@ -110,3 +110,40 @@ def exports_of_response(connection: sa.Connection, response_id: int, *, system_i
 
 def logged_commands(connection: sa.Connection, command_uuid: str) -> list[sa.Row]:
     return list(connection.execute(sa.select(tables.commands).where(tables.commands.c.id == command_uuid)))
+
+
+# --- the export pipeline: systems that reach CCD, responses with case numbers, offices ---
+
+
+def put_ccd_system(connection: sa.Connection, system_id: int, *, case_type_id: str,
+                   response_remote_office: bool = False) -> None:  # fmt: skip
+    """An enabled system that exports responses to the CCD case type `case_type_id`."""
+    remove_external_system(connection, system_id)
+    builders.add_external_system(connection, system_id, response_remote_office=response_remote_office)
+    connection.execute(
+        sa.insert(tables.external_system_configurations).values(
+            external_system_id=system_id, key="case_type_id", value=case_type_id, can_read=True, can_write=True,
+            created_at=builders.NOW, updated_at=builders.NOW,
+        )
+    )  # fmt: skip
+
+
+def put_responses_with_case_numbers(connection: sa.Connection, case_numbers: dict[int, str]) -> None:
+    """Responses (afresh, with no office) answering the given case numbers, by response id."""
+    put_responses(connection, case_numbers)
+    for response_id, case_number in case_numbers.items():
+        connection.execute(
+            sa.update(tables.responses).where(tables.responses.c.id == response_id).values(case_number=case_number)
+        )
+
+
+def office_of_response(connection: sa.Connection, response_id: int) -> tuple[int, str] | None:
+    """The (code, name) of the office the response is assigned to, or None."""
+    responses, offices = tables.responses, tables.offices
+    query = (
+        sa.select(offices.c.code, offices.c.name)
+        .join(responses, responses.c.office_id == offices.c.id)
+        .where(responses.c.id == response_id)
+    )
+    row = connection.execute(query).first()
+    return None if row is None else (row.code, row.name)

@@ -1,0 +1,113 @@
+"""The export pipeline for the scenarios: the worker against a fake CCD, and the status API.
+
+The worker runs in the test process, on the scenario's database (in live mode the
+server's, through DATABASE_URL), with the real HTTP gateway pointed at a FakeCcd
+started for the scenario. Timeouts and retry delays are short so that a scenario
+with retries takes well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import sqlalchemy as sa
+
+from adapters.ccd.fake_server import FakeCcd
+from adapters.ccd.http_gateway import HttpCcdGateway
+from adapters.ccd.settings import CcdSettings
+from adapters.clock import SystemClock
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from application.carry_out_exports import ExportWorkDeps
+from domain.retries import RetrySchedule
+from entrypoints.worker import Worker
+from features.support import database as db
+
+READ_TIMEOUT = 0.5  # seconds; the feature's timeout scenario depends on it
+RETRY_DELAYS = (0.1, 0.1)  # two retries: three attempts in all
+CONCURRENCY = 2
+POLL_SECONDS = 0.05
+FINAL_WITHIN = 10.0  # seconds before "the worker runs until every export is final" gives up
+FINAL_STATES = ("complete", "failed")
+ACCEPT_JSON = {"Accept": "application/json"}
+
+
+def gateway_for(fake: FakeCcd) -> HttpCcdGateway:
+    urls = fake.base_urls
+    return HttpCcdGateway(
+        CcdSettings(
+            auth_base_url=urls["CCD_AUTH_BASE_URL"],
+            idam_base_url=urls["CCD_IDAM_BASE_URL"],
+            data_store_base_url=urls["CCD_DATA_STORE_BASE_URL"],
+            document_store_base_url=urls["CCD_DOCUMENT_STORE_BASE_URL"],
+            jurisdiction_id=fake.jurisdiction_id,
+            microservice_id=fake.microservice_id,
+            microservice_secret=fake.microservice_secret,
+            sidam_username=fake.username,
+            sidam_password=fake.password,
+            read_timeout=READ_TIMEOUT,
+        )
+    )
+
+
+def worker_deps(engine: sa.Engine, gateway: HttpCcdGateway) -> ExportWorkDeps:
+    """What `export-responses worker` composes, with the short retry delays."""
+    sessions = session_factory(engine)
+    return ExportWorkDeps(
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        ccd=gateway,
+        clock=SystemClock(),
+        new_uuid=lambda: str(uuid.uuid4()),
+        retries=RetrySchedule(RETRY_DELAYS),
+    )
+
+
+def states_of_command(engine: sa.Engine, command_uuid: str) -> list[str]:
+    with engine.connect() as connection:
+        return [export.state for export in db.exports_of_command(connection, command_uuid)]
+
+
+def run_until_final(deps: ExportWorkDeps, engine: sa.Engine, command_uuid: str) -> int:
+    """Drain runs of the worker until every export of the command is final; how many runs that took.
+
+    A drain run ends as soon as nothing is due, so an export waiting out a retry delay
+    needs another run after the delay.
+    """
+    deadline = time.monotonic() + FINAL_WITHIN
+    runs = 0
+    while True:
+        Worker(deps, concurrency=CONCURRENCY, poll_seconds=POLL_SECONDS).run(drain=True)
+        runs += 1
+        states = states_of_command(engine, command_uuid)
+        if not states:
+            raise AssertionError(f"the command {command_uuid} queued no exports")
+        if all(state in FINAL_STATES for state in states):
+            return runs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not final after {FINAL_WITHIN:g} s ({runs} worker runs): {states}")
+        time.sleep(POLL_SECONDS)
+
+
+def get_json(client, path: str) -> dict:
+    reply = client.send("GET", path, b"", ACCEPT_JSON)
+    assert reply.status == 200, (path, reply.status, reply.body)
+    return json.loads(reply.body)
+
+
+def exports_of_command(client, command_uuid: str) -> dict[int, dict]:
+    """The command's exports as the status API shows them, with their events, by response id.
+
+    Listed with `GET /api/v2/exports?command_uuid=`, then each read with `GET /api/v2/exports/{id}`;
+    the listing and the single read must agree.
+    """
+    listing = get_json(client, f"/api/v2/exports?command_uuid={command_uuid}")
+    assert listing["meta"]["total"] == len(listing["exports"]), listing["meta"]
+    found = {}
+    for summary in listing["exports"]:
+        detail = get_json(client, f"/api/v2/exports/{summary['id']}")
+        assert {key: value for key, value in detail.items() if key != "events"} == summary
+        assert detail["command_uuid"] == command_uuid
+        found[detail["response_id"]] = detail
+    assert len(found) == len(listing["exports"]), "two exports of one response"
+    return found
