@@ -32,8 +32,7 @@ class Worker:
             signal.signal(signum, lambda *_: self.stop())
 
     def stop(self) -> None:
-        if not self.stopping.is_set():
-            LOG.info(json.dumps({"event": "stopping", "detail": "finishing the exports in hand"}))
+        # Only sets a flag: this runs in signal handlers, where logging could interleave.
         self.stopping.set()
 
     def run(self, drain: bool = False) -> Counter[str]:
@@ -50,6 +49,8 @@ class Worker:
                     break
                 else:
                     self.stopping.wait(self.poll_seconds)
+            if in_flight:
+                LOG.info(json.dumps({"event": "stopping", "detail": f"finishing {len(in_flight)} exports in hand"}))
             wait(in_flight)
         return self.outcomes
 

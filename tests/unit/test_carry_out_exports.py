@@ -12,6 +12,7 @@ from adapters.clock import FixedClock
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.memory.ccd import InMemoryCcdGateway
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
+from application.ports import StoreUnavailable
 from domain.exports import ExportState, queue_response_export
 from domain.external_systems import Configuration, ExternalSystem
 from domain.retries import RetrySchedule
@@ -191,3 +192,21 @@ def test_secrets_of_the_system_appear_in_no_event(store, ccd, deps):
     ccd.fail_next("boom")
     run_once(deps)
     assert "hunter2" not in repr(store.exports[export_id])
+
+
+class CommitThenLoseConnection(InMemoryUnitOfWork):
+    """Commits, then fails as if the connection broke before the commit was acknowledged."""
+
+    def commit(self):
+        super().commit()
+        raise StoreUnavailable("connection lost after commit")
+
+
+def test_a_report_recorded_again_after_a_lost_acknowledgement_is_recorded_once(store, ccd, deps):
+    export_id = queue(store)
+    (claim,) = claim_due_exports(deps, limit=10)
+    units = iter([CommitThenLoseConnection(store)])
+    flaky = attrs.evolve(deps, unit_of_work=lambda: next(units, None) or InMemoryUnitOfWork(store))
+    carry_out(claim, flaky)
+    assert [state for state, _, _ in events(store, export_id)] == ["queued", "in_progress", "complete"]
+    assert store.exports[export_id].state is ExportState.COMPLETE
