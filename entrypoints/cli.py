@@ -1,15 +1,21 @@
-"""The `export-responses` command line: migrate, load, seed, serve."""
+"""The `export-responses` command line: migrate, load, seed, serve, worker, fake-ccd, status."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+
+import attrs
 
 from adapters.sql import migrate as migrations
 from adapters.sql.engine import create_engine
 from entrypoints import data_commands, fake_ccd_command, status_command, worker_command
+from entrypoints.api_token import local_token
 from entrypoints.config import ConfigError, Settings
+
+LOG = logging.getLogger("export_responses")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate if needed, then serve the API under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT (default %(default)s)")
     serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default %(default)s)")
+    serve.add_argument("--no-auth", action="store_true",
+                       help="serve /api/ without authentication (legacy clients on a trusted network only)")  # fmt: skip
     serve.set_defaults(run=run_serve)
 
     data_commands.add_to(commands)
@@ -51,12 +59,27 @@ def run_migrate(args, settings: Settings) -> int:
 def run_serve(args, settings: Settings) -> int:
     from entrypoints.server import Server  # noqa: PLC0415 - gunicorn only when serving
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     engine = create_engine(settings.database_url)
     if not migrations.is_current(engine):
         migrations.upgrade(engine)
     engine.dispose()
+    settings = _with_authentication(settings, no_auth=args.no_auth)
     Server(settings, bind=args.bind, workers=args.workers).run()
     return 0
+
+
+def _with_authentication(settings: Settings, no_auth: bool) -> Settings:
+    if no_auth or not settings.api_auth:
+        LOG.warning("WARNING: /api/ is served WITHOUT authentication: anyone who can reach this service "
+                    "can export responses. Use it only for legacy clients on a trusted network.")  # fmt: skip
+        return attrs.evolve(settings, api_auth=False)
+    if settings.api_tokens:
+        return settings
+    token, path = local_token(settings.data_dir)
+    print(f"serve: API_TOKENS is not set, so clients use the token kept in {path} (owner-readable only):\n"
+          f'  curl -H "Authorization: Bearer $(cat {path})" ...', file=sys.stderr)
+    return attrs.evolve(settings, api_tokens=(token,))
 
 
 if __name__ == "__main__":

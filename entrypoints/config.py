@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from application.export_responses import DEFAULT_MAX_RESPONSE_IDS
 from domain.retries import parse_delays
 
 MiB = 1024 * 1024
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class ConfigError(Exception):
@@ -27,6 +29,9 @@ class Settings:
     max_body_bytes: int = MiB
     retry_delays: tuple[float, ...] | None = None  # None: the original's eight, with jitter
     claim_seconds: float = DEFAULT_CLAIM_SECONDS
+    # Bearer tokens for /api/: plain tokens, or `sha256:<hex>` digests of them.
+    api_tokens: tuple[str, ...] = ()
+    api_auth: bool = True  # False only on purpose: API_AUTH=none or `serve --no-auth`
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -39,7 +44,24 @@ class Settings:
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", MiB),
             retry_delays=_delays(environ.get("EXPORT_RETRY_DELAYS")),
             claim_seconds=_positive_int(environ, "EXPORT_CLAIM_SECONDS", int(DEFAULT_CLAIM_SECONDS)),
+            api_tokens=_tokens(environ.get("API_TOKENS")),
+            api_auth=_api_auth(environ.get("API_AUTH")),
         )
+
+
+def _tokens(text: str | None) -> tuple[str, ...]:
+    entries = tuple(entry.strip() for entry in (text or "").split(",") if entry.strip())
+    for entry in entries:
+        if entry.lower().startswith("sha256:") and not _SHA256.fullmatch(entry[7:]):
+            raise ConfigError("API_TOKENS: a sha256: entry must be followed by 64 hexadecimal digits")
+    return entries
+
+
+def _api_auth(text: str | None) -> bool:
+    value = (text or "bearer").strip().lower()
+    if value not in ("bearer", "none"):
+        raise ConfigError(f"API_AUTH must be bearer (the default) or none, not {text!r}")
+    return value == "bearer"
 
 
 def _delays(text: str | None) -> tuple[float, ...] | None:

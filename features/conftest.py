@@ -2,8 +2,9 @@
 
 By default every scenario gets a freshly migrated SQLite database and the app in
 process (Falcon's TestClient). With BDD_BASE_URL set, the same scenarios run over HTTP
-against that server and seed its database through DATABASE_URL; the seeding steps
-delete the rows they are about to create, so runs against one database repeat.
+against that server, authenticate with BDD_API_TOKEN, and seed its database through
+DATABASE_URL; the seeding steps delete the rows they are about to create, so runs
+against one database repeat.
 
 Steps that speak of the database live here; steps that speak HTTP live beside the
 `scenarios(...)` call in test_export_responses.py.
@@ -25,6 +26,7 @@ from entrypoints.config import Settings
 from entrypoints.http.app import create_app
 from features.support import database as db
 from features.support.client import Exchange, InProcessClient, LiveClient
+from tests.auth import AUTHORIZATION, TEST_TOKEN
 from tests.conftest import sqlite_template, sqlite_url  # noqa: F401
 
 
@@ -73,12 +75,15 @@ def database(bdd_database_url) -> Iterator[sa.Engine]:
 @pytest.fixture
 def client(live_base_url, bdd_database_url, tmp_path):
     if live_base_url is not None:
-        live = LiveClient(live_base_url)
+        token = os.environ.get("BDD_API_TOKEN")
+        if not token:
+            pytest.fail("BDD_BASE_URL is set, so BDD_API_TOKEN must hold a token that server accepts")
+        live = LiveClient(live_base_url, {"Authorization": f"Bearer {token}"})
         yield live
         live.close()
         return
-    services = bootstrap(Settings(database_url=bdd_database_url, data_dir=tmp_path))
-    yield InProcessClient(create_app(services))
+    services = bootstrap(Settings(database_url=bdd_database_url, data_dir=tmp_path, api_tokens=(TEST_TOKEN,)))
+    yield InProcessClient(create_app(services), AUTHORIZATION)
     services.engine.dispose()
 
 
@@ -127,6 +132,16 @@ def no_responses(database, ids):
 def queued_export(database, response_id, system_id):
     with database.begin() as connection:
         db.add_queued_export(connection, response_id, system_id)
+
+
+@given("the admin client sends no credentials")
+def no_credentials(client):
+    client.credentials = {}
+
+
+@given(step_text('the admin client sends the Authorization header "{value}"'))
+def other_credentials(client, value):
+    client.credentials = {"Authorization": value}
 
 
 @given(step_text('no command has been sent with uuid "{command_uuid}"'))

@@ -274,3 +274,24 @@ Feature: Export Responses
       | unknown route               | POST   | /api/v2/exports/export_claims    | application/json | {"uuid": "3c6e0b8a-1f2d-4e5f-8a9b-0c1d2e3f4a56", "command": "ExportResponses", "data": {"external_system_id": 43, "response_ids": [18]}}                                 | 404    | not_found              | /                   |
       | wrong method                | GET    | /api/v2/exports/export_responses | application/json |                                                                                                                                                                          | 405    | method_not_allowed     | /                   |
       | wrong method with a body    | PUT    | /api/v2/exports/export_responses | application/json | {"uuid": "3c6e0b8a-1f2d-4e5f-8a9b-0c1d2e3f4a56", "command": "ExportResponses", "data": {"external_system_id": 43, "response_ids": [18]}}                                 | 405    | method_not_allowed     | /                   |
+
+  Scenario Outline: A client without a known bearer token is refused and nothing is written
+    Given an external system with id 43 that exports responses
+    And a response with id 18 exists
+    And <credentials>
+    When the admin client posts to "/api/v2/exports/export_responses":
+      """
+      {"uuid": "0b0e3d0e-8f43-4c4c-9a53-2f5d1c1e7a01", "command": "ExportResponses", "data": {"external_system_id": 43, "response_ids": [18]}}
+      """
+    Then the reply status is 401
+    And the reply has the headers:
+      | WWW-Authenticate | <challenge> |
+    And the reply is a "not_accepted" envelope whose errors each have exactly the keys status, code, title, detail, source, command, uuid
+    And the first error has code "<code>" and source "/"
+    And the request wrote no rows to exports, export_events or commands
+
+    Examples:
+      | credentials                                                      | code                | challenge                                               |
+      | the admin client sends no credentials                            | missing_credentials | Bearer realm="export-responses"                         |
+      | the admin client sends the Authorization header "Bearer guessed" | invalid_credentials | Bearer realm="export-responses", error="invalid_token"  |
+      | the admin client sends the Authorization header "Basic YWRtaW4=" | invalid_credentials | Bearer realm="export-responses", error="invalid_token"  |

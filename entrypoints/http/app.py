@@ -6,6 +6,7 @@ import falcon
 
 from entrypoints.bootstrap import Services
 from entrypoints.http import errors
+from entrypoints.http.auth import Authentication, TokenSet
 from entrypoints.http.export_status import EXPORT_PATH, EXPORTS_PATH, ExportListResource, ExportResource
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.resources import ExportResponsesResource, HealthResource
@@ -14,7 +15,11 @@ EXPORT_RESPONSES_PATH = "/api/v2/exports/export_responses"
 
 
 def create_app(services: Services) -> falcon.App:
-    app = falcon.App(middleware=[RequestContext()])
+    """The app; unless `settings.api_auth` is off, /api/ routes need one of `settings.api_tokens`."""
+    middleware: list = [RequestContext()]
+    if services.settings.api_auth:
+        middleware.append(Authentication(TokenSet(services.settings.api_tokens)))
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route(EXPORT_RESPONSES_PATH, ExportResponsesResource(services))
     app.add_route(EXPORTS_PATH, ExportListResource(services.export_reader))

@@ -8,6 +8,7 @@ import falcon
 
 from application.ports import StoreUnavailable
 from domain.results import CommandError, CommandResult
+from entrypoints.http.auth import Unauthenticated
 from entrypoints.http.parsing import Rejected
 from entrypoints.http.rendering import render
 
@@ -71,6 +72,11 @@ def handle_store_unavailable(req, resp, error: StoreUnavailable, params) -> None
     resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
 
 
+def handle_unauthenticated(req, resp, error: Unauthenticated, params) -> None:
+    render(resp, _refusal(401, error.code, error.message))
+    resp.set_header("WWW-Authenticate", error.challenge)
+
+
 def handle_unexpected(req, resp, error: Exception, params) -> None:
     LOG.exception("unexpected error in %s %s (request %s)", req.method, req.path, req.context.request_id)
     render(resp, _refusal(500, "internal_error", f"Something went wrong on our side; quote request id {req.context.request_id}"))
@@ -82,3 +88,4 @@ def register(app: falcon.App) -> None:
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(StoreUnavailable, handle_store_unavailable)
     app.add_error_handler(Rejected, handle_rejected)
+    app.add_error_handler(Unauthenticated, handle_unauthenticated)

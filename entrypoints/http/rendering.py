@@ -30,6 +30,8 @@ HTTP_STATUS = {
     "bad_request": 400,
     "invalid_query_parameter": 400,
     # protocol
+    "missing_credentials": 401,
+    "invalid_credentials": 401,
     "not_found": 404,
     "export_not_found": 404,
     "method_not_allowed": 405,

@@ -43,11 +43,12 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
 class InProcessClient:
     """The app called directly, as gunicorn would call it, without a socket."""
 
-    def __init__(self, app: falcon.App):
+    def __init__(self, app: falcon.App, credentials: Mapping[str, str]):
         self._client = falcon.testing.TestClient(app)
+        self.credentials = dict(credentials)  # sent with every request, as a client would
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:
-        result = self._client.simulate_request(method, path, body=body, headers=dict(headers))
+        result = self._client.simulate_request(method, path, body=body, headers={**self.credentials, **headers})
         return Reply(result.status_code, _lower(result.headers), result.content)
 
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:
@@ -60,13 +61,14 @@ class InProcessClient:
 class LiveClient:
     """A running server at `base_url`, reached over HTTP."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, credentials: Mapping[str, str]):
         self._base_url = base_url.rstrip("/")
         self._session = requests.Session()
+        self.credentials = dict(credentials)  # sent with every request, as a client would
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:
         response = self._session.request(
-            method, self._base_url + path, data=body, headers=dict(headers),
+            method, self._base_url + path, data=body, headers={**self.credentials, **headers},
             timeout=LIVE_TIMEOUT, allow_redirects=False,
         )  # fmt: skip
         return Reply(response.status_code, _lower(response.headers), response.content)

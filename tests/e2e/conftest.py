@@ -21,6 +21,7 @@ import requests
 from attrs import frozen
 
 from adapters.sql.engine import create_engine
+from tests.auth import TEST_TOKEN
 from tests.conftest import new_postgres_database
 from tests.postgres import free_port
 
@@ -29,7 +30,8 @@ STARTUP_SECONDS = 30
 SHUTDOWN_SECONDS = 15
 REQUEST_TIMEOUT = (5, 30)  # (connect, read) seconds
 # Settings the developer's shell may carry that would change what these tests expect.
-_INHERITED_SETTINGS = ("DATABASE_URL", "EXPORT_RESPONSES_DATA_DIR", "MAX_RESPONSE_IDS", "MAX_BODY_BYTES")
+_INHERITED_SETTINGS = ("DATABASE_URL", "EXPORT_RESPONSES_DATA_DIR", "MAX_RESPONSE_IDS", "MAX_BODY_BYTES",
+                       "API_TOKENS", "API_AUTH")
 # What a worker writes when a request ends in a bug: a traceback, or an access line with a 5xx.
 _SERVER_FAULT = re.compile(r"Traceback|\"status\": 5\d\d")
 
@@ -64,7 +66,8 @@ def live_server(e2e_database_url, tmp_path_factory):
     folder = tmp_path_factory.mktemp("e2e-server")
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in _INHERITED_SETTINGS}
-    env.update(DATABASE_URL=e2e_database_url, EXPORT_RESPONSES_DATA_DIR=str(folder), PYTHONUNBUFFERED="1")
+    env.update(DATABASE_URL=e2e_database_url, EXPORT_RESPONSES_DATA_DIR=str(folder), PYTHONUNBUFFERED="1",
+               API_TOKENS=TEST_TOKEN)
     # gunicorn puts its control socket in $XDG_RUNTIME_DIR, else in ~/.gunicorn shared by
     # every server of the user: each test server gets its own.
     env["XDG_RUNTIME_DIR"] = str(folder)

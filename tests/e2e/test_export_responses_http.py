@@ -17,13 +17,14 @@ import requests
 import sqlalchemy as sa
 
 from adapters.sql.tables import commands, export_events, exports
+from tests.auth import AUTHORIZATION
 from tests.builders import add_external_system, add_responses, count_rows
 from tests.e2e.conftest import REQUEST_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
 EXPORT_PATH = "/api/v2/exports/export_responses"
-REQUEST_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+REQUEST_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", **AUTHORIZATION}
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 SECURITY_HEADERS = {
     "X-Frame-Options": "SAMEORIGIN",
@@ -281,7 +282,7 @@ def _over_the_limit() -> bytes:
 MALFORMED = {
     "invalid JSON": ("POST", EXPORT_PATH, REQUEST_HEADERS, lambda: b'{"uuid": ', 400, "invalid_json"),
     "not JSON content": (
-        "POST", EXPORT_PATH, {"Content-Type": "text/plain"}, lambda: command_body(str(uuid.uuid4()), 43, [18]),
+        "POST", EXPORT_PATH, {"Content-Type": "text/plain", **AUTHORIZATION}, lambda: command_body(str(uuid.uuid4()), 43, [18]),
         415, "unsupported_media_type",
     ),
     "body of 1 MiB + 1 byte": ("POST", EXPORT_PATH, REQUEST_HEADERS, _over_the_limit, 413, "payload_too_large"),
@@ -292,7 +293,12 @@ MALFORMED = {
         "POST", "/api/v2/exports/export_claims", REQUEST_HEADERS, lambda: command_body(str(uuid.uuid4()), 43, [18]),
         404, "not_found",
     ),
-    "wrong method": ("GET", EXPORT_PATH, {"Accept": "application/json"}, lambda: None, 405, "method_not_allowed"),
+    "wrong method": ("GET", EXPORT_PATH, {"Accept": "application/json", **AUTHORIZATION}, lambda: None, 405,
+                     "method_not_allowed"),
+    "no credentials": (
+        "POST", EXPORT_PATH, {"Content-Type": "application/json"}, lambda: command_body(str(uuid.uuid4()), 43, [18]),
+        401, "missing_credentials",
+    ),
 }  # fmt: skip
 
 

@@ -6,20 +6,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from falcon import testing
 
 from adapters.memory import InMemoryStore, Work
 from domain.exports import Export, ExportEvent, ExportState
 from domain.external_systems import Configuration, ExternalSystem
 from entrypoints.bootstrap import in_memory_services
 from entrypoints.config import Settings
+from tests.auth import TEST_TOKEN, authenticated_client
 from entrypoints.http.app import create_app
 from entrypoints.http.middleware import SECURITY_HEADERS
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 COMMAND_A = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 COMMAND_B = "bb86cdc9-9900-4cec-82a3-1355649c00d7"
-SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"))
+SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), api_tokens=(TEST_TOKEN,))
 EXPORT_KEYS = [
     "id", "state", "percent_complete", "message", "external_data", "resource_type", "response_id",
     "external_system_id", "command_uuid", "attempts", "next_attempt_at", "created_at", "updated_at",
@@ -44,7 +44,7 @@ def store():
 
 @pytest.fixture
 def client(store):
-    return testing.TestClient(create_app(in_memory_services(store, SETTINGS)))
+    return authenticated_client(create_app(in_memory_services(store, SETTINGS)))
 
 
 def test_one_export_with_its_events_byte_for_byte(client, store):

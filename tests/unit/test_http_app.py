@@ -8,19 +8,19 @@ import re
 from pathlib import Path
 
 import pytest
-from falcon import testing
 
 from adapters.memory import InMemoryStore
 from application.ports import StoreUnavailable
 from domain.external_systems import ExternalSystem
 from entrypoints.bootstrap import Services, in_memory_services
 from entrypoints.config import Settings
+from tests.auth import TEST_TOKEN, authenticated_client
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.middleware import SECURITY_HEADERS
 
 UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), max_body_bytes=1024 * 1024)
+SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), api_tokens=(TEST_TOKEN,), max_body_bytes=1024 * 1024)
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def store():
 
 @pytest.fixture
 def client(store):
-    return testing.TestClient(create_app(in_memory_services(store, SETTINGS)))
+    return authenticated_client(create_app(in_memory_services(store, SETTINGS)))
 
 
 def body(uuid=UUID, system_id=43, ids=(18,), **extra) -> bytes:
@@ -141,7 +141,7 @@ def test_the_uuid_is_echoed_in_errors_once_it_is_valid(client):
 
 
 def test_more_ids_than_the_limit_is_its_own_400(store):
-    client = testing.TestClient(create_app(in_memory_services(store, Settings("sqlite://", Path("var"), max_response_ids=3))))
+    client = authenticated_client(create_app(in_memory_services(store, Settings("sqlite://", Path("var"), max_response_ids=3, api_tokens=(TEST_TOKEN,)))))
     reply = post(client, body(ids=(18, 19, 20, 21)))
     assert reply.status_code == 400
     assert error_of(reply)["code"] == "too_many_response_ids"
@@ -186,7 +186,7 @@ def services_raising(error: Exception) -> Services:
 
 
 def test_an_unavailable_database_is_a_503_with_retry_after():
-    client = testing.TestClient(create_app(services_raising(StoreUnavailable("connection refused"))))
+    client = authenticated_client(create_app(services_raising(StoreUnavailable("connection refused"))))
     reply = post(client, body())
     assert reply.status_code == 503
     assert reply.headers["Retry-After"].isdigit()
@@ -194,7 +194,7 @@ def test_an_unavailable_database_is_a_503_with_retry_after():
 
 
 def test_a_bug_is_a_500_in_the_envelope_without_a_traceback(caplog):
-    client = testing.TestClient(create_app(services_raising(ZeroDivisionError("secret detail"))))
+    client = authenticated_client(create_app(services_raising(ZeroDivisionError("secret detail"))))
     with caplog.at_level(logging.ERROR):
         reply = post(client, body())
     assert reply.status_code == 500
@@ -207,7 +207,7 @@ def test_a_bug_is_a_500_in_the_envelope_without_a_traceback(caplog):
 
 def test_health_reports_whether_the_database_answers(client):
     assert (client.simulate_get("/health").status_code, client.simulate_get("/health").json["database"]) == (200, "ok")
-    down = testing.TestClient(create_app(services_raising(StoreUnavailable("down")))).simulate_get("/health")
+    down = authenticated_client(create_app(services_raising(StoreUnavailable("down")))).simulate_get("/health")
     assert down.status_code == 503
     assert down.json["database"] == "unavailable" and down.json["errors"][0]["code"] == "service_unavailable"
 

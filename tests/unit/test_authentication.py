@@ -1,0 +1,131 @@
+"""Bearer tokens on every /api/ route: who gets in, what the others are told, what is logged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import stat
+from pathlib import Path
+
+import pytest
+from falcon import testing
+
+from adapters.memory import InMemoryStore
+from domain.external_systems import ExternalSystem
+from entrypoints import cli
+from entrypoints.api_token import local_token
+from entrypoints.bootstrap import in_memory_services
+from entrypoints.config import ConfigError, Settings
+from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
+from entrypoints.http.auth import TokenSet
+from tests.auth import TEST_TOKEN
+
+BODY = json.dumps({"uuid": "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", "command": "ExportResponses",
+                   "data": {"external_system_id": 43, "response_ids": [18]}})  # fmt: skip
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def store():
+    store = InMemoryStore()
+    store.external_systems[43] = ExternalSystem(43, "CCD Manchester", "ccd_manchester", export_responses=True)
+    store.response_ids.add(18)
+    return store
+
+
+def client_for(store, **settings) -> testing.TestClient:
+    options = {"api_tokens": (TEST_TOKEN,), **settings}
+    return testing.TestClient(create_app(in_memory_services(store, Settings("sqlite://", Path("var"), **options))))
+
+
+def post(client, authorization=None):
+    headers = dict(JSON) if authorization is None else {**JSON, "Authorization": authorization}
+    return client.simulate_post(EXPORT_RESPONSES_PATH, body=BODY, headers=headers)
+
+
+def test_a_known_token_is_let_in(store):
+    assert post(client_for(store), f"Bearer {TEST_TOKEN}").status_code == 202
+    assert post(client_for(store), f"bearer   {TEST_TOKEN}  ").status_code == 202
+
+
+@pytest.mark.parametrize(
+    "authorization, code, challenge",
+    [
+        (None, "missing_credentials", 'Bearer realm="export-responses"'),
+        ("", "missing_credentials", 'Bearer realm="export-responses"'),
+        ("Bearer", "invalid_credentials", 'Bearer realm="export-responses", error="invalid_token"'),
+        (f"Basic {TEST_TOKEN}", "invalid_credentials", 'Bearer realm="export-responses", error="invalid_token"'),
+        ("Bearer not-the-token", "invalid_credentials", 'Bearer realm="export-responses", error="invalid_token"'),
+        (f"Bearer {TEST_TOKEN}x", "invalid_credentials", 'Bearer realm="export-responses", error="invalid_token"'),
+    ],
+)
+def test_others_get_a_401_in_the_envelope_and_nothing_is_written(store, authorization, code, challenge):
+    reply = post(client_for(store), authorization)
+    assert reply.status_code == 401
+    assert reply.headers["WWW-Authenticate"] == challenge
+    assert reply.headers["Content-Type"] == "application/json; charset=utf-8"
+    (error,) = reply.json["errors"]
+    assert (reply.json["status"], error["code"], error["status"], error["source"]) == ("not_accepted", code, 401, "/")
+    assert store.exports == {} and store.commands == {}
+
+
+def test_every_api_route_is_guarded_and_health_is_open(store):
+    client = client_for(store)
+    for path in ("/api/v2/exports", "/api/v2/exports/1", "/api/v2/nothing-here"):
+        assert client.simulate_get(path).status_code == 401
+    assert client.simulate_get("/health").status_code == 200
+
+
+def test_a_failed_attempt_is_logged_without_the_token(store, caplog):
+    with caplog.at_level(logging.WARNING, logger="export_responses.auth"):
+        post(client_for(store), "Bearer s3cret-guess")
+    (record,) = [r for r in caplog.records if r.name == "export_responses.auth"]
+    line = json.loads(record.getMessage())
+    assert (line["event"], line["reason"], line["path"]) == ("authentication_failed", "invalid_credentials", EXPORT_RESPONSES_PATH)
+    assert "s3cret-guess" not in caplog.text
+
+
+def test_tokens_may_be_configured_as_sha256_digests(store):
+    digest = hashlib.sha256(b"only-the-client-knows").hexdigest()
+    client = client_for(store, api_tokens=(f"sha256:{digest}",))
+    assert post(client, "Bearer only-the-client-knows").status_code == 202
+    assert post(client, f"Bearer {digest}").status_code == 401
+
+
+def test_authentication_can_be_turned_off_on_purpose(store):
+    assert post(client_for(store, api_auth=False, api_tokens=()), None).status_code == 202
+
+
+def test_an_app_that_needs_tokens_refuses_to_start_without_any(store):
+    with pytest.raises(ValueError, match="at least one API token"):
+        client_for(store, api_tokens=())
+    assert TokenSet(["a"]).accepts("a") and not TokenSet(["a"]).accepts("b")
+
+
+def test_settings_read_tokens_and_the_auth_switch():
+    settings = Settings.from_environ({"API_TOKENS": " one, ,sha256:" + "ab" * 32 + " ", "API_AUTH": "bearer"})
+    assert settings.api_tokens == ("one", "sha256:" + "ab" * 32) and settings.api_auth
+    assert Settings.from_environ({"API_AUTH": "NONE"}).api_auth is False
+    for bad in ({"API_TOKENS": "sha256:xyz"}, {"API_AUTH": "basic"}):
+        with pytest.raises(ConfigError):
+            Settings.from_environ(bad)
+
+
+def test_serve_makes_one_owner_only_token_when_none_is_configured(tmp_path, capsys):
+    settings = cli._with_authentication(Settings("sqlite://", tmp_path), no_auth=False)
+    token_file = tmp_path / "api-token"
+    (token,) = settings.api_tokens
+    assert token_file.read_text().strip() == token and len(token) >= 40
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    printed = capsys.readouterr().err
+    assert str(token_file) in printed and token not in printed
+    assert cli._with_authentication(Settings("sqlite://", tmp_path), no_auth=False).api_tokens == (token,)
+    assert local_token(tmp_path) == (token, token_file)
+
+
+def test_serve_with_no_auth_warns(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        settings = cli._with_authentication(Settings("sqlite://", tmp_path), no_auth=True)
+    assert settings.api_auth is False
+    assert "WITHOUT authentication" in caplog.text
