@@ -24,6 +24,9 @@ class ExportResponsesDeps:
     clock: Clock
     new_uuid: Callable[[], str]
     max_response_ids: int = DEFAULT_MAX_RESPONSE_IDS
+    # Replays and rejections only read: given a unit of work that never writes, they
+    # run in it and leave the writers' lock alone (SQLite has one writer at a time).
+    reading: Callable[[], UnitOfWork] | None = None
 
 
 def export_responses(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResult:
@@ -50,20 +53,22 @@ def export_responses(command: ExportResponses, deps: ExportResponsesDeps) -> Com
 
 
 def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResult:
-    with deps.unit_of_work() as uow:
+    with (deps.reading or deps.unit_of_work)() as uow:
         logged = uow.commands.get(command.uuid)
         if logged is not None:
             return _reply_to_repeat(command, logged)
-
         system = uow.external_systems.get(command.external_system_id)
         existing = uow.responses.existing_ids(command.distinct_response_ids())
         problems = rules.check_export_responses(command, system, existing)
         if problems:
             return CommandResult.reject(command.uuid, command.name, problems)
 
-        result = CommandResult.accept(command.uuid, command.name)
-        # The log entry goes first: on PostgreSQL a concurrent twin blocks on its
-        # unique key here, before either has written any export.
+    result = CommandResult.accept(command.uuid, command.name)
+    with deps.unit_of_work() as uow:
+        # The log entry goes first: a concurrent twin blocks on its unique key here,
+        # or fails on it, before either has written any export; the next attempt
+        # then answers from the log. Responses deleted since the check above fail
+        # their foreign key the same way, and the next attempt reports them missing.
         uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result))
         pending = uow.exports.pending_response_ids(command.external_system_id, existing)
         now = deps.clock.now()
@@ -74,7 +79,7 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResu
             ]
         )
         uow.commit()
-        return result
+    return result
 
 
 def _reply_to_repeat(command: ExportResponses, logged: LoggedCommand) -> CommandResult:

@@ -40,6 +40,7 @@ def bootstrap(settings: Settings) -> Services:
     return _services(
         settings,
         unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        reading=lambda: SqlAlchemyUnitOfWork(sessions, read_only=True),
         database_answers=lambda: database_answers(engine),
         export_reader=SqlAlchemyExportReader(engine),
         engine=engine,
@@ -56,9 +57,11 @@ def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
     )
 
 
-def _services(settings: Settings, unit_of_work, database_answers, export_reader, engine=None) -> Services:
+def _services(settings: Settings, unit_of_work, database_answers, export_reader, engine=None,
+              reading=None) -> Services:  # fmt: skip
     deps = ExportResponsesDeps(
         unit_of_work=unit_of_work,
+        reading=reading,
         clock=SystemClock(),
         new_uuid=new_uuid,
         max_response_ids=settings.max_response_ids,

@@ -15,11 +15,16 @@ def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
-    def __init__(self, sessions: sessionmaker[Session]):
+    """`read_only` units never commit; on SQLite they also take no write lock."""
+
+    def __init__(self, sessions: sessionmaker[Session], read_only: bool = False):
         self.sessions = sessions
+        self.read_only = read_only
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session = self.sessions()
+        if self.read_only:
+            self.session.connection(execution_options={"read_only": True})
         self.external_systems = repositories.SqlAlchemyExternalSystemRepository(self.session)
         self.responses = repositories.SqlAlchemyResponseRepository(self.session)
         self.exports = repositories.SqlAlchemyExportRepository(self.session)
@@ -38,6 +43,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise translated from exc
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         try:
             self.session.commit()
         except sa.exc.DBAPIError as error:
