@@ -13,7 +13,7 @@ from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.memory.export_views import InMemoryExportReader
 from adapters.sql.engine import create_engine
 from adapters.sql.export_views import SqlAlchemyExportReader
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from application.export_status import ExportReader
 from domain.commands import ExportResponses
@@ -36,11 +36,10 @@ def new_uuid() -> str:
 
 def bootstrap(settings: Settings) -> Services:
     engine = create_engine(settings.database_url)
-    sessions = session_factory(engine)
     return _services(
         settings,
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
-        reading=lambda: SqlAlchemyUnitOfWork(sessions, read_only=True),
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
+        reading=lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
         database_answers=lambda: database_answers(engine),
         export_reader=SqlAlchemyExportReader(engine),
         engine=engine,

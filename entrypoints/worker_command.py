@@ -14,7 +14,7 @@ from adapters.ccd.settings import CcdSettings
 from adapters.clock import SystemClock
 from adapters.sql import migrate
 from adapters.sql.engine import create_engine
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
 from entrypoints.config import Settings
@@ -47,9 +47,8 @@ def run_worker(args, settings: Settings) -> int:
         return _refuse("the database schema is not current: run `export-responses migrate` first")
     gateway = HttpCcdGateway(ccd_settings)
     ccd = RateLimitedCcdGateway(gateway, args.max_rate) if args.max_rate else gateway
-    sessions = session_factory(engine)
     deps = ExportWorkDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         ccd=ccd,
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),

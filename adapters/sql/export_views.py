@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 
+from adapters.sql.errors import translate
 from adapters.sql.tables import export_events, exports
 from application.export_status import (
     EventView,
@@ -36,8 +41,13 @@ class SqlAlchemyExportReader(ExportReader):
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
-    def _connect(self) -> sa.Connection:
-        return self.engine.connect().execution_options(read_only=True)
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect().execution_options(read_only=True) as connection:
+                yield connection
+        except sa.exc.DBAPIError as error:
+            raise translate(error) or error
 
     def get(self, export_id: int) -> ExportView | None:
         with self._connect() as connection:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from adapters.sql.tables import (
     export_events,
@@ -36,8 +35,8 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
 
 
 class SqlAlchemyExportQueue(ExportQueue):
-    def __init__(self, session: Session):
-        self.session = session
+    def __init__(self, connection: sa.Connection):
+        self.connection = connection
 
     def claim_due(self, now, limit, claimed_until, claim_token) -> list[ClaimedExport]:
         due = (
@@ -47,29 +46,29 @@ class SqlAlchemyExportQueue(ExportQueue):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids = list(self.session.scalars(due))
+        ids = list(self.connection.scalars(due))
         if not ids:
             return []
-        self.session.execute(
+        self.connection.execute(
             sa.update(exports)
             .where(exports.c.id.in_(ids))
             .values(claim_token=claim_token, claimed_until=claimed_until, attempts=exports.c.attempts + 1)
         )
-        return [ClaimedExport(claim_token=claim_token, **row) for row in self.session.execute(_claimed(ids)).mappings()]
+        return [ClaimedExport(claim_token=claim_token, **row) for row in self.connection.execute(_claimed(ids)).mappings()]
 
     def progress(self, export_id, claim_token) -> Progress | None:
         query = sa.select(exports.c.state, exports.c.percent_complete, exports.c.message, exports.c.external_data)
         query = query.where(exports.c.id == export_id).with_for_update()
         if claim_token is not None:
             query = query.where(exports.c.claim_token == claim_token)
-        row = self.session.execute(query).first()
+        row = self.connection.execute(query).first()
         if row is None:
             return None
         return Progress(ExportState(row.state), row.percent_complete, row.message, row.external_data or {})
 
     def has_event(self, event_uuid: str) -> bool:
         query = sa.select(export_events.c.id).where(export_events.c.uuid == event_uuid)
-        return self.session.execute(query).first() is not None
+        return self.connection.execute(query).first() is not None
 
     def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
         changes = {
@@ -81,8 +80,8 @@ class SqlAlchemyExportQueue(ExportQueue):
         }
         if release:
             changes.update(claim_token=None, claimed_until=None, next_attempt_at=next_attempt_at)
-        self.session.execute(sa.update(exports).where(exports.c.id == export_id).values(**changes))
-        self.session.execute(
+        self.connection.execute(sa.update(exports).where(exports.c.id == export_id).values(**changes))
+        self.connection.execute(
             sa.insert(export_events).values(
                 export_id=export_id, uuid=report.uuid, state=report.state.value,
                 percent_complete=report.percent_complete, message=report.message,
@@ -118,12 +117,12 @@ def _claimed(ids: list[int]) -> sa.Select:
 
 
 class SqlAlchemyOfficeRepository(OfficeRepository):
-    def __init__(self, session: Session):
-        self.session = session
+    def __init__(self, connection: sa.Connection):
+        self.connection = connection
 
     def codes_by_name(self) -> dict[str, int]:
-        return {name: code for name, code in self.session.execute(sa.select(offices.c.name, offices.c.code))}
+        return {name: code for name, code in self.connection.execute(sa.select(offices.c.name, offices.c.code))}
 
     def assign_response(self, response_id: int, office_code: int) -> None:
         office_id = sa.select(offices.c.id).where(offices.c.code == office_code).scalar_subquery()
-        self.session.execute(sa.update(responses).where(responses.c.id == response_id).values(office_id=office_id))
+        self.connection.execute(sa.update(responses).where(responses.c.id == response_id).values(office_id=office_id))

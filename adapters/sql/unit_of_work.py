@@ -1,43 +1,47 @@
-"""The SQLAlchemy unit of work: one session, one transaction, rolled back unless committed."""
+"""The SQLAlchemy unit of work: one connection, one transaction, rolled back unless committed.
+
+It works on a Core Connection, not an ORM Session: the repositories write rows, not
+mapped objects, and a Session's bookkeeping cost more than the queries themselves.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 import sqlalchemy.exc
-from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sql import queue, repositories
-from application.ports import StoreUnavailable, UnitOfWork, WriteConflict
-
-
-def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+from adapters.sql.errors import translate
+from application.ports import UnitOfWork
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
     """`read_only` units never commit; on SQLite they also take no write lock."""
 
-    def __init__(self, sessions: sessionmaker[Session], read_only: bool = False):
-        self.sessions = sessions
+    def __init__(self, engine: sa.Engine, read_only: bool = False):
+        self.engine = engine
         self.read_only = read_only
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
-        self.session = self.sessions()
-        if self.read_only:
-            self.session.connection(execution_options={"read_only": True})
-        self.external_systems = repositories.SqlAlchemyExternalSystemRepository(self.session)
-        self.responses = repositories.SqlAlchemyResponseRepository(self.session)
-        self.exports = repositories.SqlAlchemyExportRepository(self.session)
-        self.commands = repositories.SqlAlchemyCommandLog(self.session)
-        self.queue = queue.SqlAlchemyExportQueue(self.session)
-        self.offices = queue.SqlAlchemyOfficeRepository(self.session)
+        try:
+            self.connection = self.engine.connect()
+            if self.read_only:
+                self.connection = self.connection.execution_options(read_only=True)
+            self.transaction = self.connection.begin()
+        except sa.exc.DBAPIError as error:
+            raise translate(error) or error
+        self.external_systems = repositories.SqlAlchemyExternalSystemRepository(self.connection)
+        self.responses = repositories.SqlAlchemyResponseRepository(self.connection)
+        self.exports = repositories.SqlAlchemyExportRepository(self.connection)
+        self.commands = repositories.SqlAlchemyCommandLog(self.connection)
+        self.queue = queue.SqlAlchemyExportQueue(self.connection)
+        self.offices = queue.SqlAlchemyOfficeRepository(self.connection)
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         try:
             self.rollback()
         finally:
-            self.session.close()
+            self.connection.close()
         translated = translate(exc)
         if translated is not None:
             raise translated from exc
@@ -46,20 +50,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         if self.read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         try:
-            self.session.commit()
+            self.transaction.commit()
         except sa.exc.DBAPIError as error:
             raise translate(error) or error
 
     def rollback(self) -> None:
-        self.session.rollback()
-
-
-def translate(error: BaseException | None) -> Exception | None:
-    """The port-level meaning of a database error, or None when it has none."""
-    if isinstance(error, sa.exc.IntegrityError):
-        return WriteConflict(str(error.orig))
-    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
-        return StoreUnavailable("the database connection was lost")
-    if isinstance(error, sa.exc.OperationalError):
-        return StoreUnavailable(str(error.orig))
-    return None
+        if self.transaction.is_active:
+            self.transaction.rollback()

@@ -18,7 +18,7 @@ from adapters.ccd.fake_server import FakeCcd
 from adapters.ccd.http_gateway import HttpCcdGateway
 from adapters.ccd.settings import CcdSettings
 from adapters.clock import SystemClock
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
 from entrypoints.worker import Worker
@@ -53,9 +53,8 @@ def gateway_for(fake: FakeCcd) -> HttpCcdGateway:
 
 def worker_deps(engine: sa.Engine, gateway: HttpCcdGateway) -> ExportWorkDeps:
     """What `export-responses worker` composes, with the short retry delays."""
-    sessions = session_factory(engine)
     return ExportWorkDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         ccd=gateway,
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),

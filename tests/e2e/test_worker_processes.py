@@ -16,7 +16,7 @@ from adapters.ccd.fake_server import FakeCcd
 from adapters.clock import SystemClock
 from adapters.sql import tables
 from adapters.sql.engine import create_engine
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 from tests.builders import NOW, add_external_system, add_responses
@@ -40,8 +40,7 @@ def prepared(engine):
 def queue_exports(engine, response_ids) -> None:
     with engine.begin() as connection:
         add_responses(connection, response_ids)
-    sessions = session_factory(engine)
-    deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(sessions), SystemClock(), lambda: str(uuid.uuid4()))
+    deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
     assert export_responses(ExportResponses(str(uuid.uuid4()), 43, tuple(response_ids)), deps).accepted
 
 

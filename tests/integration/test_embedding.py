@@ -12,7 +12,7 @@ EMBEDDING_PROGRAM = textwrap.dedent(
     from adapters.clock import SystemClock
     from adapters.sql import migrate
     from adapters.sql.engine import create_engine
-    from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+    from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
     from application.export_responses import ExportResponsesDeps, export_responses
     from domain.commands import ExportResponses
     from domain.results import envelope
@@ -23,9 +23,8 @@ EMBEDDING_PROGRAM = textwrap.dedent(
     with engine.begin() as connection:
         add_external_system(connection, 43)
         add_responses(connection, [18])
-    sessions = session_factory(engine)
     deps = ExportResponsesDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from adapters.clock import FixedClock
 from adapters.memory.ccd import InMemoryCcdGateway
 from adapters.sql import tables
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
@@ -46,10 +46,9 @@ def deps(engine, ccd, clock):
             ],
         )  # fmt: skip
         add_responses(connection, range(1, 41))
-    sessions = session_factory(engine)
     counter = itertools.count()
     return ExportWorkDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         ccd=ccd,
         clock=clock,
         new_uuid=lambda: str(uuid.UUID(int=next(counter))),

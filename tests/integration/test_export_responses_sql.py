@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from adapters.clock import SystemClock
 from adapters.sql import tables
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork, session_factory
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 from tests.builders import add_external_system, add_responses, count_rows
@@ -25,9 +25,8 @@ def deps(engine):
         add_external_system(connection, 43)
         add_external_system(connection, 44, reference="disabled", enabled=False)
         add_responses(connection, range(1, 1001))
-    sessions = session_factory(engine)
     return ExportResponsesDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(sessions),
+        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),
     )

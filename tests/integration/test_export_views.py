@@ -177,3 +177,16 @@ def test_reading_neither_waits_for_a_writer_nor_sees_its_uncommitted_exports(eng
         assert reader.find(ExportFilters(), 1, 50).total == 1
         assert reader.get(2) is None
     assert reader.find(ExportFilters(), 1, 50).total == 2
+
+
+def test_a_database_that_does_not_answer_is_store_unavailable(tmp_path):
+    from adapters.sql.engine import create_engine as make_engine
+    from adapters.sql.export_views import SqlAlchemyExportReader
+    from application.export_status import ExportFilters
+    from application.ports import StoreUnavailable
+
+    missing = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/nothing")
+    reader = SqlAlchemyExportReader(missing)
+    for read in (lambda: reader.get(1), lambda: reader.find(ExportFilters(), 1, 10), reader.count_by_state):
+        with pytest.raises(StoreUnavailable):
+            read()
