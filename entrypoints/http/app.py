@@ -9,9 +9,11 @@ from entrypoints.http import errors
 from entrypoints.http.auth import Authentication, TokenSet
 from entrypoints.http.export_status import EXPORT_PATH, EXPORTS_PATH, ExportListResource, ExportResource
 from entrypoints.http.middleware import RequestContext
+from entrypoints.http.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
 from entrypoints.http.resources import ExportResponsesResource, HealthResource
 
 EXPORT_RESPONSES_PATH = "/api/v2/exports/export_responses"
+HEALTH_PATH = "/health"
 
 
 def create_app(services: Services) -> falcon.App:
@@ -24,6 +26,8 @@ def create_app(services: Services) -> falcon.App:
     app.add_route(EXPORT_RESPONSES_PATH, ExportResponsesResource(services))
     app.add_route(EXPORTS_PATH, ExportListResource(services.export_reader))
     app.add_route(EXPORT_PATH, ExportResource(services.export_reader))
-    app.add_route("/health", HealthResource(services))
+    app.add_route(HEALTH_PATH, HealthResource(services))
+    document = openapi_document(services.settings, command_path=EXPORT_RESPONSES_PATH, health_path=HEALTH_PATH)
+    app.add_route(OPENAPI_PATH, OpenApiResource(document))
     errors.register(app)
     return app

@@ -13,7 +13,7 @@ from entrypoints.strict import Problem, integer, integers, json_object, string
 CommandUuid = NewType("CommandUuid", str)
 IdList = NewType("IdList", list)
 JsonObject = NewType("JsonObject", dict)
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @attrs.frozen
@@ -30,7 +30,7 @@ class ExportResponsesData:
 
 
 def command_uuid(value: Any, _kind=None) -> str:
-    if not _UUID.match(string(value)):
+    if not _UUID.fullmatch(string(value)):
         raise Problem("invalid_uuid", "must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78")
     return value.lower()
 

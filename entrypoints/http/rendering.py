@@ -50,7 +50,9 @@ def http_status(result: CommandResult) -> int:
 
 
 def body_bytes(document) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    # ASCII with \u escapes: a client's lone surrogate ("\ud800"), echoed in an
+    # error, cannot be encoded as UTF-8 but can be escaped.
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def render(resp: falcon.Response, result: CommandResult) -> None:

@@ -226,3 +226,16 @@ def test_one_log_line_per_request_without_personal_data(client, caplog):
         "command_uuid": UUID,
     }
     assert isinstance(line["runtime"], float)
+
+
+def test_a_uuid_followed_by_a_newline_is_not_a_uuid(client, store):
+    reply = post(client, body(uuid=UUID + "\n"))
+    assert reply.status_code == 400 and error_of(reply)["code"] == "invalid_uuid"
+    assert store.commands == {}
+
+
+def test_a_lone_surrogate_echoed_in_an_error_is_escaped_not_a_500(client):
+    reply = post(client, b'{"uuid":"' + UUID.encode() + b'","command":"\\ud800","data":{"external_system_id":43,"response_ids":[18]}}')
+    assert reply.status_code == 400
+    assert error_of(reply)["command"] == "\ud800"
+    assert b"\\ud800" in reply.content
