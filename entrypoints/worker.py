@@ -40,6 +40,8 @@ class Worker:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="export") as pool:
             while not self.stopping.is_set():
                 claims = self._claim(self.concurrency - len(in_flight))
+                if claims is None:
+                    continue  # the database did not answer: that is no empty queue, even when draining
                 in_flight |= {pool.submit(self._carry_out, claim) for claim in claims}
                 if claims:
                     in_flight = {future for future in in_flight if not future.done()}
@@ -54,7 +56,8 @@ class Worker:
             wait(in_flight)
         return self.outcomes
 
-    def _claim(self, free: int) -> list[ClaimedExport]:
+    def _claim(self, free: int) -> list[ClaimedExport] | None:
+        """Up to `free` claims; None, after waiting a poll, when the database does not answer."""
         if free <= 0:
             return []
         try:
@@ -62,7 +65,7 @@ class Worker:
         except StoreUnavailable as error:
             LOG.warning(json.dumps({"event": "database_unavailable", "detail": str(error)}))
             self.stopping.wait(self.poll_seconds)
-            return []
+            return None
 
     def _carry_out(self, claim: ClaimedExport) -> None:
         started = time.perf_counter()

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from adapters.sql import migrate
 from adapters.sql.engine import create_engine
@@ -81,3 +82,10 @@ def engine(database_url):
     engine = create_engine(database_url)
     yield engine
     engine.dispose()
+
+
+# Property tests (hypothesis) run the same examples on every run, so a red CI run is
+# reproduced locally as it was; HYPOTHESIS_PROFILE=explore searches afresh instead.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -56,13 +56,21 @@ class Cluster:
     def start(self) -> Cluster:
         self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
                   "--auth=trust", "-E", "UTF8", "--no-sync")  # fmt: skip
+        self.start_server()
+        return self
+
+    def start_server(self) -> None:
+        """Start the server on the cluster's data and port (again, after stop_server)."""
         settings = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", settings,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
-        return self
+
+    def stop_server(self) -> None:
+        """Stop the server as an operator would (fast: clients are disconnected), keeping its data."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

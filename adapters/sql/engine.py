@@ -8,6 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Without a connect timeout, a database that accepts connections but never answers
+# (hung, failing over, behind a firewall that drops packets) holds each request until
+# gunicorn kills its worker, and the worker's loop forever.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
 def create_engine(url: str, **options) -> sa.Engine:
@@ -15,6 +19,9 @@ def create_engine(url: str, **options) -> sa.Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS,
+                                       **options.get("connect_args", {})}  # fmt: skip
         return sa.create_engine(url, **options)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

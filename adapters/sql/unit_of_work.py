@@ -40,6 +40,12 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     def __exit__(self, exc_type, exc, traceback) -> None:
         try:
             self.rollback()
+        except sa.exc.DBAPIError as error:
+            # A connection that died took its transaction with it: nothing is left to roll
+            # back, and what the unit read or decided stands. If the unit itself failed,
+            # its own error is the one to report.
+            if exc is None and not error.connection_invalidated:
+                raise translate(error) or error from error
         finally:
             self.connection.close()
         translated = translate(exc)
