@@ -3,11 +3,10 @@
 On PostgreSQL, claims lock rows with FOR UPDATE SKIP LOCKED, so workers on many
 machines never take the same export. On SQLite every write transaction begins
 IMMEDIATE (see engine.py): one writer at a time, which makes the claim just as safe.
+Statements are built once, with bound parameters (see repositories.py for why).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -22,16 +21,64 @@ from adapters.sql.tables import (
 from application.ports import ClaimedExport, ExportQueue, OfficeRepository
 from domain.exports import RESPONSE, ExportState, Progress, ProgressReport
 
-_WAITING = (ExportState.QUEUED.value, ExportState.ERRORING.value)
-
-
-def _due(now: datetime) -> sa.ColumnElement[bool]:
-    waiting = sa.and_(
-        exports.c.state.in_(_WAITING),
-        sa.or_(exports.c.next_attempt_at.is_(None), exports.c.next_attempt_at <= now),
+_NOW = sa.bindparam("now", type_=exports.c.next_attempt_at.type)
+_IDS = sa.bindparam("ids", expanding=True)
+_WAITING = sa.and_(
+    exports.c.state.in_([ExportState.QUEUED.value, ExportState.ERRORING.value]),
+    sa.or_(exports.c.next_attempt_at.is_(None), exports.c.next_attempt_at <= _NOW),
+)
+_ABANDONED = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until < _NOW)
+_DUE = (
+    sa.select(exports.c.id)
+    .where(exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
+    .order_by(exports.c.next_attempt_at, exports.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    sa.update(exports)
+    .where(exports.c.id.in_(_IDS))
+    .values(
+        claim_token=sa.bindparam("token", type_=exports.c.claim_token.type),
+        claimed_until=sa.bindparam("until", type_=exports.c.claimed_until.type),
+        attempts=exports.c.attempts + 1,
     )
-    abandoned = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until < now)
-    return sa.and_(exports.c.resource_type == RESPONSE, sa.or_(waiting, abandoned))
+)
+_CASE_TYPE = (
+    sa.select(external_system_configurations.c.value)
+    .where(
+        external_system_configurations.c.external_system_id == exports.c.external_system_id,
+        external_system_configurations.c.key == "case_type_id",
+    )
+    .scalar_subquery()
+)
+_CLAIMED = (
+    sa.select(
+        exports.c.id.label("export_id"),
+        exports.c.attempts.label("attempt"),
+        exports.c.resource_id.label("response_id"),
+        responses.c.case_number,
+        exports.c.external_system_id,
+        _CASE_TYPE.label("case_type_id"),
+        external_systems.c.response_remote_office,
+    )
+    .join(responses, responses.c.id == exports.c.resource_id)
+    .join(external_systems, external_systems.c.id == exports.c.external_system_id)
+    .where(exports.c.id.in_(_IDS))
+    .order_by(exports.c.id)
+)
+_PROGRESS = sa.select(exports.c.state, exports.c.percent_complete, exports.c.message, exports.c.external_data).where(
+    exports.c.id == sa.bindparam("export_id")
+)
+_HELD_PROGRESS = _PROGRESS.where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
+_EVENT = sa.select(export_events.c.id).where(export_events.c.uuid == sa.bindparam("uuid"))
+_RECORD_EVENT = sa.insert(export_events)
+_CODES_BY_NAME = sa.select(offices.c.name, offices.c.code)
+_ASSIGN = (
+    sa.update(responses)
+    .where(responses.c.id == sa.bindparam("response_id"))
+    .values(office_id=sa.select(offices.c.id).where(offices.c.code == sa.bindparam("code")).scalar_subquery())
+)
 
 
 class SqlAlchemyExportQueue(ExportQueue):
@@ -39,36 +86,25 @@ class SqlAlchemyExportQueue(ExportQueue):
         self.connection = connection
 
     def claim_due(self, now, limit, claimed_until, claim_token) -> list[ClaimedExport]:
-        due = (
-            sa.select(exports.c.id)
-            .where(_due(now))
-            .order_by(exports.c.next_attempt_at, exports.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        ids = list(self.connection.scalars(due))
+        ids = list(self.connection.scalars(_DUE, {"now": now, "limit": limit}))
         if not ids:
             return []
-        self.connection.execute(
-            sa.update(exports)
-            .where(exports.c.id.in_(ids))
-            .values(claim_token=claim_token, claimed_until=claimed_until, attempts=exports.c.attempts + 1)
-        )
-        return [ClaimedExport(claim_token=claim_token, **row) for row in self.connection.execute(_claimed(ids)).mappings()]
+        self.connection.execute(_CLAIM, {"ids": ids, "token": claim_token, "until": claimed_until})
+        rows = self.connection.execute(_CLAIMED, {"ids": ids}).mappings()
+        return [ClaimedExport(claim_token=claim_token, **row) for row in rows]
 
     def progress(self, export_id, claim_token) -> Progress | None:
-        query = sa.select(exports.c.state, exports.c.percent_complete, exports.c.message, exports.c.external_data)
-        query = query.where(exports.c.id == export_id).with_for_update()
-        if claim_token is not None:
-            query = query.where(exports.c.claim_token == claim_token)
-        row = self.connection.execute(query).first()
+        if claim_token is None:
+            query, parameters = _PROGRESS, {"export_id": export_id}
+        else:
+            query, parameters = _HELD_PROGRESS, {"export_id": export_id, "token": claim_token}
+        row = self.connection.execute(query.with_for_update(), parameters).first()
         if row is None:
             return None
         return Progress(ExportState(row.state), row.percent_complete, row.message, row.external_data or {})
 
     def has_event(self, event_uuid: str) -> bool:
-        query = sa.select(export_events.c.id).where(export_events.c.uuid == event_uuid)
-        return self.connection.execute(query).first() is not None
+        return self.connection.execute(_EVENT, {"uuid": event_uuid}).first() is not None
 
     def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
         changes = {
@@ -81,39 +117,11 @@ class SqlAlchemyExportQueue(ExportQueue):
         if release:
             changes.update(claim_token=None, claimed_until=None, next_attempt_at=next_attempt_at)
         self.connection.execute(sa.update(exports).where(exports.c.id == export_id).values(**changes))
-        self.connection.execute(
-            sa.insert(export_events).values(
-                export_id=export_id, uuid=report.uuid, state=report.state.value,
-                percent_complete=report.percent_complete, message=report.message,
-                data=report.external_data, created_at=now, updated_at=now,
-            )
-        )  # fmt: skip
-
-
-def _claimed(ids: list[int]) -> sa.Select:
-    case_type = (
-        sa.select(external_system_configurations.c.value)
-        .where(
-            external_system_configurations.c.external_system_id == exports.c.external_system_id,
-            external_system_configurations.c.key == "case_type_id",
-        )
-        .scalar_subquery()
-    )
-    return (
-        sa.select(
-            exports.c.id.label("export_id"),
-            exports.c.attempts.label("attempt"),
-            exports.c.resource_id.label("response_id"),
-            responses.c.case_number,
-            exports.c.external_system_id,
-            case_type.label("case_type_id"),
-            external_systems.c.response_remote_office,
-        )
-        .join(responses, responses.c.id == exports.c.resource_id)
-        .join(external_systems, external_systems.c.id == exports.c.external_system_id)
-        .where(exports.c.id.in_(ids))
-        .order_by(exports.c.id)
-    )
+        self.connection.execute(_RECORD_EVENT, {
+            "export_id": export_id, "uuid": report.uuid, "state": report.state.value,
+            "percent_complete": report.percent_complete, "message": report.message,
+            "data": report.external_data, "created_at": now, "updated_at": now,
+        })  # fmt: skip
 
 
 class SqlAlchemyOfficeRepository(OfficeRepository):
@@ -121,8 +129,7 @@ class SqlAlchemyOfficeRepository(OfficeRepository):
         self.connection = connection
 
     def codes_by_name(self) -> dict[str, int]:
-        return {name: code for name, code in self.connection.execute(sa.select(offices.c.name, offices.c.code))}
+        return {name: code for name, code in self.connection.execute(_CODES_BY_NAME)}
 
     def assign_response(self, response_id: int, office_code: int) -> None:
-        office_id = sa.select(offices.c.id).where(offices.c.code == office_code).scalar_subquery()
-        self.connection.execute(sa.update(responses).where(responses.c.id == response_id).values(office_id=office_id))
+        self.connection.execute(_ASSIGN, {"response_id": response_id, "code": office_code})
