@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
@@ -36,24 +36,31 @@ class Worker:
         self.stopping.set()
 
     def run(self, drain: bool = False) -> Counter[str]:
+        # Up to `concurrency` exports run while as many more wait, claimed, in `ready`:
+        # the next claim is made while CCD answers the current ones, not after.
         in_flight: set[Future] = set()
+        ready: deque[ClaimedExport] = deque()
+        announced = False
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="export") as pool:
-            while not self.stopping.is_set():
-                claims = self._claim(self.concurrency - len(in_flight))
-                if claims is None:
+            while True:
+                if self.stopping.is_set() and not announced and (in_flight or ready):
+                    held = len(in_flight) + len(ready)
+                    LOG.info(json.dumps({"event": "stopping", "detail": f"finishing {held} exports in hand"}))
+                    announced = True
+                while ready and len(in_flight) < self.concurrency:
+                    in_flight.add(pool.submit(self._carry_out, ready.popleft()))
+                claimed = None if self.stopping.is_set() else self._claim(self.concurrency - len(ready))
+                if claimed is None and not self.stopping.is_set():
                     continue  # the database did not answer: that is no empty queue, even when draining
-                in_flight |= {pool.submit(self._carry_out, claim) for claim in claims}
-                if claims:
-                    in_flight = {future for future in in_flight if not future.done()}
-                elif in_flight:
+                ready.extend(claimed or ())
+                if ready and len(in_flight) < self.concurrency:
+                    continue
+                if in_flight:
                     _, in_flight = wait(in_flight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
-                elif drain:
+                elif not ready and (drain or self.stopping.is_set()):
                     break
-                else:
+                elif not ready:
                     self.stopping.wait(self.poll_seconds)
-            if in_flight:
-                LOG.info(json.dumps({"event": "stopping", "detail": f"finishing {len(in_flight)} exports in hand"}))
-            wait(in_flight)
         return self.outcomes
 
     def _claim(self, free: int) -> list[ClaimedExport] | None:

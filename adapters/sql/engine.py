@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,11 +29,59 @@ def create_engine(url: str, **options) -> sa.Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **options)
-    _serialize_sqlite_writes(engine)
+    writers = WriterQueue(Path(f"{parsed.database}-writer.lock")) if parsed.database not in (None, "", ":memory:") else None
+    _serialize_sqlite_writes(engine, writers)
     return engine
 
 
-def _serialize_sqlite_writes(engine: sa.Engine) -> None:
+class WriterQueue:
+    """SQLite's writers, one at a time, waiting in line in the kernel.
+
+    SQLite lets one writer in and makes the others retry in its busy handler, which
+    sleeps for growing intervals (1, 2, 5, 10... ms) however soon the lock is free:
+    under load, writers mostly sleep. Here a writer first takes a lock of this
+    process's threads, then an flock() on a file beside the database, which the
+    kernel hands to the next process the moment it is released (or its holder dies).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        # Reentrant, so that a thread opening a second writing connection meets
+        # SQLite's busy timeout, as it would without this queue, rather than hanging.
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._descriptor: int | None = None
+        self._owner_pid: int | None = None
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        self._depth += 1
+        if self._depth > 1:
+            return
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._depth -= 1
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        # A descriptor opened before a fork would share its lock with the parent.
+        if self._descriptor is None or self._owner_pid != os.getpid():
+            self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._owner_pid = os.getpid()
+        return self._descriptor
+
+
+def _serialize_sqlite_writes(engine: sa.Engine, writers: WriterQueue | None) -> None:
     # pysqlite's own transaction handling starts transactions late and as readers, so a
     # read-then-write transaction can fail to upgrade its lock. We begin them ourselves:
     # IMMEDIATE takes the write lock up front (others wait on busy_timeout), and WAL
@@ -46,5 +97,29 @@ def _serialize_sqlite_writes(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        read_only = connection.get_execution_options().get("read_only", False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        if options.get("read_only", False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        info = connection.connection.info  # the pooled connection's, as `record.info` below
+        if writers is not None and not info.get("writing"):
+            writers.acquire()
+            info["writing"] = True
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    if writers is None:
+        return
+
+    # The line moves on when the connection goes back to the pool: by then its
+    # transaction has committed or rolled back, whatever path the code took.
+    @sa.event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection, record):
+        if record.info.pop("writing", False):
+            writers.release()
+
+    @sa.event.listens_for(engine, "close")
+    def on_close(_dbapi_connection, record):
+        if record.info.pop("writing", False):
+            writers.release()
