@@ -9,7 +9,6 @@ from attrs import frozen
 from application.ports import Clock, LoggedCommand, UnitOfWork, WriteConflict
 from domain import errors, rules
 from domain.commands import ExportResponses
-from domain.exports import queue_response_export
 from domain.results import CommandResult
 
 DEFAULT_MAX_RESPONSE_IDS = 10_000
@@ -71,13 +70,9 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResu
         # their foreign key the same way, and the next attempt reports them missing.
         uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result))
         pending = uow.exports.pending_response_ids(command.external_system_id, existing)
-        now = deps.clock.now()
-        uow.exports.add_all(
-            [
-                queue_response_export(rid, command.external_system_id, command.uuid, now, deps.new_uuid())
-                for rid in rules.responses_to_queue(command, pending)
-            ]
-        )
+        to_queue = rules.responses_to_queue(command, pending)
+        if to_queue:
+            uow.exports.queue_responses(command.uuid, command.external_system_id, to_queue, deps.clock.now())
         uow.commit()
     return result
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from attrs import frozen
 
-from domain.exports import Export, Progress, ProgressReport
+from domain.exports import Progress, ProgressReport
 from domain.external_systems import ExternalSystem
 from domain.results import CommandResult
 
@@ -52,8 +52,10 @@ class ExportRepository(abc.ABC):
         """Those responses that already have a non-final export to the system."""
 
     @abc.abstractmethod
-    def add_all(self, exports: Sequence[Export]) -> None:
-        """Store new exports and their events, in a constant number of statements."""
+    def queue_responses(self, command_uuid: str, system_id: int, response_ids: Sequence[int], now: datetime) -> None:
+        """Queue one export of each response to the system, with its queued event, as
+        `domain.exports.queue_response_export` describes them, in a constant number of
+        statements whatever the number of responses."""
 
 
 class CommandLog(abc.ABC):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import uuid
+from collections.abc import Collection
 
 import attrs
 
@@ -15,7 +16,7 @@ from application.ports import (
     ResponseRepository,
     WriteConflict,
 )
-from domain.exports import Export
+from domain.exports import Export, queue_response_export
 from domain.external_systems import ExternalSystem
 
 
@@ -49,8 +50,9 @@ class InMemoryExportRepository(ExportRepository):
             and not export.state.is_final
         }
 
-    def add_all(self, exports: Sequence[Export]) -> None:
-        for export in exports:
+    def queue_responses(self, command_uuid, system_id, response_ids, now) -> None:
+        for response_id in response_ids:
+            export = queue_response_export(response_id, system_id, command_uuid, now, str(uuid.uuid4()))
             key = (export.resource_type, export.resource_id, export.external_system_id)
             if any(_pending_key(other) == key for other in self.store.exports.values()):
                 raise WriteConflict(f"a pending export of {key} exists")

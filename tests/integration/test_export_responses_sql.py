@@ -138,3 +138,12 @@ def run_together(count: int, action) -> list:
         thread.join(timeout=60)
     assert not failures, failures
     return results
+
+
+def test_queued_events_get_distinct_version_4_uuids(engine, deps):
+    assert export_responses(ExportResponses(UUID, 43, tuple(range(1, 51))), deps).accepted
+    with engine.connect() as connection:
+        uuids = list(connection.scalars(sa.select(tables.export_events.c.uuid)))
+    parsed = [uuid.UUID(value) for value in uuids]
+    assert len(set(parsed)) == 50
+    assert {value.version for value in parsed} == {4} and {value.variant for value in parsed} == {uuid.RFC_4122}
