@@ -14,6 +14,7 @@ from adapters.sql.engine import create_engine
 from entrypoints import data_commands, fake_ccd_command, status_command, worker_command
 from entrypoints.api_token import local_token
 from entrypoints.config import ConfigError, Settings
+from entrypoints.server import DEFAULT_THREADS, DEFAULT_WORKERS
 
 LOG = logging.getLogger("export_responses")
 
@@ -37,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="migrate if needed, then serve the API under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT (default %(default)s)")
-    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default %(default)s)")
+    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                       help="gunicorn worker processes (default: twice the cores, %(default)s)")  # fmt: skip
+    serve.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                       help="threads per worker (default %(default)s)")  # fmt: skip
     serve.add_argument("--no-auth", action="store_true",
                        help="serve /api/ without authentication (legacy clients on a trusted network only)")  # fmt: skip
     serve.set_defaults(run=run_serve)
@@ -57,7 +61,7 @@ def run_migrate(args, settings: Settings) -> int:
 
 
 def run_serve(args, settings: Settings) -> int:
-    from entrypoints.server import Server  # noqa: PLC0415 - gunicorn only when serving
+    from entrypoints.server import serve  # noqa: PLC0415 - gunicorn's arbiter only when serving
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     engine = create_engine(settings.database_url)
@@ -65,7 +69,7 @@ def run_serve(args, settings: Settings) -> int:
         migrations.upgrade(engine)
     engine.dispose()
     settings = _with_authentication(settings, no_auth=args.no_auth)
-    Server(settings, bind=args.bind, workers=args.workers).run()
+    serve(settings, bind=args.bind, workers=args.workers, threads=args.threads)
     return 0
 
 

@@ -1,8 +1,10 @@
-"""gunicorn running the Falcon app, configured from code."""
+"""gunicorn running a Falcon app, configured from code."""
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
 
@@ -16,26 +18,38 @@ from entrypoints.http.app import create_app
 TIMEOUT_SECONDS = 30
 GRACEFUL_TIMEOUT_SECONDS = 30
 KEEPALIVE_SECONDS = 5
+# Processes rather than threads: the work is Python (the GIL) and, on SQLite, short
+# queries whose GIL hand-offs cost more than they overlap; two threads a process
+# still overlap PostgreSQL's round trips. The benchmark measured both (BENCHMARKS.md).
+DEFAULT_WORKERS = 2 * (os.cpu_count() or 1)
+DEFAULT_THREADS = 2
 
 
-class Server(BaseApplication):
-    def __init__(self, settings: Settings, bind: str, workers: int, threads: int = 4):
-        self.settings = settings
-        self.options = {
-            "bind": bind,
-            "workers": workers,
-            "threads": threads,
-            "worker_class": "gthread",
-            "timeout": TIMEOUT_SECONDS,
-            "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
-            "keepalive": KEEPALIVE_SECONDS,
-            "accesslog": None,  # the app logs one structured line per request itself
-            "errorlog": "-",
-            "loglevel": "info",
-            # gunicorn's control socket sits at one path per user: several servers
-            # (tests, benchmarks) would share it. Nothing here uses it.
-            "control_socket_disable": True,
-        }
+def gunicorn_options(bind: str, workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS) -> dict:
+    """The one gunicorn configuration: the service's, and the benchmark ceiling's."""
+    return {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": TIMEOUT_SECONDS,
+        "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
+        "keepalive": KEEPALIVE_SECONDS,
+        "accesslog": None,  # the app logs one structured line per request itself
+        "errorlog": "-",
+        "loglevel": "info",
+        # gunicorn's control socket sits at one path per user: several servers
+        # (tests, benchmarks) would share it. Nothing here uses it.
+        "control_socket_disable": True,
+    }
+
+
+class GunicornServer(BaseApplication):
+    """Serves the app that `make_app` builds, once in each worker after the fork."""
+
+    def __init__(self, make_app: Callable[[], object], options: dict):
+        self.make_app = make_app
+        self.options = options
         super().__init__()
 
     def load_config(self) -> None:
@@ -43,6 +57,10 @@ class Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        # Runs in each worker after the fork: each gets its own engine and pool.
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        return create_app(bootstrap(self.settings))
+        return self.make_app()
+
+
+def serve(settings: Settings, bind: str, workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS) -> None:
+    # Each worker builds its own engine and pool: connections never cross a fork.
+    GunicornServer(lambda: create_app(bootstrap(settings)), gunicorn_options(bind, workers, threads)).run()

@@ -1,0 +1,1 @@
+"""The Export Responses benchmark: `bench/run` measures the service against Falcon's ceiling."""

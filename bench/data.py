@@ -1,0 +1,82 @@
+"""The databases a run measures, migrated and seeded: SQLite in a file, PostgreSQL in a throwaway cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from adapters.clock import SystemClock
+from adapters.sql import migrate, tables
+from adapters.sql.engine import create_engine
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from application.export_responses import ExportResponsesDeps, export_responses
+from domain.commands import ExportResponses
+from tests.builders import NOW, add_external_system, add_responses
+from tests.postgres import Cluster
+
+SYSTEM_ID = 1
+CASE_TYPE = "Manchester_Dev"
+# Response ids by use, so that no measurement finds another's exports pending.
+ACCEPTED_BLOCK = 2 * 10_000  # two wrk threads, a block of 10,000 each (BLOCK in wrk/command.lua)
+ACCEPTED_IDS = range(1, 3 * ACCEPTED_BLOCK + 1)  # a fresh block for each of three rounds
+BATCH_IDS = range(100_001, 150_001)
+WORKER_IDS = range(200_001, 205_001)
+
+
+@contextlib.contextmanager
+def database(kind: str, folder: Path):
+    """A migrated, seeded database of `kind` ("sqlite" or "postgresql"); yields its URL."""
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / 'bench.sqlite3'}"
+        _prepare(url)
+        yield url
+        return
+    cluster = Cluster().start()
+    try:
+        admin = sa.create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql("CREATE DATABASE bench")
+        admin.dispose()
+        url = f"{cluster.url}/bench"
+        _prepare(url)
+        yield url
+    finally:
+        cluster.stop()
+
+
+def _prepare(url: str) -> None:
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        add_external_system(connection, SYSTEM_ID, name="CCD Manchester", reference="ccd_manchester")
+        connection.execute(sa.insert(tables.external_system_configurations).values(
+            external_system_id=SYSTEM_ID, key="case_type_id", value=CASE_TYPE, can_read=True, can_write=True,
+            created_at=NOW, updated_at=NOW))  # fmt: skip
+        for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS):
+            add_responses(connection, ids)
+    engine.dispose()
+
+
+def use_case(url: str) -> tuple[sa.Engine, ExportResponsesDeps]:
+    """The accepting use case on `url`, in this process (for statement counts and queueing)."""
+    engine = create_engine(url)
+    deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
+    return engine, deps
+
+
+def queue(deps: ExportResponsesDeps, response_ids) -> str:
+    command_uuid = str(uuid.uuid4())
+    assert export_responses(ExportResponses(command_uuid, SYSTEM_ID, tuple(response_ids)), deps).accepted
+    return command_uuid
+
+
+def clear_exports(url: str) -> None:
+    """Forget the exports the HTTP scenarios queued: the worker is measured on its own batches."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.delete(tables.export_events))
+        connection.execute(sa.delete(tables.exports))
+    engine.dispose()

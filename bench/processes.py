@@ -1,0 +1,99 @@
+"""The servers a benchmark run starts and stops: the service, the ceiling app, the fake CCD."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token-3b9f7c1d5e2a"
+
+
+def _start(arguments: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, *arguments], cwd=ROOT, env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(requests.RequestException):
+            requests.get(url, timeout=1)
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def service(database_url: str, port: int, folder: Path):
+    log = folder / f"service-{port}.log"
+    env = {"DATABASE_URL": database_url, "API_TOKENS": TOKEN, "EXPORT_RESPONSES_DATA_DIR": str(folder)}
+    process = _start(["-m", "entrypoints.cli", "serve", "--bind", f"127.0.0.1:{port}"], log, env)
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/health", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def ceiling(port: int, folder: Path):
+    log = folder / f"ceiling-{port}.log"
+    process = _start(["-m", "bench.ceiling", f"127.0.0.1:{port}"], log)
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def fake_ccd(database_url: str, latency: float, folder: Path):
+    """A fake CCD in its own process, serving a case for every response; yields its CCD_* variables."""
+    log = folder / "fake-ccd.log"
+    variables = folder / "fake-ccd.env"
+    with variables.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli", "fake-ccd", "--latency", str(latency), "--cases-from-database"],
+            cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, stdin=subprocess.DEVNULL,
+            stdout=output, stderr=log.open("ab"), start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "CCD_SIDAM_PASSWORD=" not in variables.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the fake CCD did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield dict(line.split("=", 1) for line in variables.read_text().splitlines() if "=" in line)
+    finally:
+        stop(process)
+
+
+def run_worker(database_url: str, ccd: dict, concurrency: int, folder: Path) -> None:
+    log = folder / f"worker-{concurrency}.log"
+    env = {**ccd, "DATABASE_URL": database_url, "EXPORT_RETRY_DELAYS": "1"}
+    process = _start(["-m", "entrypoints.cli", "worker", "--drain", "--concurrency", str(concurrency)], log, env)
+    if process.wait(timeout=600) != 0:
+        raise RuntimeError(f"the worker failed:\n{log.read_text()[-3000:]}")
