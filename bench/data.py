@@ -36,11 +36,7 @@ def database(kind: str, folder: Path):
         return
     cluster = Cluster().start()
     try:
-        admin = sa.create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql("CREATE DATABASE bench")
-        admin.dispose()
-        url = f"{cluster.url}/bench"
+        url = cluster.create_database("bench")
         _prepare(url)
         yield url
     finally:

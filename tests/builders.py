@@ -1,7 +1,9 @@
-"""Rows for tests, written straight into the schema."""
+"""Rows for tests, written straight into the schema, and the SQL statements that ran."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -60,3 +62,18 @@ def count_rows(connection: sa.Connection, table: sa.Table, **where) -> int:
     for column, value in where.items():
         query = query.where(table.c[column] == value)
     return connection.execute(query).scalar_one()
+
+
+@contextmanager
+def counting_statements(engine: sa.Engine) -> Iterator[list[str]]:
+    """The statements the engine sends to the database while the block runs."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)

@@ -10,7 +10,6 @@ import shutil
 import uuid
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import settings
 
 from adapters.sql import migrate
@@ -29,11 +28,7 @@ def postgres_cluster():
             pytest.fail(f"PostgreSQL tests must run under CI=true: {error}")
         pytest.skip(f"PostgreSQL tests skipped: {error} (install postgresql-15 to run them)")
     try:
-        engine = sa.create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.exec_driver_sql("CREATE DATABASE template_export_responses")
-        engine.dispose()
-        template = create_engine(f"{cluster.url}/template_export_responses")
+        template = create_engine(cluster.create_database("template_export_responses"))
         migrate.upgrade(template)
         template.dispose()
         yield cluster
@@ -51,12 +46,7 @@ def sqlite_template(tmp_path_factory):
 
 
 def new_postgres_database(cluster: Cluster) -> str:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE template_export_responses")
-    admin.dispose()
-    return f"{cluster.url}/{name}"
+    return cluster.create_database(f"test_{uuid.uuid4().hex[:12]}", template="template_export_responses")
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import sqlalchemy as sa
+
 
 class PostgresUnavailable(Exception):
     """The PostgreSQL server binaries are not installed here."""
@@ -48,6 +50,17 @@ class Cluster:
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database in the cluster (a copy of `template`, if given); its URL."""
+        admin = sa.create_engine(f"{self.url}/postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                copy = f" TEMPLATE {template}" if template else ""
+                connection.exec_driver_sql(f"CREATE DATABASE {name}{copy}")
+        finally:
+            admin.dispose()
+        return f"{self.url}/{name}"
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []

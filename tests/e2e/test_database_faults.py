@@ -60,11 +60,7 @@ def own_cluster():
             pytest.fail(f"PostgreSQL tests must run under CI=true: {error}")
         pytest.skip(f"PostgreSQL tests skipped: {error}")
     try:
-        admin = sa.create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql("CREATE DATABASE export_responses")
-        admin.dispose()
-        engine = create_engine(f"{cluster.url}/export_responses")
+        engine = create_engine(cluster.create_database("export_responses"))
         migrate.upgrade(engine)
         with engine.begin() as connection:
             add_external_system(connection, 43)

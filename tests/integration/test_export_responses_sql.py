@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +13,7 @@ from adapters.sql import tables
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
-from tests.builders import add_external_system, add_responses, count_rows
+from tests.builders import add_external_system, add_responses, count_rows, counting_statements
 
 UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 
@@ -30,20 +29,6 @@ def deps(engine):
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),
     )
-
-
-@contextmanager
-def counting_statements(engine):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def rows(engine, table, **where) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +11,7 @@ from adapters.sql import tables
 from adapters.sql.export_views import SqlAlchemyExportReader
 from application.export_status import EventView, ExportFilters
 from domain.exports import ExportState
-from tests.builders import add_external_system
+from tests.builders import add_external_system, counting_statements
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 COMMAND_A = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
@@ -52,20 +51,6 @@ def reader(engine):
         add_external_system(connection, 43)
         add_external_system(connection, 44)
     return SqlAlchemyExportReader(engine)
-
-
-@contextmanager
-def counting_statements(engine):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def test_get_returns_the_export_with_its_events_in_order_and_utc_times(engine, reader):
