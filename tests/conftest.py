@@ -19,14 +19,19 @@ from tests.postgres import Cluster, PostgresUnavailable
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster():
+def start_cluster() -> Cluster:
+    """A started throwaway cluster; without the server binaries, a skip, or under CI a failure."""
     try:
-        cluster = Cluster().start()
+        return Cluster().start()
     except PostgresUnavailable as error:
         if IN_CI:
             pytest.fail(f"PostgreSQL tests must run under CI=true: {error}")
         pytest.skip(f"PostgreSQL tests skipped: {error} (install postgresql-15 to run them)")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    cluster = start_cluster()
     try:
         template = create_engine(cluster.create_database("template_export_responses"))
         migrate.upgrade(template)

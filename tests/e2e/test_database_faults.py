@@ -33,7 +33,7 @@ from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from tests.auth import AUTHORIZATION, TEST_TOKEN, authenticated_client
 from tests.builders import add_external_system, add_responses, count_rows
-from tests.conftest import IN_CI
+from tests.conftest import start_cluster
 from tests.e2e.conftest import (
     _INHERITED_SETTINGS,
     REPO_ROOT,
@@ -41,7 +41,7 @@ from tests.e2e.conftest import (
     _stop,
     _wait_until_healthy,
 )
-from tests.postgres import Cluster, PostgresUnavailable, free_port
+from tests.postgres import free_port
 
 pytestmark = pytest.mark.e2e
 HEADERS = {**AUTHORIZATION, "Content-Type": "application/json"}
@@ -53,12 +53,7 @@ WAIT_SECONDS = 15.0
 @pytest.fixture(scope="module")
 def own_cluster():
     """A PostgreSQL cluster for this module alone, with a migrated, seeded database."""
-    try:
-        cluster = Cluster().start()
-    except PostgresUnavailable as error:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL tests must run under CI=true: {error}")
-        pytest.skip(f"PostgreSQL tests skipped: {error}")
+    cluster = start_cluster()
     try:
         engine = create_engine(cluster.create_database("export_responses"))
         migrate.upgrade(engine)
