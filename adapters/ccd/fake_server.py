@@ -79,6 +79,11 @@ class FakeCcd:
         self.received: deque[Received] = deque(maxlen=500)  # the latest requests, headers included
         self._lock = threading.RLock()
         self._cases: list[_Case] = []  # oldest first
+        # Indexes, so that a search costs the same with a handful of cases or 100,000
+        # (the benchmark serves a case for every response, and the fake must not be
+        # what limits the worker).
+        self._by_reference: dict[tuple[str, str, str], list[_Case]] = {}  # newest first
+        self._by_id: dict[tuple[str, str, str], _Case] = {}
         self._case_ids = itertools.count(1_700_000_000_000_001)
         self._tokens: dict[str, str] = {}  # token -> "service" or "user"
         self._expired: set[str] = set()
@@ -149,6 +154,8 @@ class FakeCcd:
             created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
             case = _Case(new_id, self.jurisdiction_id, case_type_id, shape, data, created)
             self._cases.append(case)
+            self._by_reference.setdefault((self.jurisdiction_id, case_type_id, case_number), []).insert(0, case)
+            self._by_id[(self.jurisdiction_id, case_type_id, str(new_id))] = case
         return case.as_json()
 
     def cases(self) -> list[dict[str, Any]]:
@@ -250,15 +257,17 @@ class FakeCcd:
             return denied
         if user_id != self.user_id:
             return 403, {"error": "the user id in the path is not the token's"}
-        with self._lock:
-            cases = [case for case in reversed(self._cases)
-                     if case.jurisdiction == jurisdiction and case.case_type_id == case_type_id]  # fmt: skip
         if case_id is not None:
-            found = next((case for case in cases if str(case.id) == case_id), None)
+            with self._lock:
+                found = self._by_id.get((jurisdiction, case_type_id, case_id))
             return (200, found.as_json()) if found else (404, {"error": "case not found"})
         wanted = request.query.get("case.ethosCaseReference")
-        if wanted:
-            cases = [case for case in cases if case.data.get("ethosCaseReference") == wanted[0]]
+        with self._lock:
+            if wanted:
+                cases = list(self._by_reference.get((jurisdiction, case_type_id, wanted[0]), ()))
+            else:
+                cases = [case for case in reversed(self._cases)
+                         if case.jurisdiction == jurisdiction and case.case_type_id == case_type_id]  # fmt: skip
         return 200, [case.as_json() for case in cases]
 
     def _issue(self, kind: str) -> str:
