@@ -46,25 +46,25 @@ def wait_until_answering(url: str, process: subprocess.Popen, log: Path, seconds
     raise RuntimeError(f"{url} did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
-@contextlib.contextmanager
 def service(database_url: str, port: int, folder: Path):
-    log = folder / f"service-{port}.log"
     env = {"DATABASE_URL": database_url, "API_TOKENS": TOKEN, "EXPORT_RESPONSES_DATA_DIR": str(folder)}
-    process = _start(["-m", "entrypoints.cli", "serve", "--bind", f"127.0.0.1:{port}"], log, env)
-    try:
-        wait_until_answering(f"http://127.0.0.1:{port}/health", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    arguments = ["-m", "entrypoints.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+    return _http_server("service", arguments, port, "/health", folder, env)
+
+
+def ceiling(port: int, folder: Path):
+    return _http_server("ceiling", ["-m", "bench.ceiling", f"127.0.0.1:{port}"], port, "/", folder)
 
 
 @contextlib.contextmanager
-def ceiling(port: int, folder: Path):
-    log = folder / f"ceiling-{port}.log"
-    process = _start(["-m", "bench.ceiling", f"127.0.0.1:{port}"], log)
+def _http_server(name: str, arguments: list[str], port: int, ready_path: str, folder: Path, env: dict | None = None):
+    """Start the server, yield its base URL once `ready_path` answers, stop it on exit."""
+    log = folder / f"{name}-{port}.log"
+    process = _start(arguments, log, env)
+    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answering(f"http://127.0.0.1:{port}/", process, log)
-        yield f"http://127.0.0.1:{port}"
+        wait_until_answering(base + ready_path, process, log)
+        yield base
     finally:
         stop(process)
 

@@ -6,6 +6,7 @@ keep out of each other's way with their own ids and uuids instead of a fresh dat
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,11 +65,17 @@ def e2e_database_url(request, tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def live_server(e2e_database_url, tmp_path_factory):
     """The service under gunicorn in its own process group; yields it once /health says 200."""
-    folder = tmp_path_factory.mktemp("e2e-server")
+    with running_server(e2e_database_url, tmp_path_factory.mktemp("e2e-server")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_server(database_url: str, folder: Path) -> Iterator[LiveServer]:
+    """`export-responses serve` on `database_url`, logging to `folder`, stopped on exit."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in _INHERITED_SETTINGS}
-    env.update(DATABASE_URL=e2e_database_url, EXPORT_RESPONSES_DATA_DIR=str(folder), PYTHONUNBUFFERED="1",
-               API_TOKENS=TEST_TOKEN)
+    env.update(DATABASE_URL=database_url, EXPORT_RESPONSES_DATA_DIR=str(folder), PYTHONUNBUFFERED="1",
+               API_TOKENS=TEST_TOKEN)  # fmt: skip
     # gunicorn puts its control socket in $XDG_RUNTIME_DIR, else in ~/.gunicorn shared by
     # every server of the user: each test server gets its own.
     env["XDG_RUNTIME_DIR"] = str(folder)
@@ -82,7 +90,7 @@ def live_server(e2e_database_url, tmp_path_factory):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", e2e_database_url, log_path, process)
+    server = LiveServer(f"http://127.0.0.1:{port}", database_url, log_path, process)
     try:
         _wait_until_healthy(server)
         yield server

@@ -10,10 +10,8 @@ whose connection dies under it ends in the ports' terms, never a raw database er
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,14 +32,7 @@ from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from tests.auth import AUTHORIZATION, TEST_TOKEN, authenticated_client
 from tests.builders import add_external_system, add_responses, count_rows
 from tests.conftest import start_cluster
-from tests.e2e.conftest import (
-    _INHERITED_SETTINGS,
-    REPO_ROOT,
-    LiveServer,
-    _stop,
-    _wait_until_healthy,
-)
-from tests.postgres import free_port
+from tests.e2e.conftest import running_server
 
 pytestmark = pytest.mark.e2e
 HEADERS = {**AUTHORIZATION, "Content-Type": "application/json"}
@@ -71,25 +62,8 @@ def own_cluster():
 @pytest.fixture(scope="module")
 def server_on_own_cluster(own_cluster, tmp_path_factory):
     """`export-responses serve` (gunicorn, two workers) on the module's cluster."""
-    folder = tmp_path_factory.mktemp("faults-server")
-    database_url = f"{own_cluster.url}/export_responses"
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in _INHERITED_SETTINGS}
-    env.update(DATABASE_URL=database_url, EXPORT_RESPONSES_DATA_DIR=str(folder), PYTHONUNBUFFERED="1",
-               API_TOKENS=TEST_TOKEN, XDG_RUNTIME_DIR=str(folder))  # fmt: skip
-    log_path = folder / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    server = LiveServer(f"http://127.0.0.1:{port}", database_url, log_path, process)
-    try:
-        _wait_until_healthy(server)
+    with running_server(f"{own_cluster.url}/export_responses", tmp_path_factory.mktemp("faults-server")) as server:
         yield server
-    finally:
-        _stop(process)
 
 
 def command(ids) -> tuple[str, dict]:

@@ -20,3 +20,10 @@ def test_migrations_seed_the_standard_offices_once(engine):
         assert count_rows(connection, offices) == 15
         assert count_rows(connection, offices, code=80) == 1
     assert migrate.is_current(engine)
+
+
+def test_the_pending_index_covers_exactly_the_domains_pending_states():
+    from adapters.sql.tables import PENDING
+    from domain.exports import PENDING_STATES
+
+    assert set(PENDING) == {state.value for state in PENDING_STATES}
