@@ -260,12 +260,17 @@ def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_
 
 def _terminate_backend_of(uow: SqlAlchemyUnitOfWork, admin: sa.Engine) -> None:
     """End the unit's server process, as a fast shutdown does, and wait until it is gone."""
-    pid = uow.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    _terminate_backends(admin, {uow.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()})
+
+
+def _terminate_backends(admin: sa.Engine, pids: set[int]) -> None:
     with admin.connect() as connection:
-        connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for pid in pids:
+            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         deadline = time.monotonic() + WAIT_SECONDS
-        while connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar():
-            assert time.monotonic() < deadline, "the backend did not end"
+        query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+        while connection.execute(query, {"pids": sorted(pids)}).scalar():
+            assert time.monotonic() < deadline, "the backends did not end"
             time.sleep(0.01)
 
 
@@ -289,3 +294,23 @@ def test_a_unit_of_work_whose_connection_dies_ends_in_the_ports_terms(own_cluste
     finally:
         engine.dispose()
         admin.dispose()
+
+
+@pytest.mark.postgres
+def test_pooled_connections_the_server_ended_are_replaced_on_checkout(own_cluster):
+    """Without a round trip per checkout: the kernel says the server closed the socket."""
+    engine = create_engine(f"{own_cluster.url}/export_responses", pool_size=2)
+    admin = create_engine(f"{own_cluster.url}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            pids = {c.exec_driver_sql("SELECT pg_backend_pid()").scalar() for c in (first, second)}
+        _terminate_backends(admin, pids)
+        for _ in range(3):  # every pooled connection was dead; none reaches the caller
+            with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+                assert uow.responses.existing_ids([1, 99]) == {1}
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() not in pids
+    finally:
+        engine.dispose()
+        admin.dispose()
+
