@@ -8,9 +8,12 @@ import sys
 from collections.abc import Sequence
 
 import attrs
+import sqlalchemy as sa
+import sqlalchemy.exc
 
 from adapters.sql import migrate as migrations
 from adapters.sql.engine import create_engine
+from application.ports import StoreUnavailable
 from entrypoints import data_commands, fake_ccd_command, status_command, worker_command
 from entrypoints.api_token import local_token
 from entrypoints.config import ConfigError, Settings
@@ -27,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"export-responses: {error}", file=sys.stderr)
         return 2
+    except (StoreUnavailable, sa.exc.OperationalError) as error:
+        reason = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+        print(f"export-responses: the database cannot be used: {reason}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,7 +7,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import sqlalchemy as sa
+import sqlalchemy.exc
 from attrs import frozen
+from sqlalchemy.engine import make_url
 
 from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
 from application.export_responses import DEFAULT_MAX_RESPONSE_IDS
@@ -38,7 +41,7 @@ class Settings:
         data_dir = Path(environ.get("EXPORT_RESPONSES_DATA_DIR") or "var").resolve()
         default_url = f"sqlite:///{data_dir / 'export-responses.sqlite3'}"
         return cls(
-            database_url=environ.get("DATABASE_URL") or default_url,
+            database_url=_database_url(environ.get("DATABASE_URL") or default_url),
             data_dir=data_dir,
             max_response_ids=_positive_int(environ, "MAX_RESPONSE_IDS", DEFAULT_MAX_RESPONSE_IDS),
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", MiB),
@@ -47,6 +50,16 @@ class Settings:
             api_tokens=_tokens(environ.get("API_TOKENS")),
             api_auth=_api_auth(environ.get("API_AUTH")),
         )
+
+
+def _database_url(text: str) -> str:
+    try:
+        backend = make_url(text).get_backend_name()
+    except sa.exc.ArgumentError:
+        backend = None
+    if backend not in ("postgresql", "sqlite"):
+        raise ConfigError("DATABASE_URL must be a PostgreSQL (postgresql+psycopg://...) or SQLite (sqlite:///...) URL")
+    return text
 
 
 def _tokens(text: str | None) -> tuple[str, ...]:

@@ -263,3 +263,24 @@ def test_an_unreachable_database_is_reported_without_a_traceback(tmp_path, monke
     error = capsys.readouterr().err
     assert error.startswith("export-responses: ") and "database error: " in error
     assert "Traceback" not in error
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["status"]])
+def test_every_command_reports_an_unreachable_database_in_one_line(command, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+
+    assert main(command) == 1
+
+    error = capsys.readouterr().err
+    assert error.startswith("export-responses: the database cannot be used: ") and "127.0.0.1" in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.parametrize("url", ["mysql://user:secret@host/db", "not a url"])
+def test_a_database_url_of_another_kind_is_refused_before_anything_runs(url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    assert main(["status"]) == 2
+
+    error = capsys.readouterr().err
+    assert error == "export-responses: DATABASE_URL must be a PostgreSQL (postgresql+psycopg://...) or SQLite (sqlite:///...) URL\n"
