@@ -53,14 +53,12 @@ def export_responses(command: ExportResponses, deps: ExportResponsesDeps) -> Com
 
 def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResult:
     with (deps.reading or deps.unit_of_work)() as uow:
-        logged = uow.commands.get(command.uuid)
-        if logged is not None:
-            return _reply_to_repeat(command, logged)
-        system = uow.external_systems.get(command.external_system_id)
-        existing = uow.responses.existing_ids(command.distinct_response_ids())
-        problems = rules.check_export_responses(command, system, existing)
-        if problems:
-            return CommandResult.reject(command.uuid, command.name, problems)
+        facts = uow.facts.export_responses(command.uuid, command.external_system_id, command.distinct_response_ids())
+    if facts.logged is not None:
+        return _reply_to_repeat(command, facts.logged)
+    problems = rules.check_export_responses(command, facts.system, facts.existing_response_ids)
+    if problems:
+        return CommandResult.reject(command.uuid, command.name, problems)
 
     result = CommandResult.accept(command.uuid, command.name)
     with deps.unit_of_work() as uow:
@@ -69,10 +67,9 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResu
         # then answers from the log. Responses deleted since the check above fail
         # their foreign key the same way, and the next attempt reports them missing.
         uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result))
-        pending = uow.exports.pending_response_ids(command.external_system_id, existing)
-        to_queue = rules.responses_to_queue(command, pending)
-        if to_queue:
-            uow.exports.queue_responses(command.uuid, command.external_system_id, to_queue, deps.clock.now())
+        uow.exports.queue_responses(
+            command.uuid, command.external_system_id, command.distinct_response_ids(), deps.clock.now()
+        )
         uow.commit()
     return result
 

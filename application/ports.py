@@ -34,35 +34,36 @@ class LoggedCommand:
     result: CommandResult
 
 
-class ExternalSystemRepository(abc.ABC):
-    @abc.abstractmethod
-    def get(self, system_id: int) -> ExternalSystem | None:
-        """The system (without its configuration rows), or None, in one query."""
+@frozen
+class ExportResponsesFacts:
+    """What deciding an ExportResponses command reads, all as of one moment.
+
+    When a command is logged under its uuid, only that: the reply comes from the log.
+    """
+
+    logged: LoggedCommand | None
+    system: ExternalSystem | None = None
+    existing_response_ids: frozenset[int] = frozenset()
 
 
-class ResponseRepository(abc.ABC):
+class CommandFacts(abc.ABC):
     @abc.abstractmethod
-    def existing_ids(self, response_ids: Collection[int]) -> set[int]:
-        """Those of `response_ids` that exist, in one round trip whatever their number."""
+    def export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
+        """The command logged under `uuid`, or else the system and which of the responses
+        exist: in one query whatever the number of responses."""
 
 
 class ExportRepository(abc.ABC):
     @abc.abstractmethod
-    def pending_response_ids(self, system_id: int, response_ids: Collection[int]) -> set[int]:
-        """Those responses that already have a non-final export to the system."""
-
-    @abc.abstractmethod
     def queue_responses(self, command_uuid: str, system_id: int, response_ids: Sequence[int], now: datetime) -> None:
         """Queue one export of each response to the system, with its queued event, as
         `domain.exports.queue_response_export` describes them, in a constant number of
-        statements whatever the number of responses."""
+        statements whatever the number of responses. A response that has an export to
+        the system still pending gets none: one pending export per response and system
+        (`domain.rules.responses_to_queue`), kept even against concurrent writers."""
 
 
 class CommandLog(abc.ABC):
-    @abc.abstractmethod
-    def get(self, uuid: str) -> LoggedCommand | None:
-        """The command logged under `uuid`, or None."""
-
     @abc.abstractmethod
     def add(self, command: LoggedCommand) -> None:
         """Log a command; its uuid is a unique key (a second add raises WriteConflict at the latest on commit)."""
@@ -118,8 +119,7 @@ class OfficeRepository(abc.ABC):
 class UnitOfWork(abc.ABC):
     """One transaction over all repositories: rolled back unless `commit` is called."""
 
-    external_systems: ExternalSystemRepository
-    responses: ResponseRepository
+    facts: CommandFacts
     exports: ExportRepository
     commands: CommandLog
     queue: ExportQueue

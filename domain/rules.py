@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from domain import errors
 from domain.commands import ExportResponses
@@ -31,6 +31,6 @@ def check_export_responses(
     return found
 
 
-def responses_to_queue(command: ExportResponses, pending_response_ids: Collection[int]) -> list[int]:
+def responses_to_queue(response_ids: Iterable[int], pending_response_ids: Collection[int]) -> list[int]:
     """Distinct ids, in the order sent, that have no export to this system still pending."""
-    return [rid for rid in command.distinct_response_ids() if rid not in pending_response_ids]
+    return [rid for rid in dict.fromkeys(response_ids) if rid not in pending_response_ids]

@@ -8,10 +8,9 @@ import attrs
 
 from adapters.memory.queue import InMemoryExportQueue, InMemoryOfficeRepository
 from adapters.memory.repositories import (
+    InMemoryCommandFacts,
     InMemoryCommandLog,
     InMemoryExportRepository,
-    InMemoryExternalSystemRepository,
-    InMemoryResponseRepository,
 )
 from adapters.memory.store import CHANGING, InMemoryStore
 from application.ports import UnitOfWork
@@ -28,8 +27,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.store.lock.acquire()
         self._working = attrs.evolve(self.store)
         self.rollback()
-        self.external_systems = InMemoryExternalSystemRepository(self._working)
-        self.responses = InMemoryResponseRepository(self._working)
+        self.facts = InMemoryCommandFacts(self._working)
         self.exports = InMemoryExportRepository(self._working)
         self.commands = InMemoryCommandLog(self._working)
         self.queue = InMemoryExportQueue(self._working)

@@ -11,17 +11,12 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from adapters.sql.tables import commands, export_events, exports, external_systems, responses
-from application.ports import (
-    CommandLog,
-    ExportRepository,
-    ExternalSystemRepository,
-    LoggedCommand,
-    ResponseRepository,
-)
-from domain.exports import PENDING_STATES, QUEUED_MESSAGE, RESPONSE, ExportState
+from application.ports import CommandFacts, CommandLog, ExportRepository, ExportResponsesFacts, LoggedCommand
+from domain.exports import QUEUED_MESSAGE, RESPONSE, ExportState
 from domain.external_systems import ExternalSystem
 from domain.results import envelope, result_from_envelope
 
@@ -42,18 +37,31 @@ def _by_dialect(build) -> dict[str, sa.Executable]:
     return {dialect: build(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-_SYSTEM = sa.select(*[c for c in external_systems.c if c.name not in ("created_at", "updated_at")]).where(
-    external_systems.c.id == sa.bindparam("system_id")
-)
-_EXISTING = _by_dialect(lambda dialect: sa.select(responses.c.id).where(_in_ids(responses.c.id, dialect)))
-_PENDING = _by_dialect(
-    lambda dialect: sa.select(exports.c.resource_id).where(
-        exports.c.resource_type == RESPONSE,
-        exports.c.external_system_id == sa.bindparam("system_id"),
-        exports.c.state.in_(sorted(state.value for state in PENDING_STATES)),
-        _in_ids(exports.c.resource_id, dialect),
+_SYSTEM_COLUMNS = [c for c in external_systems.c if c.name not in ("created_at", "updated_at")]
+
+
+def _facts(dialect: str) -> sa.Select:
+    """One row: the command logged under :uuid, or else the system and the existing ids.
+
+    The log and the system are outer-joined to a one-row table; the system and the ids
+    are read only when no command is logged (the reply then comes from the log).
+    """
+    if dialect == "postgresql":
+        ids = sa.func.array_agg(responses.c.id, type_=ARRAY(sa.BigInteger))
+    else:
+        ids = sa.func.json_group_array(responses.c.id, type_=sa.JSON)
+    existing = sa.select(ids).where(_in_ids(responses.c.id, dialect), commands.c.id.is_(None)).scalar_subquery()
+    one_row = sa.select(sa.literal(1).label("one")).subquery("one_row")
+    joined = one_row.outerjoin(commands, commands.c.id == sa.bindparam("uuid")).outerjoin(
+        external_systems, sa.and_(external_systems.c.id == sa.bindparam("system_id"), commands.c.id.is_(None))
     )
-)
+    logged = [commands.c.command, commands.c.request_body, commands.c.response_body]
+    return sa.select(*logged, *_SYSTEM_COLUMNS, existing.label("existing_ids")).select_from(joined)
+
+
+_FACTS = _by_dialect(_facts)
+
+
 def _id_values(dialect: str) -> sa.TableValuedAlias:
     """The `ids` parameter as rows of one column, `value`, in the order given."""
     if dialect == "postgresql":
@@ -65,21 +73,6 @@ def _typed(name: str, column: sa.Column) -> sa.BindParameter:
     return sa.bindparam(name, type_=column.type)
 
 
-# Set-based, so that queueing 10,000 exports costs two statements and no Python per row:
-# the rows are the domain's queued export and event (domain.exports.queue_response_export).
-_QUEUE_EXPORTS = _by_dialect(
-    lambda dialect: sa.insert(exports).from_select(
-        ["resource_type", "resource_id", "external_system_id", "state", "percent_complete", "message",
-         "external_data", "command_uuid", "attempts", "next_attempt_at", "created_at", "updated_at"],
-        sa.select(
-            sa.literal(RESPONSE), _id_values(dialect).c.value, _typed("system_id", exports.c.external_system_id),
-            sa.literal(ExportState.QUEUED.value), sa.literal(0), sa.literal(QUEUED_MESSAGE),
-            _typed("external_data", exports.c.external_data), _typed("command_uuid", exports.c.command_uuid),
-            sa.literal(0), _typed("now", exports.c.next_attempt_at), _typed("now", exports.c.created_at),
-            _typed("now", exports.c.updated_at),
-        ),
-    )
-)  # fmt: skip
 # A version 4 UUID made by the database for each queued event.
 _NEW_UUID = {
     "postgresql": sa.func.gen_random_uuid(),
@@ -88,72 +81,84 @@ _NEW_UUID = {
         "|| substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || hex(randomblob(6)))"
     ),
 }
-_QUEUE_EVENTS = _by_dialect(
-    lambda dialect: sa.insert(export_events).from_select(
-        ["export_id", "uuid", "state", "percent_complete", "message", "data", "created_at", "updated_at"],
-        sa.select(
-            exports.c.id, _NEW_UUID[dialect], sa.literal(ExportState.QUEUED.value), sa.literal(0),
-            sa.literal(QUEUED_MESSAGE), _typed("data", export_events.c.data), _typed("now", export_events.c.created_at),
-            _typed("now", export_events.c.updated_at),
-        ).where(
-            exports.c.command_uuid == _typed("command_uuid", exports.c.command_uuid),
-            exports.c.external_system_id == _typed("system_id", exports.c.external_system_id),
-        ),
+_EXPORT_COLUMNS = ["resource_type", "resource_id", "external_system_id", "state", "percent_complete", "message",
+                   "external_data", "command_uuid", "attempts", "next_attempt_at", "created_at", "updated_at"]  # fmt: skip
+_EVENT_COLUMNS = ["export_id", "uuid", "state", "percent_complete", "message", "data", "created_at", "updated_at"]
+
+
+def _queue_exports(dialect: str):
+    """Insert the queued exports; a response with an export to the system still pending
+    is skipped by the partial unique index that allows one (`ON CONFLICT DO NOTHING`),
+    which also waits for a concurrent writer of the same export to end."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = sa.select(
+        sa.literal(RESPONSE), _id_values(dialect).c.value, _typed("system_id", exports.c.external_system_id),
+        sa.literal(ExportState.QUEUED.value), sa.literal(0), sa.literal(QUEUED_MESSAGE),
+        _typed("external_data", exports.c.external_data), _typed("command_uuid", exports.c.command_uuid),
+        sa.literal(0), _typed("now", exports.c.next_attempt_at), _typed("now", exports.c.created_at),
+        _typed("now", exports.c.updated_at),
+    ).where(sa.true())  # SQLite reads `ON CONFLICT` after a FROM without WHERE as a join's ON
+    return insert(exports).from_select(_EXPORT_COLUMNS, rows).on_conflict_do_nothing()
+
+
+def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
+    return sa.select(
+        export_ids, _NEW_UUID[dialect], sa.literal(ExportState.QUEUED.value), sa.literal(0), sa.literal(QUEUED_MESSAGE),
+        _typed("data", export_events.c.data), _typed("now", export_events.c.created_at),
+        _typed("now", export_events.c.updated_at),
+    )  # fmt: skip
+
+
+def _queue(dialect: str) -> list[sa.Executable]:
+    """The statements that queue exports and their events, set-based: no Python per row.
+
+    The rows are the domain's queued export and event (domain.exports.queue_response_export).
+    On PostgreSQL one statement: the events are inserted from the exports' RETURNING.
+    SQLite has no INSERT in a WITH: the events select the exports of this command.
+    """
+    if dialect == "postgresql":
+        queued = _queue_exports(dialect).returning(exports.c.id).cte("queued")
+        events = _event_rows(dialect, queued.c.id).select_from(queued)
+        return [sa.insert(export_events).add_cte(queued).from_select(_EVENT_COLUMNS, events)]
+    events = _event_rows(dialect, exports.c.id).where(
+        exports.c.command_uuid == _typed("command_uuid", exports.c.command_uuid),
+        exports.c.external_system_id == _typed("system_id", exports.c.external_system_id),
     )
-)  # fmt: skip
-_LOGGED = sa.select(commands.c.command, commands.c.request_body, commands.c.response_body).where(
-    commands.c.id == sa.bindparam("uuid")
-)
+    return [_queue_exports(dialect), sa.insert(export_events).from_select(_EVENT_COLUMNS, events)]
+
+
+_QUEUE = _by_dialect(_queue)
 _LOG = sa.insert(commands)
 
 
-class SqlAlchemyExternalSystemRepository(ExternalSystemRepository):
+class SqlAlchemyCommandFacts(CommandFacts):
     def __init__(self, connection: sa.Connection):
         self.connection = connection
 
-    def get(self, system_id: int) -> ExternalSystem | None:
-        row = self.connection.execute(_SYSTEM, {"system_id": system_id}).mappings().first()
-        return None if row is None else ExternalSystem(**row)
-
-
-class SqlAlchemyResponseRepository(ResponseRepository):
-    def __init__(self, connection: sa.Connection):
-        self.connection = connection
-
-    def existing_ids(self, response_ids: Collection[int]) -> set[int]:
-        if not response_ids:
-            return set()
-        query = _EXISTING[self.connection.dialect.name]
-        return set(self.connection.scalars(query, {"ids": sorted(response_ids)}))
+    def export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
+        parameters = {"uuid": uuid, "system_id": system_id, "ids": sorted(response_ids)}
+        row = self.connection.execute(_FACTS[self.connection.dialect.name], parameters).one()
+        if row.command is not None:
+            result = result_from_envelope(json.loads(row.response_body), row.command)
+            return ExportResponsesFacts(LoggedCommand(uuid, row.command, row.request_body, result))
+        system = None if row.id is None else ExternalSystem(**{c.name: getattr(row, c.name) for c in _SYSTEM_COLUMNS})
+        return ExportResponsesFacts(None, system, frozenset(row.existing_ids or ()))
 
 
 class SqlAlchemyExportRepository(ExportRepository):
     def __init__(self, connection: sa.Connection):
         self.connection = connection
 
-    def pending_response_ids(self, system_id: int, response_ids: Collection[int]) -> set[int]:
-        if not response_ids:
-            return set()
-        query = _PENDING[self.connection.dialect.name]
-        return set(self.connection.scalars(query, {"system_id": system_id, "ids": sorted(response_ids)}))
-
     def queue_responses(self, command_uuid, system_id, response_ids, now) -> None:
-        dialect = self.connection.dialect.name
-        parameters = {"command_uuid": command_uuid, "system_id": system_id, "now": now}
-        self.connection.execute(_QUEUE_EXPORTS[dialect], {**parameters, "ids": list(response_ids), "external_data": {}})
-        self.connection.execute(_QUEUE_EVENTS[dialect], {**parameters, "data": {}})
+        parameters = {"command_uuid": command_uuid, "system_id": system_id, "now": now,
+                      "ids": list(dict.fromkeys(response_ids)), "external_data": {}, "data": {}}  # fmt: skip
+        for statement in _QUEUE[self.connection.dialect.name]:
+            self.connection.execute(statement, parameters)
 
 
 class SqlAlchemyCommandLog(CommandLog):
     def __init__(self, connection: sa.Connection):
         self.connection = connection
-
-    def get(self, uuid: str) -> LoggedCommand | None:
-        row = self.connection.execute(_LOGGED, {"uuid": uuid}).first()
-        if row is None:
-            return None
-        result = result_from_envelope(json.loads(row.response_body), row.command)
-        return LoggedCommand(uuid, row.command, row.request_body, result)
 
     def add(self, command: LoggedCommand) -> None:
         now = datetime.now(timezone.utc)

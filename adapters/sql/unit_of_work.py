@@ -29,8 +29,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             self.transaction = self.connection.begin()
         except sa.exc.DBAPIError as error:
             raise translate(error) or error
-        self.external_systems = repositories.SqlAlchemyExternalSystemRepository(self.connection)
-        self.responses = repositories.SqlAlchemyResponseRepository(self.connection)
+        self.facts = repositories.SqlAlchemyCommandFacts(self.connection)
         self.exports = repositories.SqlAlchemyExportRepository(self.connection)
         self.commands = repositories.SqlAlchemyCommandLog(self.connection)
         self.queue = queue.SqlAlchemyExportQueue(self.connection)

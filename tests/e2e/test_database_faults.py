@@ -263,6 +263,10 @@ def _terminate_backend_of(uow: SqlAlchemyUnitOfWork, admin: sa.Engine) -> None:
     _terminate_backends(admin, {uow.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()})
 
 
+def _existing(uow: SqlAlchemyUnitOfWork, response_ids: list[int]) -> frozenset[int]:
+    return uow.facts.export_responses(str(uuid.uuid4()), 43, response_ids).existing_response_ids
+
+
 def _terminate_backends(admin: sa.Engine, pids: set[int]) -> None:
     with admin.connect() as connection:
         for pid in pids:
@@ -281,16 +285,16 @@ def test_a_unit_of_work_whose_connection_dies_ends_in_the_ports_terms(own_cluste
     try:
         # Read, then the connection dies before the unit ends: what was read stands.
         with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
-            system = uow.external_systems.get(43)
+            facts = uow.facts.export_responses(str(uuid.uuid4()), 43, [1])
             _terminate_backend_of(uow, admin)
-        assert system is not None and system.id == 43
+        assert facts.system is not None and facts.system.id == 43
         # The connection dies before a statement: the statement's failure is StoreUnavailable.
         with pytest.raises(StoreUnavailable):
             with SqlAlchemyUnitOfWork(engine) as uow:
                 _terminate_backend_of(uow, admin)
-                uow.responses.existing_ids([1])
+                uow.facts.export_responses(str(uuid.uuid4()), 43, [1])
         with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:  # the pool recovers
-            assert uow.responses.existing_ids([1, 99]) == {1}
+            assert _existing(uow, [1, 99]) == {1}
     finally:
         engine.dispose()
         admin.dispose()
@@ -307,7 +311,7 @@ def test_pooled_connections_the_server_ended_are_replaced_on_checkout(own_cluste
         _terminate_backends(admin, pids)
         for _ in range(3):  # every pooled connection was dead; none reaches the caller
             with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
-                assert uow.responses.existing_ids([1, 99]) == {1}
+                assert _existing(uow, [1, 99]) == {1}
         with engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() not in pids
     finally:

@@ -70,23 +70,60 @@ def test_a_rejected_command_writes_nothing(engine, deps):
     assert rows(engine, tables.exports) == 0 and rows(engine, tables.commands) == 0
 
 
-def statements_for(engine, deps, ids, system_id=43) -> int:
+def statements_for(engine, deps, ids, system_id=43, uuid_=None) -> list[str]:
     with counting_statements(engine) as statements:
-        export_responses(ExportResponses(str(uuid.uuid4()), system_id, tuple(ids)), deps)
-    return len(statements)
+        export_responses(ExportResponses(uuid_ or str(uuid.uuid4()), system_id, tuple(ids)), deps)
+    return statements
 
 
-def test_validation_costs_the_same_statements_for_one_id_as_for_a_thousand(engine, deps):
-    # Rejected commands only validate: one query for the system, one for all ids.
+def queries(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+def test_validation_is_one_query_for_one_id_as_for_a_thousand(engine, deps):
     one = statements_for(engine, deps, [-1], system_id=-1)
     thousand = statements_for(engine, deps, [-i for i in range(1, 1001)], system_id=-1)
-    assert one == thousand
+    assert len(one) == len(thousand)
+    assert len(queries(one)) == len(queries(thousand)) == 1
+
+
+def test_a_repeat_is_answered_with_one_query(engine, deps):
+    assert export_responses(ExportResponses(UUID, 43, tuple(range(1, 1001))), deps).accepted
+    repeat = statements_for(engine, deps, range(1, 1001), uuid_=UUID)
+    assert len(queries(repeat)) == 1
+    assert not [s for s in repeat if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_the_facts_are_the_log_entry_alone_once_a_command_is_logged(engine, deps):
+    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+        fresh = uow.facts.export_responses(UUID, 43, [1, 2, 5000])
+        unknown = uow.facts.export_responses(UUID, 99, [])
+    assert fresh.logged is None and fresh.system.id == 43 and fresh.system.accepts_response_exports
+    assert fresh.existing_response_ids == {1, 2}
+    assert (unknown.system, unknown.existing_response_ids) == (None, frozenset())
+    assert export_responses(ExportResponses(UUID, 43, (1, 2)), deps).accepted
+    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+        logged = uow.facts.export_responses(UUID, 43, [1, 2, 5000])
+    assert logged.logged.result.accepted and logged.logged.name == "ExportResponses"
+    assert (logged.system, logged.existing_response_ids) == (None, frozenset())
+
+
+def test_a_response_with_a_pending_export_is_skipped_and_the_others_queued(engine, deps):
+    assert export_responses(ExportResponses(str(uuid.uuid4()), 43, (1, 2)), deps).accepted
+    second = str(uuid.uuid4())
+    assert export_responses(ExportResponses(second, 43, (2, 3, 3, 1, 4)), deps).accepted
+    with engine.connect() as connection:
+        queued = connection.execute(
+            sa.select(tables.exports.c.resource_id).where(tables.exports.c.command_uuid == second)
+        ).scalars().all()
+    assert sorted(queued) == [3, 4]
+    assert rows(engine, tables.exports) == 4 and rows(engine, tables.export_events) == 4
 
 
 def test_acceptance_costs_the_same_statements_for_one_id_as_for_a_thousand(engine, deps):
     one = statements_for(engine, deps, [1])
     thousand = statements_for(engine, deps, range(2, 1001))
-    assert one == thousand
+    assert len(one) == len(thousand)
     assert rows(engine, tables.exports) == 1000 and rows(engine, tables.export_events) == 1000
 
 

@@ -63,7 +63,7 @@ class OutageUnitOfWork(UnitOfWork):
     def __enter__(self) -> OutageUnitOfWork:
         self.outage.check()
         self.inner.__enter__()
-        for name in ("external_systems", "responses", "exports", "commands", "queue", "offices"):
+        for name in ("facts", "exports", "commands", "queue", "offices"):
             setattr(self, name, getattr(self.inner, name))
         return self
 

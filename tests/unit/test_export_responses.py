@@ -131,7 +131,7 @@ class LosingUnitOfWork(InMemoryUnitOfWork):
     """Commits as if a concurrent twin had logged the same command just before."""
 
     def commit(self):
-        twin = self.commands.get(UUID)
+        twin = self._working.commands[UUID]
         self.store.commands = {**self.store.commands, UUID: twin}
         raise WriteConflict("duplicate key")
 

@@ -44,7 +44,7 @@ def test_a_disabled_system_or_one_not_exporting_responses_is_refused():
 
 
 def test_duplicates_and_pending_responses_are_not_queued_again():
-    assert responses_to_queue(command(ids=(3, 1, 3, 2, 1)), pending_response_ids={2}) == [3, 1]
+    assert responses_to_queue((3, 1, 3, 2, 1), pending_response_ids={2}) == [3, 1]
 
 
 def test_the_fingerprint_ignores_nothing_the_command_asks_for():
