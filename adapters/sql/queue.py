@@ -71,6 +71,18 @@ _PROGRESS = sa.select(exports.c.state, exports.c.percent_complete, exports.c.mes
     exports.c.id == sa.bindparam("export_id")
 )
 _HELD_PROGRESS = _PROGRESS.where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
+_PROGRESS, _HELD_PROGRESS = _PROGRESS.with_for_update(), _HELD_PROGRESS.with_for_update()
+_PROGRESS_VALUES = {
+    "state": sa.bindparam("state", type_=exports.c.state.type),
+    "percent_complete": sa.bindparam("percent_complete", type_=exports.c.percent_complete.type),
+    "message": sa.bindparam("message", type_=exports.c.message.type),
+    "external_data": sa.bindparam("external_data", type_=exports.c.external_data.type),
+    "updated_at": sa.bindparam("updated_at", type_=exports.c.updated_at.type),
+}
+_RECORD = sa.update(exports).where(exports.c.id == sa.bindparam("export_id")).values(**_PROGRESS_VALUES)
+_RECORD_AND_RELEASE = _RECORD.values(
+    claim_token=None, claimed_until=None, next_attempt_at=sa.bindparam("next_attempt_at", type_=_NOW.type)
+)
 _EVENT = sa.select(export_events.c.id).where(export_events.c.uuid == sa.bindparam("uuid"))
 _RECORD_EVENT = sa.insert(export_events)
 _CODES_BY_NAME = sa.select(offices.c.name, offices.c.code)
@@ -98,7 +110,7 @@ class SqlAlchemyExportQueue(ExportQueue):
             query, parameters = _PROGRESS, {"export_id": export_id}
         else:
             query, parameters = _HELD_PROGRESS, {"export_id": export_id, "token": claim_token}
-        row = self.connection.execute(query.with_for_update(), parameters).first()
+        row = self.connection.execute(query, parameters).first()
         if row is None:
             return None
         return Progress(ExportState(row.state), row.percent_complete, row.message, row.external_data or {})
@@ -107,16 +119,11 @@ class SqlAlchemyExportQueue(ExportQueue):
         return self.connection.execute(_EVENT, {"uuid": event_uuid}).first() is not None
 
     def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
-        changes = {
-            "state": progress.state.value,
-            "percent_complete": progress.percent_complete,
-            "message": progress.message,
-            "external_data": progress.external_data,
-            "updated_at": now,
-        }
-        if release:
-            changes.update(claim_token=None, claimed_until=None, next_attempt_at=next_attempt_at)
-        self.connection.execute(sa.update(exports).where(exports.c.id == export_id).values(**changes))
+        self.connection.execute(_RECORD_AND_RELEASE if release else _RECORD, {
+            "export_id": export_id, "state": progress.state.value, "percent_complete": progress.percent_complete,
+            "message": progress.message, "external_data": progress.external_data, "updated_at": now,
+            "next_attempt_at": next_attempt_at,
+        })  # fmt: skip
         self.connection.execute(_RECORD_EVENT, {
             "export_id": export_id, "uuid": report.uuid, "state": report.state.value,
             "percent_complete": report.percent_complete, "message": report.message,
