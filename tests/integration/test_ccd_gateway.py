@@ -385,3 +385,28 @@ def test_the_limiter_gives_concurrent_callers_distinct_slots():
 def test_the_limiter_needs_a_positive_rate(rate):
     with pytest.raises(ValueError):
         RateLimitedCcdGateway(RecordingGateway(time.monotonic), max_per_second=rate)
+
+
+# -- the environment ---------------------------------------------------------------------
+
+
+def test_proxies_named_in_the_environment_are_used_and_no_proxy_is_honoured(fake, monkeypatch):
+    """Read once when the gateway starts (requests would read them on every call)."""
+    fake.add_case(CASE_TYPE, NUMBER, "Leeds")
+    proxy = fake.base_urls["CCD_AUTH_BASE_URL"].split("/auth")[0]  # the fake answers absolute-form requests
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.setenv("no_proxy", "")
+    unreachable = {name: url.replace("127.0.0.1", "ccd.invalid").replace(f":{fake.port}", "")
+                   for name, url in fake.base_urls.items()}  # fmt: skip
+    through_proxy = HttpCcdGateway(CcdSettings.from_environ(unreachable))
+    try:
+        assert through_proxy.find_latest_case(CASE_TYPE, NUMBER).managing_office == "Leeds"
+    finally:
+        through_proxy.close()
+    monkeypatch.setenv("no_proxy", "ccd.invalid")
+    bypassing = HttpCcdGateway(CcdSettings.from_environ(unreachable))
+    try:
+        assert "CCD auth" in failure_of(bypassing, fake)
+    finally:
+        bypassing.close()
