@@ -124,8 +124,8 @@ def _serialize_sqlite_writes(engine: sa.Engine, writers: WriterQueue | None) -> 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
         options = connection.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
-            return
+        if options.get("isolation_level") == "AUTOCOMMIT" or options.get("statements_alone", False):
+            return  # each statement its own transaction (pysqlite's isolation_level is None)
         if options.get("read_only", False):
             connection.exec_driver_sql("BEGIN")
             return

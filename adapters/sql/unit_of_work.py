@@ -65,11 +65,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
 
 def _reading(engine: sa.Engine) -> dict:
-    """How a reading unit reads on this database."""
+    """How a reading unit reads: each statement on its own, in no transaction.
+
+    A reading unit decides nothing that a writing one does not check again under the
+    database's unique keys, and the use cases read in it with one statement (which sees
+    one snapshot). No transaction saves BEGIN and ROLLBACK: two round trips on
+    PostgreSQL; on SQLite about 25 of the 300 µs a rejected command takes in process.
+    """
     if engine.dialect.name == "postgresql":
-        # Each read stands alone: a reading unit decides nothing that a writing one
-        # does not check again under the database's unique keys, and no transaction
-        # saves the BEGIN and ROLLBACK round trips on every replay or rejection.
         return {"isolation_level": "AUTOCOMMIT"}
-    # On SQLite a plain BEGIN (no write lock) is cheaper than a snapshot per statement.
-    return {"read_only": True}
+    # SQLAlchemy's AUTOCOMMIT on SQLite would reset pysqlite's isolation_level on
+    # return to the pool, which engine.py keeps at None to begin transactions itself.
+    return {"read_only": True, "statements_alone": True}
