@@ -37,10 +37,11 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int) -> list[ClaimedExport]:
     now = deps.clock.now()
     with deps.unit_of_work() as uow:
         claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), deps.new_uuid())
+        starts = []
         for claim in claims:
-            current = uow.queue.progress(claim.export_id, claim.claim_token)
             report = progress.started(deps.new_uuid())
-            uow.queue.record(claim.export_id, report, progress.apply_report(current, report), now)
+            starts.append((claim.export_id, report, progress.apply_report(claim.progress, report)))
+        uow.queue.record_all(starts, now)
         uow.commit()
     return claims
 

@@ -52,8 +52,9 @@ def export_responses(command: ExportResponses, deps: ExportResponsesDeps) -> Com
 
 
 def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResult:
+    response_ids = command.distinct_response_ids()
     with (deps.reading or deps.unit_of_work)() as uow:
-        facts = uow.facts.export_responses(command.uuid, command.external_system_id, command.distinct_response_ids())
+        facts = uow.facts.export_responses(command.uuid, command.external_system_id, response_ids)
     if facts.logged is not None:
         return _reply_to_repeat(command, facts.logged)
     problems = rules.check_export_responses(command, facts.system, facts.existing_response_ids)
@@ -67,9 +68,7 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResu
         # then answers from the log. Responses deleted since the check above fail
         # their foreign key the same way, and the next attempt reports them missing.
         uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result))
-        uow.exports.queue_responses(
-            command.uuid, command.external_system_id, command.distinct_response_ids(), deps.clock.now()
-        )
+        uow.exports.queue_responses(command.uuid, command.external_system_id, response_ids, deps.clock.now())
         uow.commit()
     return result
 

@@ -81,6 +81,7 @@ class ClaimedExport:
     external_system_id: int
     case_type_id: str | None
     response_remote_office: bool
+    progress: Progress  # as it was when claimed, before this attempt started
 
 
 class ExportQueue(abc.ABC):
@@ -104,6 +105,11 @@ class ExportQueue(abc.ABC):
     def record(self, export_id: int, report: ProgressReport, progress: Progress, now: datetime,
                next_attempt_at: datetime | None = None, release: bool = False) -> None:
         """Store the report as an event and `progress` on the export; `release` ends the claim."""
+
+    @abc.abstractmethod
+    def record_all(self, records: Sequence[tuple[int, ProgressReport, Progress]], now: datetime) -> None:
+        """`record` each (export id, report, progress), keeping the claims, in a constant
+        number of statements whatever the number of records."""
 
 
 class OfficeRepository(abc.ABC):

@@ -49,7 +49,7 @@ class Worker:
                     announced = True
                 while ready and len(in_flight) < self.concurrency:
                     in_flight.add(pool.submit(self._carry_out, ready.popleft()))
-                claimed = None if self.stopping.is_set() else self._claim(self.concurrency - len(ready))
+                claimed = None if self.stopping.is_set() else self._claim(self._to_claim(len(ready)))
                 if claimed is None and not self.stopping.is_set():
                     continue  # the database did not answer: that is no empty queue, even when draining
                 ready.extend(claimed or ())
@@ -62,6 +62,12 @@ class Worker:
                 elif not ready:
                     self.stopping.wait(self.poll_seconds)
         return self.outcomes
+
+    def _to_claim(self, ready: int) -> int:
+        """How many to claim now: none until half the slots in `ready` are free (or it is
+        empty), so that claims come in batches, each one transaction, not one per export."""
+        free = self.concurrency - ready
+        return free if ready == 0 or free >= (self.concurrency + 1) // 2 else 0
 
     def _claim(self, free: int) -> list[ClaimedExport] | None:
         """Up to `free` claims; None, after waiting a poll, when the database does not answer."""

@@ -46,6 +46,7 @@ class InMemoryExportQueue(ExportQueue):
             external_system_id=system.id,
             case_type_id=system.configuration("case_type_id"),
             response_remote_office=system.response_remote_office,
+            progress=Progress(export.state, export.percent_complete, export.message, export.external_data),
         )
 
     def progress(self, export_id, claim_token) -> Progress | None:
@@ -71,6 +72,10 @@ class InMemoryExportQueue(ExportQueue):
             self.store.work[export_id] = attrs.evolve(
                 self._work(export_id), claim_token=None, claimed_until=None, next_attempt_at=next_attempt_at
             )
+
+    def record_all(self, records, now) -> None:
+        for export_id, report, progress in records:
+            self.record(export_id, report, progress, now)
 
 
 class InMemoryOfficeRepository(OfficeRepository):

@@ -44,6 +44,7 @@ _CLAIM = (
         attempts=exports.c.attempts + 1,
     )
 )
+_PROGRESS_COLUMNS = [exports.c.state, exports.c.percent_complete, exports.c.message, exports.c.external_data]
 _CASE_TYPE = (
     sa.select(external_system_configurations.c.value)
     .where(
@@ -52,24 +53,24 @@ _CASE_TYPE = (
     )
     .scalar_subquery()
 )
+_CLAIM_COLUMNS = [
+    exports.c.id.label("export_id"),
+    exports.c.attempts.label("attempt"),
+    exports.c.resource_id.label("response_id"),
+    responses.c.case_number,
+    exports.c.external_system_id,
+    _CASE_TYPE.label("case_type_id"),
+    external_systems.c.response_remote_office,
+]
+_CLAIM_FIELDS = [column.name for column in _CLAIM_COLUMNS]
 _CLAIMED = (
-    sa.select(
-        exports.c.id.label("export_id"),
-        exports.c.attempts.label("attempt"),
-        exports.c.resource_id.label("response_id"),
-        responses.c.case_number,
-        exports.c.external_system_id,
-        _CASE_TYPE.label("case_type_id"),
-        external_systems.c.response_remote_office,
-    )
+    sa.select(*_CLAIM_COLUMNS, *_PROGRESS_COLUMNS)
     .join(responses, responses.c.id == exports.c.resource_id)
     .join(external_systems, external_systems.c.id == exports.c.external_system_id)
     .where(exports.c.id.in_(_IDS))
     .order_by(exports.c.id)
 )
-_PROGRESS = sa.select(exports.c.state, exports.c.percent_complete, exports.c.message, exports.c.external_data).where(
-    exports.c.id == sa.bindparam("export_id")
-)
+_PROGRESS = sa.select(*_PROGRESS_COLUMNS).where(exports.c.id == sa.bindparam("export_id"))
 _HELD_PROGRESS = _PROGRESS.where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
 _PROGRESS, _HELD_PROGRESS = _PROGRESS.with_for_update(), _HELD_PROGRESS.with_for_update()
 _PROGRESS_VALUES = {
@@ -103,32 +104,45 @@ class SqlAlchemyExportQueue(ExportQueue):
             return []
         self.connection.execute(_CLAIM, {"ids": ids, "token": claim_token, "until": claimed_until})
         rows = self.connection.execute(_CLAIMED, {"ids": ids}).mappings()
-        return [ClaimedExport(claim_token=claim_token, **row) for row in rows]
+        return [ClaimedExport(claim_token=claim_token, **{name: row[name] for name in _CLAIM_FIELDS},
+                              progress=_progress(row)) for row in rows]  # fmt: skip
 
     def progress(self, export_id, claim_token) -> Progress | None:
         if claim_token is None:
             query, parameters = _PROGRESS, {"export_id": export_id}
         else:
             query, parameters = _HELD_PROGRESS, {"export_id": export_id, "token": claim_token}
-        row = self.connection.execute(query, parameters).first()
-        if row is None:
-            return None
-        return Progress(ExportState(row.state), row.percent_complete, row.message, row.external_data or {})
+        row = self.connection.execute(query, parameters).mappings().first()
+        return None if row is None else _progress(row)
 
     def has_event(self, event_uuid: str) -> bool:
         return self.connection.execute(_EVENT, {"uuid": event_uuid}).first() is not None
 
     def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
-        self.connection.execute(_RECORD_AND_RELEASE if release else _RECORD, {
-            "export_id": export_id, "state": progress.state.value, "percent_complete": progress.percent_complete,
-            "message": progress.message, "external_data": progress.external_data, "updated_at": now,
-            "next_attempt_at": next_attempt_at,
-        })  # fmt: skip
-        self.connection.execute(_RECORD_EVENT, {
-            "export_id": export_id, "uuid": report.uuid, "state": report.state.value,
-            "percent_complete": report.percent_complete, "message": report.message,
-            "data": report.external_data, "created_at": now, "updated_at": now,
-        })  # fmt: skip
+        self.connection.execute(_RECORD_AND_RELEASE if release else _RECORD,
+                                {**_progress_values(export_id, progress, now), "next_attempt_at": next_attempt_at})
+        self.connection.execute(_RECORD_EVENT, _event_values(export_id, report, now))
+
+    def record_all(self, records, now) -> None:
+        if not records:
+            return
+        self.connection.execute(_RECORD, [_progress_values(export_id, progress, now) for export_id, _, progress in records])
+        self.connection.execute(_RECORD_EVENT, [_event_values(export_id, report, now) for export_id, report, _ in records])
+
+
+def _progress(row) -> Progress:
+    return Progress(ExportState(row["state"]), row["percent_complete"], row["message"], row["external_data"] or {})
+
+
+def _progress_values(export_id: int, progress: Progress, now) -> dict:
+    return {"export_id": export_id, "state": progress.state.value, "percent_complete": progress.percent_complete,
+            "message": progress.message, "external_data": progress.external_data, "updated_at": now}  # fmt: skip
+
+
+def _event_values(export_id: int, report: ProgressReport, now) -> dict:
+    return {"export_id": export_id, "uuid": report.uuid, "state": report.state.value,
+            "percent_complete": report.percent_complete, "message": report.message, "data": report.external_data,
+            "created_at": now, "updated_at": now}  # fmt: skip
 
 
 class SqlAlchemyOfficeRepository(OfficeRepository):

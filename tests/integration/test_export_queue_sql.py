@@ -19,7 +19,7 @@ from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 from domain.exports import ExportState
 from domain.retries import RetrySchedule
-from tests.builders import NOW, add_external_system, add_responses
+from tests.builders import NOW, add_external_system, add_responses, counting_statements
 
 
 @pytest.fixture
@@ -145,3 +145,28 @@ def test_concurrent_claims_never_take_the_same_export(engine, deps):
     for thread in threads:
         thread.join(timeout=60)
     assert len(claimed) == 40 and len(set(claimed)) == 40
+
+
+def test_a_batch_of_claims_is_started_in_the_same_statements_as_one(engine, deps, clock):
+    queue(deps, range(1, 11))
+    with counting_statements(engine) as one:
+        (single,) = claim_due_exports(deps, limit=1)
+    with counting_statements(engine) as batch:
+        claims = claim_due_exports(deps, limit=8)
+    assert len(one) == len(batch)
+    assert single.progress.state is ExportState.QUEUED and len(claims) == 8
+    assert all(claim.progress.state is ExportState.QUEUED for claim in claims)
+    started = [row for row in export_rows(engine) if row["state"] == "in_progress"]
+    assert len(started) == 9 and all(row["message"] == "Response export started" for row in started)
+    assert all(event_states(engine, row["id"]) == ["queued", "in_progress"] for row in started)
+
+
+def test_a_retried_export_is_claimed_with_its_erroring_progress(engine, deps, ccd, clock):
+    queue(deps, [1])
+    ccd.fail_next("CCD data store answered 502 to the case search")
+    (claim,) = claim_due_exports(deps, limit=1)
+    assert carry_out(claim, deps) is ExportState.ERRORING
+    clock.at += timedelta(seconds=10)
+    (again,) = claim_due_exports(deps, limit=1)
+    assert (again.attempt, again.progress.state, again.progress.message) == (2, ExportState.ERRORING, "Response erroring")
+    assert again.progress.external_data == {"error": {"message": "CCD data store answered 502 to the case search"}}

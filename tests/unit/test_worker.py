@@ -1,0 +1,66 @@
+"""The worker loop on the in-memory store: claims in batches, every export carried out once."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import datetime, timezone
+
+import attrs
+
+from adapters.clock import SystemClock
+from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.memory.ccd import InMemoryCcdGateway
+from application.carry_out_exports import ExportWorkDeps
+from domain.exports import queue_response_export
+from domain.external_systems import Configuration, ExternalSystem
+from entrypoints import worker as worker_module
+from entrypoints.worker import Worker
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SYSTEM = ExternalSystem(43, "CCD Manchester", "ccd_manchester", export_responses=True,
+                        configurations=(Configuration("case_type_id", "Manchester_Dev"),))  # fmt: skip
+
+
+class SlowCcd(InMemoryCcdGateway):
+    """Answers after a few milliseconds, as a remote CCD would, so that exports overlap."""
+
+    def find_latest_case(self, case_type_id, case_number):
+        time.sleep(0.005)
+        return super().find_latest_case(case_type_id, case_number)
+
+
+def queued_store(count: int) -> InMemoryStore:
+    store = InMemoryStore()
+    store.external_systems[43] = SYSTEM
+    for export_id in range(1, count + 1):
+        store.response_ids.add(export_id)
+        store.case_numbers[export_id] = f"24{export_id:05d}/2024"
+        export = queue_response_export(export_id, 43, "c0mmand", START, f"queued-{export_id}")
+        store.exports[export_id] = attrs.evolve(export, id=export_id)
+    return store
+
+
+def test_claims_come_in_batches_of_at_least_half_the_free_slots(monkeypatch):
+    store = queued_store(24)
+    counter = itertools.count(1)
+    deps = ExportWorkDeps(unit_of_work=lambda: InMemoryUnitOfWork(store), ccd=SlowCcd(), clock=SystemClock(),
+                          new_uuid=lambda: f"00000000-0000-4000-8000-{next(counter):012d}")  # fmt: skip
+    asked: list[int] = []
+    claimed: list[int] = []
+    claim = worker_module.claim_due_exports
+
+    def counting_claims(deps, limit):
+        asked.append(limit)
+        claims = claim(deps, limit)
+        claimed.append(len(claims))
+        return claims
+
+    monkeypatch.setattr(worker_module, "claim_due_exports", counting_claims)
+    outcomes = Worker(deps, concurrency=4, poll_seconds=0.01).run(drain=True)
+
+    assert outcomes == {"complete": 24}
+    assert [export.state.value for export in store.exports.values()] == ["complete"] * 24
+    assert asked and min(asked) >= 2, asked
+    productive = [count for count in claimed if count]
+    assert sum(productive) == 24 and len(productive) <= 24 // 2, claimed  # one claim per export: 24
