@@ -25,10 +25,27 @@ _ACCEPTED_STATUS = 202
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
+class _IdArray(sa.types.TypeDecorator):
+    """Ids sent to PostgreSQL as the text of an array and cast there to bigint[].
+
+    psycopg dumps a list as an array element by element, in Python: 15 ms for 10,000
+    ids, twice per command. Their text is one string, made in about a millisecond.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return "{" + ",".join(map(str, map(int, value))) + "}"
+
+    def bind_expression(self, bindvalue):
+        return sa.cast(bindvalue, ARRAY(sa.BigInteger))
+
+
 def _in_ids(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement[bool]:
     """`column IN :ids` with one bound parameter, whatever the number of ids."""
     if dialect == "postgresql":
-        return column == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.BigInteger)))
+        return column == sa.any_(sa.bindparam("ids", type_=_IdArray()))
     values = sa.func.json_each(sa.bindparam("ids", type_=sa.JSON)).table_valued("value")
     return column.in_(sa.select(values.c.value))
 
@@ -65,7 +82,7 @@ _FACTS = _by_dialect(_facts)
 def _id_values(dialect: str) -> sa.TableValuedAlias:
     """The `ids` parameter as rows of one column, `value`, in the order given."""
     if dialect == "postgresql":
-        return sa.func.unnest(sa.bindparam("ids", type_=ARRAY(sa.BigInteger))).table_valued("value").render_derived()
+        return sa.func.unnest(sa.bindparam("ids", type_=_IdArray())).table_valued("value").render_derived()
     return sa.func.json_each(sa.bindparam("ids", type_=sa.JSON)).table_valued("value")
 
 
