@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from adapters.sql.tables import (
+    PENDING,
     export_events,
     exports,
     external_system_configurations,
@@ -23,14 +24,22 @@ from domain.exports import RESPONSE, ExportState, Progress, ProgressReport
 
 _NOW = sa.bindparam("now", type_=exports.c.next_attempt_at.type)
 _IDS = sa.bindparam("ids", expanding=True)
+
+
+def _state_in(*states: str) -> sa.ColumnElement[bool]:
+    """`state IN (...)` with literal values, as a partial index's predicate has them."""
+    return exports.c.state.in_([sa.literal_column(repr(state)) for state in states])
+
+
 _WAITING = sa.and_(
-    exports.c.state.in_([ExportState.QUEUED.value, ExportState.ERRORING.value]),
+    _state_in(ExportState.QUEUED.value, ExportState.ERRORING.value),
     sa.or_(exports.c.next_attempt_at.is_(None), exports.c.next_attempt_at <= _NOW),
 )
 _ABANDONED = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until < _NOW)
 _DUE = (
     sa.select(exports.c.id)
-    .where(exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
+    # The first term is ix_exports_due's predicate: it lets the query read that index.
+    .where(_state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
     .order_by(exports.c.next_attempt_at, exports.c.id)
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)

@@ -14,6 +14,7 @@ from adapters.clock import FixedClock
 from adapters.memory.ccd import InMemoryCcdGateway
 from adapters.sql import tables
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.sql.queue import _DUE
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
@@ -170,3 +171,20 @@ def test_a_retried_export_is_claimed_with_its_erroring_progress(engine, deps, cc
     (again,) = claim_due_exports(deps, limit=1)
     assert (again.attempt, again.progress.state, again.progress.message) == (2, ExportState.ERRORING, "Response erroring")
     assert again.progress.external_data == {"error": {"message": "CCD data store answered 502 to the case search"}}
+
+
+def test_claims_read_the_index_of_pending_exports_not_every_export(engine, deps):
+    """Else a claim costs more with every finished export the table keeps."""
+    compiled = _DUE.compile(dialect=engine.dialect)
+    parameters = compiled.construct_params({"now": NOW.isoformat(), "limit": 8})
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            values = [parameters[name] for name in compiled.positiontup]
+            plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", tuple(values))]
+            assert plan == ["SEARCH exports USING INDEX ix_exports_due (resource_type=?)"]  # in order: no sort
+        else:
+            # The tables are tiny: without these PostgreSQL would rightly scan them whole.
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            connection.exec_driver_sql("SET enable_bitmapscan = off")
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", parameters))
+            assert "Index Scan using ix_exports_due on exports" in plan and "Sort" not in plan, plan
