@@ -86,8 +86,9 @@ def _fail(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportSta
 
 def _finish(claim, deps, reports: Sequence[ProgressReport], next_attempt_at: datetime | None = None,
             assign_office: bool = False, office: str | None = None) -> ExportState | None:  # fmt: skip
-    # The reports keep their uuids across these tries: one that did reach the
-    # database before the connection broke is not recorded a second time.
+    # The last report ends the claim in the transaction that records them all: when a
+    # commit reached the database but its acknowledgement was lost, the next try finds
+    # the export no longer held and records nothing twice.
     for attempt in range(_RECORD_ATTEMPTS):
         try:
             return _record(claim, deps, reports, next_attempt_at, assign_office, office)
@@ -106,7 +107,7 @@ def _record(claim, deps, reports, next_attempt_at, assign_office, office) -> Exp
             return None
         for index, report in enumerate(reports):
             last = index == len(reports) - 1
-            updated = None if uow.queue.has_event(report.uuid) else progress.apply_report(current, report)
+            updated = progress.apply_report(current, report)
             if updated is None:
                 continue
             uow.queue.record(claim.export_id, report, updated, now,

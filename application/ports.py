@@ -93,13 +93,8 @@ class ExportQueue(abc.ABC):
         expired claim) so that no other worker can; marks them in progress (attempt + 1)."""
 
     @abc.abstractmethod
-    def progress(self, export_id: int, claim_token: str | None) -> Progress | None:
-        """The export's progress, locked for update; None if it is not held under `claim_token`
-        (pass None to read it whoever holds it)."""
-
-    @abc.abstractmethod
-    def has_event(self, event_uuid: str) -> bool:
-        """Whether a report with this uuid has been recorded already."""
+    def progress(self, export_id: int, claim_token: str) -> Progress | None:
+        """The export's progress, locked for update; None if it is not held under `claim_token`."""
 
     @abc.abstractmethod
     def record(self, export_id: int, report: ProgressReport, progress: Progress, now: datetime,

@@ -51,12 +51,9 @@ class InMemoryExportQueue(ExportQueue):
 
     def progress(self, export_id, claim_token) -> Progress | None:
         export = self.store.exports.get(export_id)
-        if export is None or (claim_token is not None and self._work(export_id).claim_token != claim_token):
+        if export is None or self._work(export_id).claim_token != claim_token:
             return None
         return Progress(export.state, export.percent_complete, export.message, export.external_data)
-
-    def has_event(self, event_uuid: str) -> bool:
-        return any(event.uuid == event_uuid for export in self.store.exports.values() for event in export.events)
 
     def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
         export = self.store.exports[export_id]

@@ -79,9 +79,12 @@ _CLAIMED = (
     .where(exports.c.id.in_(_IDS))
     .order_by(exports.c.id)
 )
-_PROGRESS = sa.select(*_PROGRESS_COLUMNS).where(exports.c.id == sa.bindparam("export_id"))
-_HELD_PROGRESS = _PROGRESS.where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
-_PROGRESS, _HELD_PROGRESS = _PROGRESS.with_for_update(), _HELD_PROGRESS.with_for_update()
+_HELD_PROGRESS = (
+    sa.select(*_PROGRESS_COLUMNS)
+    .where(exports.c.id == sa.bindparam("export_id"),
+           exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
+    .with_for_update()
+)  # fmt: skip
 _PROGRESS_VALUES = {
     "state": sa.bindparam("state", type_=exports.c.state.type),
     "percent_complete": sa.bindparam("percent_complete", type_=exports.c.percent_complete.type),
@@ -93,7 +96,6 @@ _RECORD = sa.update(exports).where(exports.c.id == sa.bindparam("export_id")).va
 _RECORD_AND_RELEASE = _RECORD.values(
     claim_token=None, claimed_until=None, next_attempt_at=sa.bindparam("next_attempt_at", type_=_NOW.type)
 )
-_EVENT = sa.select(export_events.c.id).where(export_events.c.uuid == sa.bindparam("uuid"))
 _RECORD_EVENT = sa.insert(export_events)
 _CODES_BY_NAME = sa.select(offices.c.name, offices.c.code)
 _ASSIGN = (
@@ -117,15 +119,8 @@ class SqlAlchemyExportQueue(ExportQueue):
                               progress=_progress(row)) for row in rows]  # fmt: skip
 
     def progress(self, export_id, claim_token) -> Progress | None:
-        if claim_token is None:
-            query, parameters = _PROGRESS, {"export_id": export_id}
-        else:
-            query, parameters = _HELD_PROGRESS, {"export_id": export_id, "token": claim_token}
-        row = self.connection.execute(query, parameters).mappings().first()
+        row = self.connection.execute(_HELD_PROGRESS, {"export_id": export_id, "token": claim_token}).mappings().first()
         return None if row is None else _progress(row)
-
-    def has_event(self, event_uuid: str) -> bool:
-        return self.connection.execute(_EVENT, {"uuid": event_uuid}).first() is not None
 
     def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
         self.connection.execute(_RECORD_AND_RELEASE if release else _RECORD,
