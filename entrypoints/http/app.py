@@ -7,7 +7,13 @@ import falcon
 from entrypoints.bootstrap import Services
 from entrypoints.http import errors
 from entrypoints.http.auth import Authentication, TokenSet
-from entrypoints.http.export_status import EXPORT_PATH, EXPORTS_PATH, ExportListResource, ExportResource
+from entrypoints.http.export_status import (
+    EXPORT_PATH,
+    EXPORTS_PATH,
+    ExportListResource,
+    ExportResource,
+    IdConverter,
+)
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
 from entrypoints.http.resources import ExportResponsesResource, HealthResource
@@ -23,6 +29,7 @@ def create_app(services: Services) -> falcon.App:
         middleware.append(Authentication(TokenSet(services.settings.api_tokens)))
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
+    app.router_options.converters["id"] = IdConverter
     app.add_route(EXPORT_RESPONSES_PATH, ExportResponsesResource(services))
     app.add_route(EXPORTS_PATH, ExportListResource(services.export_reader))
     app.add_route(EXPORT_PATH, ExportResource(services.export_reader))

@@ -18,10 +18,18 @@ from entrypoints.http.parsing import FIELD_STATUS, Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
 
 EXPORTS_PATH = "/api/v2/exports"
-EXPORT_PATH = "/api/v2/exports/{export_id:int}"
+EXPORT_PATH = "/api/v2/exports/{export_id:id}"
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 50, 500
-_INTEGER = re.compile(r"^-?[0-9]+$")
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only; matched whole (fullmatch)
 _STATES = ", ".join(state.value for state in ExportState)
+
+
+class IdConverter(falcon.routing.BaseConverter):
+    """An id in a path: an optional minus and ASCII digits. (Falcon's `int` converter,
+    like int(), also takes "1_0", "+1" and digits of other scripts, such as "١".)"""
+
+    def convert(self, value: str) -> int | None:
+        return int(value) if _INTEGER.fullmatch(value) else None
 
 
 class ExportResource:
@@ -87,7 +95,7 @@ class Query:
 
 
 def _integer(text: str) -> int:
-    if not _INTEGER.match(text):
+    if not _INTEGER.fullmatch(text):
         raise Problem("invalid_query_parameter", f"must be an integer, not {text!r}")
     return int(text)
 

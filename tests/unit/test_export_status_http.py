@@ -96,7 +96,9 @@ def test_an_unknown_export_is_a_404_in_the_envelope(client, store, export_id):
     assert error["detail"] == f"The export with an id of {int(export_id)} was not found"
 
 
-@pytest.mark.parametrize("path", ["/api/v2/exports/abc", "/api/v2/exports/1.5", "/api/v2/exports/1/events"])
+@pytest.mark.parametrize("path", ["/api/v2/exports/abc", "/api/v2/exports/1.5", "/api/v2/exports/1/events",
+                                  "/api/v2/exports/1_0", "/api/v2/exports/+1", "/api/v2/exports/%D9%A1",
+                                  "/api/v2/exports/%201", "/api/v2/exports/1%0A"])  # fmt: skip
 def test_a_path_that_is_no_export_id_is_a_plain_404(client, path):
     reply = client.simulate_get(path)
     assert reply.status_code == 404
@@ -189,6 +191,9 @@ def test_pages_walk_the_list_and_say_where_they_are(client, store):
         ("per_page=0", "/per_page", "per_page must be from 1 to 500, not 0"),
         ("per_page=501", "/per_page", "per_page must be from 1 to 500, not 501"),
         ("per_page=ten", "/per_page", "per_page must be an integer, not 'ten'"),
+        ("page=1%0A", "/page", "page must be an integer, not '1\\n'"),
+        ("response_id=1_0", "/response_id", "response_id must be an integer, not '1_0'"),
+        ("response_id=%D9%A1", "/response_id", "response_id must be an integer, not '\u0661'"),
     ],
 )  # fmt: skip
 def test_a_bad_query_parameter_is_a_400_that_names_it(client, listed, query, source, detail):
