@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+import attrs
 from attrs import field, frozen
 
 from application.ccd import CcdCase, CcdFailure, CcdGateway
@@ -37,13 +38,12 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int) -> list[ClaimedExport]:
     now = deps.clock.now()
     with deps.unit_of_work() as uow:
         claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), deps.new_uuid())
-        starts = []
-        for claim in claims:
-            report = progress.started(deps.new_uuid())
-            starts.append((claim.export_id, report, progress.apply_report(claim.progress, report)))
-        uow.queue.record_all(starts, now)
+        starts = [(claim, progress.started(deps.new_uuid())) for claim in claims]
+        started = [attrs.evolve(claim, progress=progress.apply_report(claim.progress, report)) for claim, report in starts]
+        uow.queue.record_all([(claim.export_id, report, after.progress)
+                              for (claim, report), after in zip(starts, started, strict=True)], now)  # fmt: skip
         uow.commit()
-    return claims
+    return started
 
 
 def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> ExportState | None:
@@ -101,17 +101,17 @@ def _finish(claim, deps, reports: Sequence[ProgressReport], next_attempt_at: dat
 
 def _record(claim, deps, reports, next_attempt_at, assign_office, office) -> ExportState | None:
     now = deps.clock.now()
+    current = claim.progress
     with deps.unit_of_work() as uow:
-        current = uow.queue.progress(claim.export_id, claim.claim_token)
-        if current is None:
-            return None
         for index, report in enumerate(reports):
             last = index == len(reports) - 1
             updated = progress.apply_report(current, report)
             if updated is None:
                 continue
-            uow.queue.record(claim.export_id, report, updated, now,
-                             next_attempt_at=next_attempt_at if last else None, release=last)  # fmt: skip
+            held = uow.queue.record(claim.export_id, claim.claim_token, report, updated, now,
+                                    next_attempt_at=next_attempt_at if last else None, release=last)  # fmt: skip
+            if not held:
+                return None
             current = updated
         if assign_office and current.state is ExportState.COMPLETE:
             code = office_code_for(office, claim.case_number, uow.offices.codes_by_name())

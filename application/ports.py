@@ -81,7 +81,7 @@ class ClaimedExport:
     external_system_id: int
     case_type_id: str | None
     response_remote_office: bool
-    progress: Progress  # as it was when claimed, before this attempt started
+    progress: Progress  # once this attempt started: while the claim holds, no one else changes it
 
 
 class ExportQueue(abc.ABC):
@@ -93,18 +93,15 @@ class ExportQueue(abc.ABC):
         expired claim) so that no other worker can; marks them in progress (attempt + 1)."""
 
     @abc.abstractmethod
-    def progress(self, export_id: int, claim_token: str) -> Progress | None:
-        """The export's progress, locked for update; None if it is not held under `claim_token`."""
-
-    @abc.abstractmethod
-    def record(self, export_id: int, report: ProgressReport, progress: Progress, now: datetime,
-               next_attempt_at: datetime | None = None, release: bool = False) -> None:
-        """Store the report as an event and `progress` on the export; `release` ends the claim."""
+    def record(self, export_id: int, claim_token: str, report: ProgressReport, progress: Progress,
+               now: datetime, next_attempt_at: datetime | None = None, release: bool = False) -> bool:
+        """Store the report as an event and `progress` on the export, if it is still held
+        under `claim_token`; `release` ends the claim. False, storing nothing, if not."""
 
     @abc.abstractmethod
     def record_all(self, records: Sequence[tuple[int, ProgressReport, Progress]], now: datetime) -> None:
-        """`record` each (export id, report, progress), keeping the claims, in a constant
-        number of statements whatever the number of records."""
+        """Store each (export id, report, progress) of exports this unit of work has just
+        claimed, keeping the claims, in a constant number of statements."""
 
 
 class OfficeRepository(abc.ABC):

@@ -49,13 +49,21 @@ class InMemoryExportQueue(ExportQueue):
             progress=Progress(export.state, export.percent_complete, export.message, export.external_data),
         )
 
-    def progress(self, export_id, claim_token) -> Progress | None:
-        export = self.store.exports.get(export_id)
-        if export is None or self._work(export_id).claim_token != claim_token:
-            return None
-        return Progress(export.state, export.percent_complete, export.message, export.external_data)
+    def record(self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False) -> bool:
+        if self._work(export_id).claim_token != claim_token:
+            return False
+        self._store(export_id, report, progress)
+        if release:
+            self.store.work[export_id] = attrs.evolve(
+                self._work(export_id), claim_token=None, claimed_until=None, next_attempt_at=next_attempt_at
+            )
+        return True
 
-    def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
+    def record_all(self, records, now) -> None:
+        for export_id, report, progress in records:
+            self._store(export_id, report, progress)
+
+    def _store(self, export_id: int, report: ProgressReport, progress: Progress) -> None:
         export = self.store.exports[export_id]
         self.store.exports[export_id] = attrs.evolve(
             export,
@@ -65,14 +73,6 @@ class InMemoryExportQueue(ExportQueue):
             external_data=progress.external_data,
             events=(*export.events, report.as_event()),
         )
-        if release:
-            self.store.work[export_id] = attrs.evolve(
-                self._work(export_id), claim_token=None, claimed_until=None, next_attempt_at=next_attempt_at
-            )
-
-    def record_all(self, records, now) -> None:
-        for export_id, report, progress in records:
-            self.record(export_id, report, progress, now)
 
 
 class InMemoryOfficeRepository(OfficeRepository):

@@ -79,12 +79,6 @@ _CLAIMED = (
     .where(exports.c.id.in_(_IDS))
     .order_by(exports.c.id)
 )
-_HELD_PROGRESS = (
-    sa.select(*_PROGRESS_COLUMNS)
-    .where(exports.c.id == sa.bindparam("export_id"),
-           exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
-    .with_for_update()
-)  # fmt: skip
 _PROGRESS_VALUES = {
     "state": sa.bindparam("state", type_=exports.c.state.type),
     "percent_complete": sa.bindparam("percent_complete", type_=exports.c.percent_complete.type),
@@ -93,7 +87,9 @@ _PROGRESS_VALUES = {
     "updated_at": sa.bindparam("updated_at", type_=exports.c.updated_at.type),
 }
 _RECORD = sa.update(exports).where(exports.c.id == sa.bindparam("export_id")).values(**_PROGRESS_VALUES)
-_RECORD_AND_RELEASE = _RECORD.values(
+# Fenced: only the holder of the claim records; a lost claim updates no row.
+_RECORD_HELD = _RECORD.where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
+_RECORD_HELD_AND_RELEASE = _RECORD_HELD.values(
     claim_token=None, claimed_until=None, next_attempt_at=sa.bindparam("next_attempt_at", type_=_NOW.type)
 )
 _RECORD_EVENT = sa.insert(export_events)
@@ -118,14 +114,13 @@ class SqlAlchemyExportQueue(ExportQueue):
         return [ClaimedExport(claim_token=claim_token, **{name: row[name] for name in _CLAIM_FIELDS},
                               progress=_progress(row)) for row in rows]  # fmt: skip
 
-    def progress(self, export_id, claim_token) -> Progress | None:
-        row = self.connection.execute(_HELD_PROGRESS, {"export_id": export_id, "token": claim_token}).mappings().first()
-        return None if row is None else _progress(row)
-
-    def record(self, export_id, report: ProgressReport, progress: Progress, now, next_attempt_at=None, release=False):
-        self.connection.execute(_RECORD_AND_RELEASE if release else _RECORD,
-                                {**_progress_values(export_id, progress, now), "next_attempt_at": next_attempt_at})
+    def record(self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False) -> bool:
+        parameters = {**_progress_values(export_id, progress, now), "token": claim_token, "next_attempt_at": next_attempt_at}
+        updated = self.connection.execute(_RECORD_HELD_AND_RELEASE if release else _RECORD_HELD, parameters)
+        if updated.rowcount != 1:
+            return False
         self.connection.execute(_RECORD_EVENT, _event_values(export_id, report, now))
+        return True
 
     def record_all(self, records, now) -> None:
         if not records:

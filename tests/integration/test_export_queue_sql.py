@@ -155,22 +155,25 @@ def test_a_batch_of_claims_is_started_in_the_same_statements_as_one(engine, deps
     with counting_statements(engine) as batch:
         claims = claim_due_exports(deps, limit=8)
     assert len(one) == len(batch)
-    assert single.progress.state is ExportState.QUEUED and len(claims) == 8
-    assert all(claim.progress.state is ExportState.QUEUED for claim in claims)
+    assert len(claims) == 8
+    assert {claim.progress.message for claim in (single, *claims)} == {"Response export started"}
+    assert {claim.progress.state for claim in (single, *claims)} == {ExportState.IN_PROGRESS}
     started = [row for row in export_rows(engine) if row["state"] == "in_progress"]
     assert len(started) == 9 and all(row["message"] == "Response export started" for row in started)
     assert all(event_states(engine, row["id"]) == ["queued", "in_progress"] for row in started)
 
 
-def test_a_retried_export_is_claimed_with_its_erroring_progress(engine, deps, ccd, clock):
+def test_a_retried_export_is_claimed_with_the_progress_its_error_left(engine, deps, ccd, clock):
     queue(deps, [1])
     ccd.fail_next("CCD data store answered 502 to the case search")
     (claim,) = claim_due_exports(deps, limit=1)
     assert carry_out(claim, deps) is ExportState.ERRORING
     clock.at += timedelta(seconds=10)
     (again,) = claim_due_exports(deps, limit=1)
-    assert (again.attempt, again.progress.state, again.progress.message) == (2, ExportState.ERRORING, "Response erroring")
+    assert (again.attempt, again.progress.state) == (2, ExportState.IN_PROGRESS)
     assert again.progress.external_data == {"error": {"message": "CCD data store answered 502 to the case search"}}
+    (row,) = export_rows(engine)
+    assert (row.state, row.external_data) == ("in_progress", again.progress.external_data)
 
 
 def test_claims_read_the_index_of_pending_exports_not_every_export(engine, deps):
