@@ -38,10 +38,13 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int) -> list[ClaimedExport]:
     now = deps.clock.now()
     with deps.unit_of_work() as uow:
         claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), deps.new_uuid())
-        starts = [(claim, progress.started(deps.new_uuid())) for claim in claims]
-        started = [attrs.evolve(claim, progress=progress.apply_report(claim.progress, report)) for claim, report in starts]
-        uow.queue.record_all([(claim.export_id, report, after.progress)
-                              for (claim, report), after in zip(starts, started, strict=True)], now)  # fmt: skip
+        started, records = [], []
+        for claim in claims:
+            report = progress.started(deps.new_uuid())
+            claim = attrs.evolve(claim, progress=progress.apply_report(claim.progress, report))
+            started.append(claim)
+            records.append((claim.export_id, report, claim.progress))
+        uow.queue.record_all(records, now)
         uow.commit()
     return started
 
