@@ -74,16 +74,21 @@ class Batch:
 
 
 def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
-    """Server time (median X-Runtime over HTTP) and SQL statements (counted in process) per batch size."""
+    """Server time (median X-Runtime over HTTP) and SQL statements (counted in process) per batch size.
+
+    The sizes take turns, round after round, so that a slow spell of this shared machine
+    falls on all of them rather than on the three commands of one size.
+    """
     ids = iter(data.BATCH_IDS)
     engine, deps = data.use_case(url)
-    results = []
-    for size in BATCH_SIZES:
-        times = []
-        for _ in range(repeats):
+    times: dict[int, list[float]] = {size: [] for size in BATCH_SIZES}
+    for _ in range(repeats):
+        for size in BATCH_SIZES:
             reply = _post(base, str(uuid.uuid4()), [next(ids) for _ in range(size)])
             assert reply.status_code == 202, reply.text
-            times.append(float(reply.headers["X-Runtime"]) * 1000)
+            times[size].append(float(reply.headers["X-Runtime"]) * 1000)
+    results = []
+    for size in BATCH_SIZES:
         statements: list[str] = []
 
         def count(conn, cursor, statement, *rest) -> None:
@@ -92,7 +97,7 @@ def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
         sa.event.listen(engine, "before_cursor_execute", count)
         data.queue(deps, [next(ids) for _ in range(size)])
         sa.event.remove(engine, "before_cursor_execute", count)
-        results.append(Batch(size, statistics.median(times), len(statements)))
+        results.append(Batch(size, statistics.median(times[size]), len(statements)))
     engine.dispose()
     return results
 
