@@ -13,6 +13,7 @@ from adapters.ccd.http_gateway import HttpCcdGateway
 from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
 from application.ccd import CcdCase, CcdFailure, CcdGateway
+from tests.concurrency import run_together
 
 CASE_TYPE = "ET_EnglandWales"
 NUMBER = "2400001/2024"
@@ -106,20 +107,11 @@ def test_every_data_store_call_carries_the_tokens_and_the_user(fake, gateway):
 def test_logs_in_once_for_many_calls_from_many_threads(fake, gateway):
     fake.add_case(CASE_TYPE, NUMBER, "Leeds")
     fake.delay_next(0.2, stage="token")  # a slow login, so that the threads pile up behind it
-    start = threading.Barrier(8)
-    found: list[CcdCase | None] = []
 
-    def work():
-        start.wait()
-        for _ in range(5):
-            found.append(gateway.find_latest_case(CASE_TYPE, NUMBER))
+    def work() -> list[CcdCase | None]:
+        return [gateway.find_latest_case(CASE_TYPE, NUMBER) for _ in range(5)]
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    found = [case for cases in run_together(8, work) for case in cases]
     assert len(found) == 40 and all(case and case.managing_office == "Leeds" for case in found)
     assert logins(fake) == [1, 1, 1]
     assert fake.calls_to("/data_store") == 40
@@ -145,19 +137,7 @@ def test_a_denial_is_retried_once_after_a_fresh_login(fake, gateway, denial):
 def test_threads_denied_together_share_one_fresh_login(fake, gateway):
     gateway.find_latest_case(CASE_TYPE, NUMBER)
     fake.expire_tokens()
-    start = threading.Barrier(6)
-    results: list[object] = []
-
-    def work():
-        start.wait()
-        results.append(gateway.find_latest_case(CASE_TYPE, NUMBER))
-
-    threads = [threading.Thread(target=work) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    results = run_together(6, lambda: gateway.find_latest_case(CASE_TYPE, NUMBER))
     assert results == [None] * 6
     assert logins(fake) == [2, 2, 2]
 
@@ -365,19 +345,7 @@ def test_the_limiter_gives_concurrent_callers_distinct_slots():
             local.slept = 0.0
 
     limited = RateLimitedCcdGateway(Inner(), max_per_second=10, clock=lambda: 500.0, sleep=sleep)
-    start = threading.Barrier(8)
-
-    def work():
-        start.wait()
-        for _ in range(5):
-            limited.find_latest_case(CASE_TYPE, NUMBER)
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    run_together(8, lambda: [limited.find_latest_case(CASE_TYPE, NUMBER) for _ in range(5)])
     assert sorted(starts) == pytest.approx([500.0 + 0.1 * n for n in range(40)])
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import uuid
 from datetime import timedelta
 
@@ -13,14 +12,15 @@ import sqlalchemy as sa
 from adapters.clock import FixedClock
 from adapters.memory.ccd import InMemoryCcdGateway
 from adapters.sql import tables
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sql.queue import _DUE
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 from domain.exports import ExportState
 from domain.retries import RetrySchedule
 from tests.builders import NOW, add_external_system, add_responses, counting_statements
+from tests.concurrency import run_together
 
 
 @pytest.fixture
@@ -130,21 +130,14 @@ def test_remote_office_systems_move_the_response_to_the_case_office(engine, deps
 
 def test_concurrent_claims_never_take_the_same_export(engine, deps):
     queue(deps, range(1, 41))
-    claimed: list[int] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(4)
 
-    def claim_all():
-        barrier.wait()
+    def claim_all() -> list[int]:
+        claimed = []
         while batch := claim_due_exports(deps, limit=3):
-            with lock:
-                claimed.extend(claim.export_id for claim in batch)
+            claimed.extend(claim.export_id for claim in batch)
+        return claimed
 
-    threads = [threading.Thread(target=claim_all) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    claimed = [export_id for ids in run_together(4, claim_all) for export_id in ids]
     assert len(claimed) == 40 and len(set(claimed)) == 40
 
 

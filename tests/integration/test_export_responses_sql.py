@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
@@ -14,6 +13,7 @@ from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 from tests.builders import add_external_system, add_responses, count_rows, counting_statements
+from tests.concurrency import run_together
 
 UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 
@@ -139,27 +139,6 @@ def test_concurrent_commands_queue_at_most_one_pending_export_per_response(engin
     assert all(reply.accepted for reply in replies)
     assert rows(engine, tables.commands) == 8
     assert rows(engine, tables.exports, resource_id=7) == 1
-
-
-def run_together(count: int, action) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    failures: list[BaseException] = []
-
-    def worker(index):
-        barrier.wait()
-        try:
-            results[index] = action()
-        except BaseException as error:  # reported below, with the thread's own traceback
-            failures.append(error)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
-    return results
 
 
 def test_queued_events_get_distinct_version_4_uuids(engine, deps):

@@ -1,7 +1,6 @@
 """The ExportResponses use case on in-memory adapters."""
 
 import itertools
-import threading
 
 import pytest
 
@@ -13,6 +12,7 @@ from domain.commands import ExportResponses
 from domain.exports import ExportState
 from domain.external_systems import ExternalSystem
 from domain.results import CommandResult
+from tests.concurrency import run_together
 
 UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 
@@ -111,18 +111,7 @@ def test_too_many_ids_are_refused_before_any_lookup(store):
 
 
 def test_concurrent_sends_of_one_command_execute_once(store):
-    barrier = threading.Barrier(8)
-    results = []
-
-    def send():
-        barrier.wait()
-        results.append(run(store, ids=(18, 19, 20)))
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(8, lambda: run(store, ids=(18, 19, 20)))
     assert len(results) == 8 and all(r == results[0] for r in results) and results[0].accepted
     assert len(store.exports) == 3 and list(store.commands) == [UUID]
 
