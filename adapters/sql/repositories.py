@@ -153,7 +153,7 @@ class SqlAlchemyCommandFacts(CommandFacts):
         self.connection = connection
 
     def export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
-        parameters = {"uuid": uuid, "system_id": system_id, "ids": sorted(response_ids)}
+        parameters = {"uuid": uuid, "system_id": system_id, "ids": list(response_ids)}
         row = self.connection.execute(_FACTS[self.connection.dialect.name], parameters).one()
         if row.command is not None:
             result = result_from_envelope(json.loads(row.response_body), row.command)
@@ -168,7 +168,7 @@ class SqlAlchemyExportRepository(ExportRepository):
 
     def queue_responses(self, command_uuid, system_id, response_ids, now) -> None:
         parameters = {"command_uuid": command_uuid, "system_id": system_id, "now": now,
-                      "ids": list(dict.fromkeys(response_ids)), "external_data": {}, "data": {}}  # fmt: skip
+                      "ids": list(response_ids), "external_data": {}, "data": {}}  # fmt: skip
         for statement in _QUEUE[self.connection.dialect.name]:
             self.connection.execute(statement, parameters)
 

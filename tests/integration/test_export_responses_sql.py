@@ -148,3 +148,12 @@ def test_queued_events_get_distinct_version_4_uuids(engine, deps):
     parsed = [uuid.UUID(value) for value in uuids]
     assert len(set(parsed)) == 50
     assert {value.version for value in parsed} == {4} and {value.variant for value in parsed} == {uuid.RFC_4122}
+
+
+def test_the_queue_statement_itself_queues_a_repeated_id_once(engine, deps):
+    """The use case sends distinct ids; the statement needs no Python to dedupe them either."""
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.exports.queue_responses(UUID, 43, [5, 6, 5, 5], SystemClock().now())
+        uow.commit()
+    assert rows(engine, tables.exports, resource_id=5) == 1 and rows(engine, tables.exports) == 2
+    assert rows(engine, tables.export_events) == 2
