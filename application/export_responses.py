@@ -12,6 +12,7 @@ from domain.commands import ExportResponses
 from domain.results import CommandResult
 
 DEFAULT_MAX_RESPONSE_IDS = 10_000
+DEFAULT_MAX_ERRORS = 100
 # A conflict means another transaction committed first; one more run sees its rows.
 # More than a few in a row would be a bug, not contention.
 _ATTEMPTS = 3
@@ -23,6 +24,8 @@ class ExportResponsesDeps:
     clock: Clock
     new_uuid: Callable[[], str]
     max_response_ids: int = DEFAULT_MAX_RESPONSE_IDS
+    # A rejection lists at most this many errors, then one that gives the total.
+    max_errors: int = DEFAULT_MAX_ERRORS
     # Replays and rejections only read: given a unit of work that never writes, they
     # run in it and leave the writers' lock alone (SQLite has one writer at a time).
     reading: Callable[[], UnitOfWork] | None = None
@@ -40,7 +43,7 @@ def export_responses(command: ExportResponses, deps: ExportResponsesDeps) -> Com
         return CommandResult.reject(
             command.uuid,
             command.name,
-            [errors.too_many_response_ids(command, len(command.response_ids), deps.max_response_ids)],
+            [errors.too_many_response_ids(command.name, command.uuid, len(command.response_ids), deps.max_response_ids)],
         )
     for attempt in range(_ATTEMPTS):
         try:
@@ -59,7 +62,7 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResu
         return _reply_to_repeat(command, facts.logged)
     problems = rules.check_export_responses(command, facts.system, facts.existing_response_ids)
     if problems:
-        return CommandResult.reject(command.uuid, command.name, problems)
+        return CommandResult.reject(command.uuid, command.name, errors.capped(problems, deps.max_errors))
 
     result = CommandResult.accept(command.uuid, command.name)
     with deps.unit_of_work() as uow:

@@ -44,15 +44,37 @@ def response_not_found(command, response_id: int) -> CommandError:
     )
 
 
-def too_many_response_ids(command, count: int, limit: int) -> CommandError:
+def too_many_response_ids(command_name: str | None, uuid: str | None, count: int, limit: int) -> CommandError:
     return _error(
         UNPROCESSABLE,
         "too_many_response_ids",
         f"A command may export at most {limit} responses; this one lists {count}",
         "/response_ids",
-        command.name,
-        command.uuid,
+        command_name,
+        uuid,
     )
+
+
+def too_many_errors(command_name: str | None, uuid: str | None, count: int, limit: int) -> CommandError:
+    return _error(
+        UNPROCESSABLE,
+        "too_many_errors",
+        f"{count} problems in all; only the first {limit} are listed",
+        "/",
+        command_name,
+        uuid,
+    )
+
+
+def capped(errors: list[CommandError] | tuple[CommandError, ...], limit: int) -> list[CommandError]:
+    """The first `limit` errors and, when there were more, one that gives the total.
+
+    A reply's size then has a bound whatever the request held (thousands of bad ids).
+    """
+    if len(errors) <= limit:
+        return list(errors)
+    first = errors[0]
+    return [*errors[:limit], too_many_errors(first.command, first.uuid, len(errors), limit)]
 
 
 def uuid_conflict(command) -> CommandError:

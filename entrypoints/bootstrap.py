@@ -13,6 +13,7 @@ from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.memory.export_views import InMemoryExportReader
 from adapters.sql.engine import create_engine
 from adapters.sql.export_views import SqlAlchemyExportReader
+from adapters.sql.health import SqlAlchemyHealth
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from application.export_status import ExportReader
@@ -26,6 +27,7 @@ class Services:
     settings: Settings
     export_responses: Callable[[ExportResponses], CommandResult]
     database_answers: Callable[[], bool]
+    database_accepts_writes: Callable[[], bool]
     engine: sa.Engine | None = None
     export_reader: ExportReader | None = None
 
@@ -35,12 +37,18 @@ def new_uuid() -> str:
 
 
 def bootstrap(settings: Settings) -> Services:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url,
+        lock_wait_seconds=settings.lock_wait_seconds,
+        statement_timeout_seconds=settings.statement_timeout_seconds,
+    )
+    health = SqlAlchemyHealth(engine)
     return _services(
         settings,
         unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         reading=lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
-        database_answers=lambda: database_answers(engine),
+        database_answers=health.answers,
+        database_accepts_writes=health.accepts_writes,
         export_reader=SqlAlchemyExportReader(engine),
         engine=engine,
     )
@@ -52,32 +60,26 @@ def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
         settings,
         unit_of_work=lambda: InMemoryUnitOfWork(store),
         database_answers=lambda: True,
+        database_accepts_writes=lambda: True,
         export_reader=InMemoryExportReader(store),
     )
 
 
-def _services(settings: Settings, unit_of_work, database_answers, export_reader, engine=None,
-              reading=None) -> Services:  # fmt: skip
+def _services(settings: Settings, unit_of_work, database_answers, database_accepts_writes, export_reader,
+              engine=None, reading=None) -> Services:  # fmt: skip
     deps = ExportResponsesDeps(
         unit_of_work=unit_of_work,
         reading=reading,
         clock=SystemClock(),
         new_uuid=new_uuid,
         max_response_ids=settings.max_response_ids,
+        max_errors=settings.max_errors,
     )
     return Services(
         settings=settings,
         export_responses=lambda command: export_responses(command, deps),
         database_answers=database_answers,
+        database_accepts_writes=database_accepts_writes,
         engine=engine,
         export_reader=export_reader,
     )
-
-
-def database_answers(engine: sa.Engine) -> bool:
-    try:
-        with engine.connect().execution_options(read_only=True) as connection:
-            connection.execute(sa.text("SELECT 1"))
-        return True
-    except sa.exc.SQLAlchemyError:
-        return False

@@ -14,7 +14,7 @@ import sqlalchemy.exc
 from adapters.sql import migrate as migrations
 from adapters.sql.engine import create_engine
 from application.ports import StoreUnavailable
-from entrypoints import data_commands, fake_ccd_command, status_command, worker_command
+from entrypoints import data_commands, fake_ccd_command, logs, status_command, worker_command
 from entrypoints.api_token import local_token
 from entrypoints.config import ConfigError, Settings
 from entrypoints.server import DEFAULT_THREADS, DEFAULT_WORKERS
@@ -70,7 +70,7 @@ def run_migrate(args, settings: Settings) -> int:
 def run_serve(args, settings: Settings) -> int:
     from entrypoints.server import serve  # noqa: PLC0415 - gunicorn's arbiter only when serving
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logs.configure(settings.log_format)
     engine = create_engine(settings.database_url)
     if not migrations.is_current(engine):
         migrations.upgrade(engine)

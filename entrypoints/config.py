@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,12 +11,16 @@ import sqlalchemy.exc
 from attrs import frozen
 from sqlalchemy.engine import make_url
 
+from adapters.sql.engine import DEFAULT_LOCK_WAIT_SECONDS, DEFAULT_STATEMENT_TIMEOUT_SECONDS
 from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
-from application.export_responses import DEFAULT_MAX_RESPONSE_IDS
+from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONSE_IDS
 from domain.retries import parse_delays
+from entrypoints.logs import LOG_FORMATS
+from entrypoints.tokens import parse_token_entry
 
 MiB = 1024 * 1024
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+DEFAULT_HEADER_READ_SECONDS = 10.0
+DEFAULT_BODY_READ_SECONDS = 30.0
 
 
 class ConfigError(Exception):
@@ -35,6 +38,15 @@ class Settings:
     # Bearer tokens for /api/: plain tokens, or `sha256:<hex>` digests of them.
     api_tokens: tuple[str, ...] = ()
     api_auth: bool = True  # False only on purpose: API_AUTH=none or `serve --no-auth`
+    # Bounded waits (README, Configuration): on a database lock, on one statement, and
+    # on a client sending its request's headers, then its body.
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+    statement_timeout_seconds: float = DEFAULT_STATEMENT_TIMEOUT_SECONDS
+    header_read_seconds: float = DEFAULT_HEADER_READ_SECONDS
+    body_read_seconds: float = DEFAULT_BODY_READ_SECONDS
+    # A rejected command lists at most this many problems, then one that gives the total.
+    max_errors: int = DEFAULT_MAX_ERRORS
+    log_format: str = "json"  # or "text", for a terminal
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -49,6 +61,14 @@ class Settings:
             claim_seconds=_positive_int(environ, "EXPORT_CLAIM_SECONDS", int(DEFAULT_CLAIM_SECONDS)),
             api_tokens=_tokens(environ.get("API_TOKENS")),
             api_auth=_api_auth(environ.get("API_AUTH")),
+            lock_wait_seconds=_positive_seconds(environ, "LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS),
+            statement_timeout_seconds=_positive_seconds(
+                environ, "STATEMENT_TIMEOUT_SECONDS", DEFAULT_STATEMENT_TIMEOUT_SECONDS
+            ),
+            header_read_seconds=_positive_seconds(environ, "HEADER_READ_SECONDS", DEFAULT_HEADER_READ_SECONDS),
+            body_read_seconds=_positive_seconds(environ, "BODY_READ_SECONDS", DEFAULT_BODY_READ_SECONDS),
+            max_errors=_positive_int(environ, "MAX_ERRORS", DEFAULT_MAX_ERRORS),
+            log_format=_log_format(environ.get("LOG_FORMAT")),
         )
 
 
@@ -64,9 +84,11 @@ def _database_url(text: str) -> str:
 
 def _tokens(text: str | None) -> tuple[str, ...]:
     entries = tuple(entry.strip() for entry in (text or "").split(",") if entry.strip())
-    for entry in entries:
-        if entry.lower().startswith("sha256:") and not _SHA256.fullmatch(entry[7:]):
-            raise ConfigError("API_TOKENS: a sha256: entry must be followed by 64 hexadecimal digits")
+    for number, entry in enumerate(entries, 1):
+        try:
+            parse_token_entry(entry)
+        except ValueError as error:
+            raise ConfigError(f"API_TOKENS: entry {number}: {error}") from None
     return entries
 
 
@@ -98,4 +120,24 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
     if value < 1:
         raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def _positive_seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 < value < 86_400:
+        raise ConfigError(f"{name} must be more than 0 and less than a day of seconds, not {text!r}")
+    return value
+
+
+def _log_format(text: str | None) -> str:
+    value = (text or "json").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be json (the default) or text, not {text!r}")
     return value

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
 
+from entrypoints import logs
 from entrypoints.bootstrap import bootstrap
-from entrypoints.config import Settings
+from entrypoints.config import DEFAULT_BODY_READ_SECONDS, DEFAULT_HEADER_READ_SECONDS, MiB, Settings
+from entrypoints.gunicorn_worker import BufferedThreadWorker
+from entrypoints.logs import GunicornLogger
 from entrypoints.http.app import create_app
 
-# Deliberate limits (documented in the README): a request that takes longer than
-# TIMEOUT seconds kills its worker; header limits are gunicorn's defaults, the body
-# limit is the app's own (MAX_BODY_BYTES, 1 MiB).
+# Deliberate limits (documented in the README). TIMEOUT is gunicorn's heartbeat: a
+# worker whose main loop stops answering for that long is killed; a request's own
+# waits are bounded by the database settings (LOCK_WAIT_SECONDS, ...). Header limits
+# are gunicorn's defaults, read within HEADER_READ_SECONDS; the body limit is the
+# app's own (MAX_BODY_BYTES), read within BODY_READ_SECONDS.
 TIMEOUT_SECONDS = 30
 GRACEFUL_TIMEOUT_SECONDS = 30
 KEEPALIVE_SECONDS = 5
@@ -25,13 +29,28 @@ DEFAULT_WORKERS = 2 * (os.cpu_count() or 1)
 DEFAULT_THREADS = 2
 
 
-def gunicorn_options(bind: str, workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS) -> dict:
+def gunicorn_options(
+    bind: str,
+    workers: int = DEFAULT_WORKERS,
+    threads: int = DEFAULT_THREADS,
+    *,
+    header_read_seconds: float = DEFAULT_HEADER_READ_SECONDS,
+    body_read_seconds: float = DEFAULT_BODY_READ_SECONDS,
+    max_body_bytes: int = MiB,
+    log_format: str = "json",
+) -> dict:
     """The one gunicorn configuration: the service's, and the benchmark ceiling's."""
+    worker_class = BufferedThreadWorker.configured(
+        header_read_seconds=header_read_seconds, body_read_seconds=body_read_seconds, max_body_bytes=max_body_bytes
+    )
     return {
         "bind": bind,
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        # gthread, with each request read in full before a thread sees it: slow and
+        # idle clients cost a buffer, not a thread (see gunicorn_worker.py, README).
+        "worker_class": worker_class,
+        "logger_class": type("GunicornLogger", (GunicornLogger,), {"log_format": log_format}),
         "timeout": TIMEOUT_SECONDS,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "keepalive": KEEPALIVE_SECONDS,
@@ -57,10 +76,19 @@ class GunicornServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        logs.configure(self.options["logger_class"].log_format)
         return self.make_app()
 
 
 def serve(settings: Settings, bind: str, workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS) -> None:
+    options = gunicorn_options(
+        bind,
+        workers,
+        threads,
+        header_read_seconds=settings.header_read_seconds,
+        body_read_seconds=settings.body_read_seconds,
+        max_body_bytes=settings.max_body_bytes,
+        log_format=settings.log_format,
+    )
     # Each worker builds its own engine and pool: connections never cross a fork.
-    GunicornServer(lambda: create_app(bootstrap(settings)), gunicorn_options(bind, workers, threads)).run()
+    GunicornServer(lambda: create_app(bootstrap(settings)), options).run()

@@ -5,37 +5,78 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Every wait on the database is bounded: a lock held by a stopped process, a hung
+# server or a runaway statement must cost a request a few seconds and a 503, never
+# its thread for good. Both are settings (LOCK_WAIT_SECONDS, STATEMENT_TIMEOUT_SECONDS).
+DEFAULT_LOCK_WAIT_SECONDS = 5.0
+DEFAULT_STATEMENT_TIMEOUT_SECONDS = 20.0
+# A transaction left open by a client that stopped mid-way (a paused or dying process)
+# would hold its locks for every other writer until then.
+POSTGRES_IDLE_IN_TRANSACTION_SECONDS = 60
 # Without a connect timeout, a database that accepts connections but never answers
 # (hung, failing over, behind a firewall that drops packets) holds each request until
 # gunicorn kills its worker, and the worker's loop forever.
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
-def create_engine(url: str, **options) -> sa.Engine:
-    """An engine for `url`; on SQLite the file's folder is created on first use."""
+def create_engine(
+    url: str,
+    *,
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+    statement_timeout_seconds: float = DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+    **options,
+) -> sa.Engine:
+    """An engine for `url` with durable commits and bounded waits.
+
+    On SQLite the file's folder is created on first use. On PostgreSQL each session
+    commits synchronously and gives up on a lock after `lock_wait_seconds` and on a
+    statement after `statement_timeout_seconds`.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
+        connect_args = {"options": _postgres_session_options(lock_wait_seconds, statement_timeout_seconds)}
         if "connect_timeout" not in parsed.query:
-            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS,
-                                       **options.get("connect_args", {})}  # fmt: skip
+            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
+        options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
         engine = sa.create_engine(url, **options)
         _drop_connections_the_server_closed(engine)
         return engine
     if parsed.get_backend_name() != "sqlite":
         raise ValueError(f"not a PostgreSQL or SQLite URL: {parsed.render_as_string(hide_password=True)}")
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # With `?uri=true` the database is a URI (`file:/path?mode=ro`); the file is its path.
+    database = parsed.database or ""
+    if parsed.query.get("uri") == "true":
+        database = database.removeprefix("file:")
+    on_file = database not in ("", ":memory:")
+    if on_file:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **options)
-    writers = WriterQueue(Path(f"{parsed.database}-writer.lock")) if parsed.database not in (None, "", ":memory:") else None
-    _serialize_sqlite_writes(engine, writers)
+    writers = WriterQueue(Path(f"{database}-writer.lock"), lock_wait_seconds) if on_file else None
+    _serialize_sqlite_writes(engine, writers, lock_wait_seconds)
     return engine
+
+
+def _postgres_session_options(lock_wait_seconds: float, statement_timeout_seconds: float) -> str:
+    """Session settings sent at connection start, so they cost no round trip.
+
+    `synchronous_commit=on` whatever the server's or role's default: a 202 promises
+    that the command and its exports are on disk.
+    """
+    settings = {
+        "synchronous_commit": "on",
+        "lock_timeout": f"{round(lock_wait_seconds * 1000)}ms",
+        "statement_timeout": f"{round(statement_timeout_seconds * 1000)}ms",
+        "idle_in_transaction_session_timeout": f"{POSTGRES_IDLE_IN_TRANSACTION_SECONDS}s",
+    }
+    return " ".join(f"-c {name}={value}" for name, value in settings.items())
 
 
 def _drop_connections_the_server_closed(engine: sa.Engine) -> None:
@@ -61,17 +102,19 @@ def _drop_connections_the_server_closed(engine: sa.Engine) -> None:
 
 
 class WriterQueue:
-    """SQLite's writers, one at a time, waiting in line in the kernel.
+    """SQLite's writers, one at a time, each waiting at most `wait_seconds`.
 
     SQLite lets one writer in and makes the others retry in its busy handler, which
     sleeps for growing intervals (1, 2, 5, 10... ms) however soon the lock is free:
     under load, writers mostly sleep. Here a writer first takes a lock of this
-    process's threads, then an flock() on a file beside the database, which the
-    kernel hands to the next process the moment it is released (or its holder dies).
+    process's threads, so that one thread a process asks at a time, then an flock()
+    on a file beside the database, which the kernel frees the moment its holder
+    releases it or dies. A writer that cannot have it in time gets LockWaitTimeout.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS):
         self.path = path
+        self.wait_seconds = wait_seconds
         # Reentrant, so that a thread opening a second writing connection meets
         # SQLite's busy timeout, as it would without this queue, rather than hanging.
         self._threads = threading.RLock()
@@ -80,16 +123,36 @@ class WriterQueue:
         self._owner_pid: int | None = None
 
     def acquire(self) -> None:
-        self._threads.acquire()
+        """Take the writers' lock, or raise LockWaitTimeout after `wait_seconds`."""
+        deadline = time.monotonic() + self.wait_seconds
+        if not self._threads.acquire(timeout=self.wait_seconds):
+            raise LockWaitTimeout(f"another thread of this process held the write lock for {self.wait_seconds:g} s")
         self._depth += 1
         if self._depth > 1:
             return
         try:
-            fcntl.flock(self._file(), fcntl.LOCK_EX)
+            self._lock_file(deadline)
         except BaseException:
             self._depth -= 1
             self._threads.release()
             raise
+
+    def _lock_file(self, deadline: float) -> None:
+        # flock() has no timeout: ask without blocking, and sleep a little between
+        # asks. A writer holds the lock for a millisecond or two, so the first sleeps
+        # are short; they grow to 5 ms so that a long wait costs no busy CPU.
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockWaitTimeout(
+                        f"another process held the write lock on {self.path.name} for {self.wait_seconds:g} s"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
 
     def release(self) -> None:
         self._depth -= 1
@@ -107,17 +170,28 @@ class WriterQueue:
         return self._descriptor
 
 
-def _serialize_sqlite_writes(engine: sa.Engine, writers: WriterQueue | None) -> None:
+class LockWaitTimeout(sa.exc.OperationalError):
+    """The writers' lock was not had in time: an outage for the caller (503), as SQLite's own "database is locked"."""
+
+    def __init__(self, message: str):
+        super().__init__("BEGIN IMMEDIATE", None, sqlite3.OperationalError(f"database is locked: {message}"))
+
+
+def _serialize_sqlite_writes(engine: sa.Engine, writers: WriterQueue | None, lock_wait_seconds: float) -> None:
     # pysqlite's own transaction handling starts transactions late and as readers, so a
     # read-then-write transaction can fail to upgrade its lock. We begin them ourselves:
     # IMMEDIATE takes the write lock up front (others wait on busy_timeout), and WAL
     # lets readers go on meanwhile. This is SQLAlchemy's documented recipe.
+    busy_timeout_ms = round(lock_wait_seconds * 1000)
+
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL",
-                       f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"):  # fmt: skip
+        # synchronous=FULL: in WAL mode NORMAL may lose the last commits to a power
+        # failure or an OS crash, after the client was told 202.
+        pragmas = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL", f"busy_timeout={busy_timeout_ms}")
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

@@ -187,3 +187,12 @@ commands = sa.Table(
     sa.Column("response_status", sa.Integer, nullable=False),
     *_timestamps(),
 )
+
+# The service's own: one row that the readiness probe writes, so that "ready" means the
+# database takes a durable write now (not merely that it answers a query).
+health_checks = sa.Table(
+    "export_responses_health_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -16,25 +16,41 @@ from entrypoints.http.export_status import (
 )
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
-from entrypoints.http.resources import ExportResponsesResource, HealthResource
+from entrypoints.http.resources import (
+    HEALTH_PATH,
+    LIVENESS_PATH,
+    READINESS_PATH,
+    ExportResponsesResource,
+    HealthResource,
+    LivenessResource,
+    ReadinessResource,
+)
 
 EXPORT_RESPONSES_PATH = "/api/v2/exports/export_responses"
-HEALTH_PATH = "/health"
 
 
 def create_app(services: Services) -> falcon.App:
-    """The app; unless `settings.api_auth` is off, /api/ routes need one of `settings.api_tokens`."""
+    """The app; unless `settings.api_auth` is off, every route but the public health
+    probes needs one of `settings.api_tokens`."""
+    settings = services.settings
     middleware: list = [RequestContext()]
-    if services.settings.api_auth:
-        middleware.append(Authentication(TokenSet(services.settings.api_tokens)))
+    if settings.api_auth:
+        middleware.append(Authentication(TokenSet(settings.api_tokens)))
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.router_options.converters["id"] = IdConverter
-    app.add_route(EXPORT_RESPONSES_PATH, ExportResponsesResource(services))
-    app.add_route(EXPORTS_PATH, ExportListResource(services.export_reader))
-    app.add_route(EXPORT_PATH, ExportResource(services.export_reader))
-    app.add_route(HEALTH_PATH, HealthResource(services))
-    document = openapi_document(services.settings, command_path=EXPORT_RESPONSES_PATH, health_path=HEALTH_PATH)
-    app.add_route(OPENAPI_PATH, OpenApiResource(document))
+    routes = {
+        EXPORT_RESPONSES_PATH: ExportResponsesResource(services.export_responses, settings),
+        EXPORTS_PATH: ExportListResource(services.export_reader),
+        EXPORT_PATH: ExportResource(services.export_reader),
+        HEALTH_PATH: HealthResource(services.database_answers),
+        LIVENESS_PATH: LivenessResource(),
+        READINESS_PATH: ReadinessResource(services.database_accepts_writes),
+    }
+    public = frozenset(path for path, resource in routes.items() if getattr(resource, "public", False))
+    document = openapi_document(settings, command_path=EXPORT_RESPONSES_PATH, public_paths=public)
+    routes[OPENAPI_PATH] = OpenApiResource(document)
+    for path, resource in routes.items():
+        app.add_route(path, resource)
     errors.register(app)
     return app

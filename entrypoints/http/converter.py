@@ -29,6 +29,13 @@ class ExportResponsesData:
     response_ids: IdList
 
 
+@attrs.frozen
+class ExportResponsesSystem:
+    """The data but its ids: what is checked when there are too many ids to check each."""
+
+    external_system_id: int
+
+
 def command_uuid(value: Any, _kind=None) -> str:
     if not _UUID.fullmatch(string(value)):
         raise Problem("invalid_uuid", "must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78")

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import http
 import logging
+import uuid
 
 import falcon
 
 from application.ports import StoreUnavailable
-from domain.results import CommandError, CommandResult
+from domain.results import CommandError, CommandResult, envelope
 from entrypoints.http.auth import Unauthenticated
 from entrypoints.http.parsing import Rejected
-from entrypoints.http.rendering import render
+from entrypoints.http.middleware import SECURITY_HEADERS
+from entrypoints.http.rendering import JSON, body_bytes, render
 
 LOG = logging.getLogger("export_responses.http")
 RETRY_AFTER_SECONDS = 5
-_JSON_TYPES = ("application/json",)
 
 _HTTP_ERROR_CODES = {
     400: ("bad_request", None),
@@ -34,20 +36,21 @@ def _refusal(status: int, code: str, message: str) -> CommandResult:
     return CommandResult.reject(None, None, [CommandError(status, code, message, message, "/", None, None)])
 
 
-def read_json_body(req: falcon.Request, limit: int) -> bytes:
-    """The raw body of a JSON request, refusing other media types and oversized bodies."""
-    media_type = (req.content_type or "").split(";")[0].strip().lower()
-    if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
-        raise falcon.HTTPUnsupportedMediaType()
-    if req.content_length is not None and req.content_length > limit:
-        raise falcon.HTTPContentTooLarge(description=str(limit))
-    # A chunked body has no Content-Length, so Falcon's bounded stream would read
-    # nothing; the server marks such input as terminated and it is safe to read.
-    chunked = req.content_length is None and req.env.get("wsgi.input_terminated", False)
-    raw = (req.stream if chunked else req.bounded_stream).read(limit + 1)
-    if len(raw) > limit:
-        raise falcon.HTTPContentTooLarge(description=str(limit))
-    return raw
+def raw_error_reply(status: int, code: str, message: str) -> bytes:
+    """A whole HTTP/1.1 reply in the envelope, with the service's headers, closing the
+    connection: for the server's own refusals, made before any request reaches the app."""
+    body = body_bytes(envelope(_refusal(status, code, message)))
+    headers = {
+        "Content-Type": JSON,
+        "Content-Length": str(len(body)),
+        "Connection": "close",
+        **SECURITY_HEADERS,
+        "X-Request-Id": str(uuid.uuid4()),
+        "X-Runtime": "0.000000",
+    }
+    head = f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return (head + "\r\n").encode("latin-1") + body
 
 
 def handle_rejected(req, resp, error: Rejected, params) -> None:

@@ -21,11 +21,11 @@ from entrypoints.http.auth import REALM
 from entrypoints.http.export_status import DEFAULT_PER_PAGE, EXPORT_PATH, EXPORTS_PATH, MAX_PER_PAGE
 from entrypoints.http.middleware import SECURITY_HEADERS
 from entrypoints.http.parsing import FIELD_STATUS
+from entrypoints.http.resources import HEALTH_PATH, LIVENESS_PATH, READINESS_PATH
 from entrypoints.http.rendering import ACCEPTED, HTTP_STATUS, JSON, body_bytes
 from entrypoints.strict import INT64_MAX, INT64_MIN
 
 OPENAPI_PATH = "/api/v2/openapi.json"
-AUTHENTICATED_PREFIX = "/api/"  # as the Authentication middleware decides
 BEARER = "bearer"
 REF = "#/components"
 # JSON Schema patterns are ECMA-262: `$` is the end of the text, never before a newline.
@@ -51,6 +51,9 @@ SHAPE_CODES = (
     "empty_list",
     "integer_out_of_range",
     "unknown_command",
+    "unreadable_body",
+    "incomplete_body",
+    "too_many_errors",
     "bad_request",
 )
 COMMAND_CODES = (
@@ -61,6 +64,14 @@ COMMAND_CODES = (
     "unsupported_media_type",
     "service_unavailable",
     "internal_error",
+)
+# The server's own refusals, before a request reaches a route: possible on every operation.
+SERVER_CODES = (
+    "request_timeout",
+    "uri_too_long",
+    "headers_too_large",
+    "expectation_failed",
+    "unsupported_transfer_coding",
 )
 # Not any operation's: an unrouted path, and a method the path does not take.
 UNROUTED_CODE, UNSUPPORTED_METHOD_CODE = "not_found", "method_not_allowed"
@@ -89,7 +100,12 @@ STATUS_DESCRIPTIONS = {
         "The uuid was already used by an accepted command with other data (another external_system_id, "
         "or other response_ids or another order). Nothing was written."
     ),
+    408: "The request's headers or body did not arrive within their deadline; the connection is closed.",
     413: "The body is larger than the limit; nothing was read past it.",
+    414: "The request line (method, path and query) is longer than the server's limit.",
+    417: "The Expect header asks for something other than 100-continue.",
+    431: "The request's headers are larger than the server's limits.",
+    501: "The Transfer-Encoding is not chunked.",
     415: "The body must be JSON: Content-Type application/json, or any application/*+json type.",
     500: "A bug: the detail quotes the request id (X-Request-Id), never a traceback.",
     503: "The database does not answer; nothing was written. Try again after Retry-After seconds.",
@@ -112,23 +128,24 @@ def openapi_path(template: str) -> str:
     return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", template)
 
 
-def openapi_document(settings: Settings, *, command_path: str, health_path: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the app that `settings` configure."""
+def openapi_document(settings: Settings, *, command_path: str, public_paths: frozenset[str]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the app that `settings` configure; `public_paths`
+    are the routes open without a credential (their resources say `public`)."""
     operations = {
         openapi_path(command_path): {"post": _export_responses(settings)},
         openapi_path(EXPORTS_PATH): {"get": _list_exports()},
         openapi_path(EXPORT_PATH): {"get": _get_export()},
-        health_path: {"get": _health()},
+        **{path: {"get": HEALTH_OPERATIONS[path]()} for path in sorted(public_paths)},
         OPENAPI_PATH: {"get": _document()},
     }
     paths = {}
     for path, item in operations.items():
-        authenticated = settings.api_auth and path.startswith(AUTHENTICATED_PREFIX)
+        authenticated = settings.api_auth and path not in public_paths
         for operation in item.values():
             operation["security"] = [{BEARER: []}] if authenticated else []
             if authenticated:
                 operation["responses"].update(_errors(AUTH_CODES))
-            operation["responses"]["414"] = {"$ref": f"{REF}/responses/RequestLineTooLong"}
+            operation["responses"].update(_errors(SERVER_CODES))
             operation["responses"] = dict(sorted(operation["responses"].items()))
         paths[path] = {**item, "x-method-not-allowed": {"$ref": f"{REF}/responses/MethodNotAllowed"}}
     return {
@@ -147,9 +164,11 @@ def _info(settings: Settings) -> dict[str, Any]:
         "headers of the original ET API. Every refusal is the error envelope, whatever the route: an "
         f"unrouted path is a 404 `{UNROUTED_CODE}` (components/responses/NotFound); a method a path does "
         f"not take is a 405 `{UNSUPPORTED_METHOD_CODE}` with Allow (the x-method-not-allowed of each "
-        "path). OPTIONS on any path answers 200 with Allow and no body, as Falcon does. gunicorn refuses "
-        "what it cannot parse before the service sees it, with its own HTML page: a request line over its "
-        "limit is a 414 (documented on every operation), headers over theirs a 431, a malformed request a 400."
+        "path). OPTIONS on a path answers 200 with Allow and no body, as Falcon does (with a credential, on "
+        "a guarded path). The server refuses what it cannot read before any route sees it, in the same "
+        "envelope (documented on every operation): headers or a body that do not arrive within their "
+        "deadlines are a 408, a request line over its limit a 414, headers over theirs a 431, a malformed "
+        "request a 400 bad_request."
     )
     if not settings.api_auth:
         description += " This server runs without authentication (API_AUTH=none)."
@@ -244,13 +263,46 @@ def _get_export() -> dict[str, Any]:
 def _health() -> dict[str, Any]:
     return {
         "operationId": "health",
-        "summary": "Whether the service and its database answer; needs no credential",
+        "summary": "Whether the service and its database answer (a read); needs no credential",
         "responses": {
             "200": _reply("The service and its database answer.", f"{REF}/schemas/Healthy"),
             **_errors(("internal_error",)),
             "503": _reply(STATUS_DESCRIPTIONS[503], f"{REF}/schemas/Unhealthy", _headers_for(503)),
         },
     }
+
+
+def _liveness() -> dict[str, Any]:
+    return {
+        "operationId": "liveness",
+        "summary": "Whether the process is up and serving; asks nothing of the database; needs no credential",
+        "responses": {
+            "200": _reply("The process serves requests.", f"{REF}/schemas/Alive"),
+            **_errors(("internal_error",)),
+        },
+    }
+
+
+def _readiness() -> dict[str, Any]:
+    return {
+        "operationId": "readiness",
+        "summary": (
+            "Whether the database answers and takes a durable write now (the answer is kept for a second); "
+            "needs no credential"
+        ),
+        "responses": {
+            "200": _reply("The database takes writes: commands can be accepted.", f"{REF}/schemas/Healthy"),
+            **_errors(("internal_error",)),
+            "503": _reply(
+                "The database does not take writes: unreachable, read-only, full, or its lock not had in time.",
+                f"{REF}/schemas/Unhealthy",
+                _headers_for(503),
+            ),
+        },
+    }
+
+
+HEALTH_OPERATIONS = {HEALTH_PATH: _health, LIVENESS_PATH: _liveness, READINESS_PATH: _readiness}
 
 
 def _document() -> dict[str, Any]:
@@ -329,14 +381,6 @@ def _components(settings: Settings) -> dict[str, Any]:
         "responses": {
             "NotFound": _errors((UNROUTED_CODE,))["404"],
             "MethodNotAllowed": _errors((UNSUPPORTED_METHOD_CODE,))["405"],
-            "RequestLineTooLong": {
-                "description": (
-                    "The request line (method, path and query) is longer than gunicorn's limit (see the "
-                    "README, Limits set on purpose). gunicorn answers with its own HTML page, before the "
-                    "service sees the request: no envelope, no service headers."
-                ),
-                "content": {"text/html": {"schema": {"type": "string"}}},
-            },
         },
         "headers": _header_components(),
         "securitySchemes": {
@@ -432,6 +476,7 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             }
         ),
         "Healthy": _closed({"status": {"const": "ok"}, "database": {"const": "ok"}}),
+        "Alive": _closed({"status": {"const": "ok"}}),
         "Unhealthy": _closed(
             {
                 "status": {"const": "unavailable"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -72,9 +73,92 @@ def test_others_get_a_401_in_the_envelope_and_nothing_is_written(store, authoriz
 
 def test_every_api_route_is_guarded_and_health_is_open(store):
     client = client_for(store)
-    for path in ("/api/v2/exports", "/api/v2/exports/1", "/api/v2/nothing-here"):
+    for path in ("/api/v2/exports", "/api/v2/exports/1", "/api/v2/openapi.json"):
         assert client.simulate_get(path).status_code == 401
-    assert client.simulate_get("/health").status_code == 200
+    for path in ("/health", "/health/liveness", "/health/readiness"):
+        assert client.simulate_get(path).status_code == 200
+    # No route, nothing served: a 404 whether or not a token came with it.
+    assert client.simulate_get("/api/v2/nothing-here").status_code == 404
+
+
+# Spellings a router may take for a guarded route: authentication is decided on the
+# route that serves the request, so each is refused without a token, or routes nowhere.
+GUARDED_SPELLINGS = [
+    "//api/v2/exports",
+    "///api/v2/exports",
+    "/api//v2/exports",
+    "/api/v2/exports/",
+    "/api/v2/exports//",
+    "//api/v2/exports/1",
+    "/api/v2//exports/1/",
+    "//api/v2/exports/export_responses",
+    "/api/v2/exports/export_responses/",
+    "//api/v2/openapi.json",
+]
+
+
+@pytest.mark.parametrize("path", GUARDED_SPELLINGS)
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE"])
+def test_no_spelling_of_a_guarded_path_gets_in_without_a_token(store, path, method, caplog):
+    with caplog.at_level(logging.WARNING, logger="export_responses.auth"):
+        reply = client_for(store).simulate_request(method, path, body=BODY, headers=JSON)
+    assert reply.status_code in (401, 404)
+    assert store.exports == {} and store.commands == {}
+    refusals = [json.loads(r.getMessage()) for r in caplog.records if r.name == "export_responses.auth"]
+    assert [line["sent_path"] for line in refusals] == ([path] if reply.status_code == 401 else [])
+
+
+def test_a_doubled_slash_with_a_token_reaches_the_route_it_spells(store):
+    assert post(client_for(store), f"Bearer {TEST_TOKEN}").status_code == 202
+    reply = client_for(store).simulate_get("//api/v2/exports", headers={"Authorization": f"Bearer {TEST_TOKEN}"})
+    assert reply.status_code == 200 and reply.json["meta"]["total"] == 1
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_basic_credentials_whose_password_is_a_token_are_let_in(store):
+    # As the ET admin sends them from ET_API_URL=http://admin:<token>@host/api
+    named = client_for(store, api_tokens=(f"admin={TEST_TOKEN}",))
+    assert post(named, basic("admin", TEST_TOKEN)).status_code == 202
+    # An unnamed token answers to any user name: the secret is the password.
+    store.commands.clear()
+    assert post(client_for(store), basic("anyone", TEST_TOKEN)).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        basic("admin", "wrong"),
+        basic("someone-else", TEST_TOKEN),  # a named token answers to its own name only
+        basic("admin", ""),
+        "Basic " + base64.b64encode(TEST_TOKEN.encode()).decode(),  # no colon
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"admin:\xff\xfe").decode(),
+        "Basic",
+    ],
+)
+def test_wrong_or_unknown_basic_credentials_are_a_401(store, authorization):
+    reply = post(client_for(store, api_tokens=(f"admin={TEST_TOKEN}",)), authorization)
+    assert reply.status_code == 401
+    assert reply.json["errors"][0]["code"] == "invalid_credentials"
+    assert store.commands == {}
+
+
+def test_named_tokens_in_api_tokens():
+    from entrypoints.tokens import parse_token_entry
+
+    digest = "ab" * 32
+    assert parse_token_entry("admin=s3cret").name == "admin"
+    assert parse_token_entry(f"ops=sha256:{digest}") == parse_token_entry(f"ops=sha256:{digest.upper()}")
+    assert parse_token_entry(f"ops=sha256:{digest}").digest == bytes.fromhex(digest)
+    # base64 padding is part of a token, not a name
+    assert parse_token_entry("abc==").name == "" and parse_token_entry("abc==").digest == hashlib.sha256(b"abc==").digest()
+    assert parse_token_entry("s3cret").name == ""
+    for bad in ("admin=sha256:xyz", "sha256:" + "ab" * 31, "admin=sha256:" + digest + "  -"):
+        with pytest.raises(ValueError):
+            parse_token_entry(bad)
 
 
 def test_a_failed_attempt_is_logged_without_the_token(store, caplog):

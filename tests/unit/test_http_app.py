@@ -182,7 +182,7 @@ def services_raising(error: Exception) -> Services:
     def fail(command):
         raise error
 
-    return Services(settings=SETTINGS, export_responses=fail, database_answers=lambda: False)
+    return Services(settings=SETTINGS, export_responses=fail, database_answers=lambda: False, database_accepts_writes=lambda: False)
 
 
 def test_an_unavailable_database_is_a_503_with_retry_after():

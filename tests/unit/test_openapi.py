@@ -169,7 +169,7 @@ def test_every_route_is_documented_with_its_methods_and_nothing_else(monkeypatch
         for path, item in document["paths"].items()
     }  # fmt: skip
     assert {re.sub(r":\w+}", "}", template): methods for template, methods in routes.items()} == documented
-    assert len(documented) == 5
+    assert len(documented) == 7
 
 
 def test_only_api_routes_need_the_bearer_token(store, document):
@@ -313,6 +313,7 @@ def services_raising(error: Exception) -> Services:
         raise error
 
     return Services(settings=SETTINGS, export_responses=fail, database_answers=lambda: False,
+                    database_accepts_writes=lambda: False,
                     export_reader=RaisingReader(error))  # fmt: skip
 
 

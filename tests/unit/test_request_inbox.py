@@ -1,0 +1,68 @@
+"""When a request has arrived, read from its bytes as they come, a few at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrypoints.request_inbox import Arrival, RequestInbox
+
+HEAD = b"POST /api/v2/exports/export_responses HTTP/1.1\r\nHost: x\r\n"
+
+
+def fed_bytewise(data: bytes, max_body: int = 1024) -> list[Arrival]:
+    inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=max_body)
+    return [inbox.feed(data[i : i + 1]) for i in range(len(data))]
+
+
+def test_a_request_without_a_body_arrives_with_the_end_of_its_headers():
+    states = fed_bytewise(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert states[-1] is Arrival.ARRIVED and set(states[:-1]) == {Arrival.WAITING_FOR_HEADERS}
+
+
+def test_a_body_of_known_length_arrives_with_its_last_byte():
+    states = fed_bytewise(HEAD + b"Content-Length: 5\r\n\r\nhello")
+    assert states[-1] is Arrival.ARRIVED
+    assert states[-6:-1] == [Arrival.WAITING_FOR_BODY] * 5
+
+
+def test_a_chunked_body_arrives_with_its_last_chunk_and_trailers():
+    body = b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: y\r\n\r\n"
+    states = fed_bytewise(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    assert states[-1] is Arrival.ARRIVED and Arrival.ARRIVED not in states[:-1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"zz\r\nabc\r\n", b"-5\r\nabc\r\n", b"2\r\nabcdef\r\n", b"1" * 5000],
+    ids=["not hex", "negative", "longer than announced", "endless size line"],
+)
+def test_malformed_chunking_counts_as_arrived_for_the_parser_to_refuse(body):
+    inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
+    assert inbox.feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body) is Arrival.ARRIVED
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [b"Content-Length: 5\r\nContent-Length: 6\r\n", b"Content-Length: -1\r\n", b"Transfer-Encoding: gzip\r\n",
+     b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"Content-Length: 99999\r\n", b"No colon here\r\n"],
+    ids=["two lengths", "negative length", "unknown coding", "length and chunked", "over the body limit", "no colon"],
+)
+def test_unusual_framing_counts_as_arrived_at_the_end_of_the_headers(headers):
+    inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
+    assert inbox.feed(HEAD + headers + b"\r\n") is Arrival.ARRIVED
+
+
+def test_headers_longer_than_the_parser_takes_are_refused_without_waiting():
+    inbox = RequestInbox(max_header_bytes=100, max_body_bytes=1024)
+    assert inbox.feed(HEAD + b"X-Long: " + b"y" * 200) is Arrival.HEADERS_TOO_LARGE
+
+
+def test_an_expect_continue_request_is_noticed():
+    inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
+    assert inbox.feed(HEAD + b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\n") is Arrival.WAITING_FOR_BODY
+    assert inbox.expects_continue and inbox.feed(b"abc") is Arrival.ARRIVED
+
+
+def test_a_pipelined_request_behind_a_complete_one_does_not_delay_it():
+    inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
+    assert inbox.feed(b"GET /health HTTP/1.1\r\n\r\nGET /hea") is Arrival.ARRIVED
