@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import data, measures, report
+from bench import data, durability, measures, report
 from bench.load import median_load, wrk_available
 from bench.processes import ceiling, service
 from tests.postgres import free_port
@@ -58,9 +58,11 @@ def measure(url: str, folder: Path, seconds: int, kind: str, rounds: int) -> dic
         runs["ceiling"].append(measures.ceiling(ceiling_base, seconds))
         print(f"bench: {kind}: batch scaling", flush=True)
         batch = measures.batch_scaling(service_base, url)
+    print(f"bench: {kind}: durable commits", flush=True)
+    durable = durability.measure(url)
     print(f"bench: {kind}: worker throughput", flush=True)
     return {**{name: median_load(loads) for name, loads in runs.items()}, "runs": runs, "batch": batch,
-            "worker": measures.worker_throughput(url, folder)}  # fmt: skip
+            "durability": durable, "worker": measures.worker_throughput(url, folder)}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ ACCEPTED_BLOCK = 2 * 10_000  # two wrk threads, a block of 10,000 each (BLOCK in
 ACCEPTED_IDS = range(1, 3 * ACCEPTED_BLOCK + 1)  # a fresh block for each of three rounds
 BATCH_IDS = range(100_001, 150_001)
 WORKER_IDS = range(200_001, 205_001)
+DURABILITY_IDS = range(300_001, 302_401)
 
 
 @contextlib.contextmanager
@@ -34,7 +35,7 @@ def database(kind: str, folder: Path):
         _prepare(url)
         yield url
         return
-    cluster = Cluster().start()
+    cluster = Cluster(durable=True).start()  # fsync on, as in production: commits cost what they cost
     try:
         url = cluster.create_database("bench")
         _prepare(url)
@@ -51,7 +52,7 @@ def _prepare(url: str) -> None:
         connection.execute(sa.insert(tables.external_system_configurations).values(
             external_system_id=SYSTEM_ID, key="case_type_id", value=CASE_TYPE, can_read=True, can_write=True,
             created_at=NOW, updated_at=NOW))  # fmt: skip
-        for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS):
+        for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS, DURABILITY_IDS):
             add_responses(connection, ids)
     engine.dispose()
 

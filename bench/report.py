@@ -67,6 +67,15 @@ def render(results: dict, seconds: int, rounds: int) -> str:
         for batch in measured["batch"]:
             lines.append(f"| {kind} | {batch.size:,} | {batch.server_ms:.1f} | {batch.statements} | "
                          f"{batch.server_ms / one:.1f}× |")  # fmt: skip
+    lines += ["", "## Durable acknowledgements (accepted commands in process, one after another)", "",
+              "Durable: SQLite `synchronous=FULL` in WAL, PostgreSQL `synchronous_commit=on` (the defaults now); "
+              "relaxed: the previous defaults, `synchronous=NORMAL` and `synchronous_commit=off`. The benchmark's "
+              "PostgreSQL runs with fsync on. Modes take turns, medians of the turns.", "",
+              "| database | durable ms/command | relaxed ms/command | cost of durability |",
+              "|---|---:|---:|---:|"]  # fmt: skip
+    for kind, measured in results.items():
+        cost = measured["durability"]
+        lines.append(f"| {kind} | {cost.durable_ms:.2f} | {cost.relaxed_ms:.2f} | {cost.cost:.2f}× |")
     lines += ["", f"## Worker throughput (fake CCD answering in {CCD_LATENCY * 1000:.0f} ms)", "",
               "| database | concurrency | exports | exports/s | ideal/s | fraction of ideal | target |",
               "|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip

@@ -38,7 +38,9 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        # Tests need no durability (fsync off is faster); the benchmark measures it.
+        self.durable = durable
         self.bin_dir = find_bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="export-responses-pg-"))
         self.data = self.root / "data"
@@ -74,10 +76,9 @@ class Cluster:
 
     def start_server(self) -> None:
         """Start the server on the cluster's data and port (again, after stop_server)."""
-        settings = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        settings = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", settings,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
 
