@@ -34,8 +34,25 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+def database_engine(settings: Settings, **options) -> sa.Engine:
+    """The engine on DATABASE_URL, connecting as DATABASE_POOLING says."""
+    return create_engine(settings.database_url, pooling=settings.database_pooling, **options)
+
+
+def schema_engine(settings: Settings) -> sa.Engine:
+    """The engine for migrations: past any pooler when DATABASE_DIRECT_URL is set.
+
+    A migration runs in one transaction, so it works through a transaction pooler too;
+    direct, it is not cut short by the pooler's query timeouts, and DDL that cannot
+    run in a transaction (CREATE INDEX CONCURRENTLY) or a session lock can be added.
+    """
+    if settings.database_direct_url:
+        return create_engine(settings.database_direct_url)
+    return database_engine(settings)
+
+
 def bootstrap(settings: Settings) -> Services:
-    engine = create_engine(settings.database_url)
+    engine = database_engine(settings)
     return _services(
         settings,
         unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),

@@ -14,6 +14,7 @@ from hypothesis import settings
 
 from adapters.sql import migrate
 from adapters.sql.engine import create_engine
+from tests.pgbouncer import PgBouncer, PgBouncerUnavailable
 from tests.postgres import Cluster, PostgresUnavailable
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -42,6 +43,21 @@ def postgres_cluster():
 
 
 @pytest.fixture(scope="session")
+def pgbouncer(postgres_cluster):
+    """A PgBouncer in transaction pooling mode in front of the session's cluster."""
+    try:
+        bouncer = PgBouncer(postgres_cluster).start()
+    except PgBouncerUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"PgBouncer tests must run under CI=true: {error}")
+        pytest.skip(f"PgBouncer tests skipped: {error}")
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
     engine = create_engine(f"sqlite:///{path}")
@@ -52,6 +68,14 @@ def sqlite_template(tmp_path_factory):
 
 def new_postgres_database(cluster: Cluster) -> str:
     return cluster.create_database(f"test_{uuid.uuid4().hex[:12]}", template="template_export_responses")
+
+
+def new_pgbouncer_database(bouncer: PgBouncer) -> str:
+    """A new database, through PgBouncer: the URL a service runs on with DATABASE_POOLING=transaction.
+
+    It also turns psycopg's prepared statements off for the tests' own engines on it.
+    """
+    return bouncer.url_of(new_postgres_database(bouncer.cluster)) + "?prepare_threshold=None"
 
 
 @pytest.fixture

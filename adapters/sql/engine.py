@@ -11,6 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from adapters.sql.pooling import Pooling, connect_arguments
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Without a connect timeout, a database that accepts connections but never answers
 # (hung, failing over, behind a firewall that drops packets) holds each request until
@@ -18,16 +20,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
-def create_engine(url: str, **options) -> sa.Engine:
-    """An engine for `url`; on SQLite the file's folder is created on first use."""
+def create_engine(url: str, pooling: Pooling = Pooling.SESSION, **options) -> sa.Engine:
+    """An engine for `url`; on SQLite the file's folder is created on first use.
+
+    `pooling` says what sits between the service and PostgreSQL (see pooling.py);
+    a URL parameter that cannot work raises ValueError, before any connection.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        if "connect_timeout" not in parsed.query:
-            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS,
-                                       **options.get("connect_args", {})}  # fmt: skip
-        engine = sa.create_engine(url, **options)
-        _drop_connections_the_server_closed(engine)
-        return engine
+        return _postgres_engine(parsed, pooling, options)
     if parsed.get_backend_name() != "sqlite":
         raise ValueError(f"not a PostgreSQL or SQLite URL: {parsed.render_as_string(hide_password=True)}")
     if parsed.database and parsed.database != ":memory:":
@@ -35,6 +36,16 @@ def create_engine(url: str, **options) -> sa.Engine:
     engine = sa.create_engine(url, **options)
     writers = WriterQueue(Path(f"{parsed.database}-writer.lock")) if parsed.database not in (None, "", ":memory:") else None
     _serialize_sqlite_writes(engine, writers)
+    return engine
+
+
+def _postgres_engine(url: sa.URL, pooling: Pooling, options: dict) -> sa.Engine:
+    url, arguments = connect_arguments(url, pooling)
+    if "connect_timeout" not in url.query:
+        arguments["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
+    options["connect_args"] = {**arguments, **options.get("connect_args", {})}
+    engine = sa.create_engine(url, **options)
+    _drop_connections_the_server_closed(engine)
     return engine
 
 
