@@ -87,7 +87,8 @@ class Worker:
         try:
             claims = claim_due_exports(self.deps, free, token)
         except StoreUnavailable as error:
-            LOG.warning(json.dumps({"event": "database_unavailable", "detail": str(error)}))
+            LOG.warning(json.dumps({"event": "database_unavailable", "claim_token": token, "detail": str(error)}))
+            self._release(token, None)  # the claim may have committed, its acknowledgement lost
         except Exception as error:  # noqa: BLE001 - the worker outlives what it did not expect
             LOG.error(json.dumps({"event": "claim_failed", "claim_token": token, "error": describe(error)}))
             self._release(token, None)
