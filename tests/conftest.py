@@ -42,15 +42,20 @@ def postgres_cluster():
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
-def pgbouncer(postgres_cluster):
-    """A PgBouncer in transaction pooling mode in front of the session's cluster."""
+def start_pgbouncer(cluster: Cluster) -> PgBouncer:
+    """A started PgBouncer in front of `cluster`; without one, a skip, or under CI a failure."""
     try:
-        bouncer = PgBouncer(postgres_cluster).start()
+        return PgBouncer(cluster).start()
     except PgBouncerUnavailable as error:
         if IN_CI:
             pytest.fail(f"PgBouncer tests must run under CI=true: {error}")
-        pytest.skip(f"PgBouncer tests skipped: {error}")
+        pytest.skip(f"PgBouncer tests skipped: {error} (apt-get install pgbouncer to run them)")
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_cluster):
+    """A PgBouncer in transaction pooling mode in front of the session's cluster."""
+    bouncer = start_pgbouncer(postgres_cluster)
     try:
         yield bouncer
     finally:

@@ -24,6 +24,7 @@ from tests.postgres import Cluster, free_port
 
 POOL_SIZE = 5
 START_SECONDS = 15
+QUERY_WAIT_SECONDS = 2
 _RUNNING_PORTS: set[int] = set()
 
 
@@ -96,6 +97,10 @@ class PgBouncer:
             # The default, 15 s, is how long it waits before trying a server that refused it
             # again: recovery after a restart would take that long.
             "server_login_retry = 1",
+            # While the server is down, queries of connected clients wait in PgBouncer's queue
+            # this long (default 120 s, past gunicorn's 30 s timeout), then get an error: what
+            # the README asks of a production PgBouncer, so that an outage is a quick 503.
+            f"query_wait_timeout = {QUERY_WAIT_SECONDS}",
             f"logfile = {self.root / 'pgbouncer.log'}",
             f"pidfile = {self.root / 'pgbouncer.pid'}",
             "",
