@@ -21,7 +21,8 @@ SYSTEM_ID = 1
 CASE_TYPE = "Manchester_Dev"
 # Response ids by use, so that no measurement finds another's exports pending.
 ACCEPTED_BLOCK = 2 * 10_000  # two wrk threads, a block of 10,000 each (BLOCK in wrk/command.lua)
-ACCEPTED_IDS = range(1, 3 * ACCEPTED_BLOCK + 1)  # a fresh block for each of three rounds
+# A fresh block for each of three rounds, then one for each service of bench/prepared.py.
+ACCEPTED_IDS = range(1, 5 * ACCEPTED_BLOCK + 1)
 BATCH_IDS = range(100_001, 150_001)
 WORKER_IDS = range(200_001, 205_001)
 

@@ -46,8 +46,8 @@ def wait_until_answering(url: str, process: subprocess.Popen, log: Path, seconds
     raise RuntimeError(f"{url} did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
-def service(database_url: str, port: int, folder: Path):
-    env = {"DATABASE_URL": database_url, "API_TOKENS": TOKEN, "EXPORT_RESPONSES_DATA_DIR": str(folder)}
+def service(database_url: str, port: int, folder: Path, **settings: str):
+    env = {"DATABASE_URL": database_url, "API_TOKENS": TOKEN, "EXPORT_RESPONSES_DATA_DIR": str(folder), **settings}
     arguments = ["-m", "entrypoints.cli", "serve", "--bind", f"127.0.0.1:{port}"]
     return _http_server("service", arguments, port, "/health", folder, env)
 
