@@ -7,8 +7,10 @@ import logging
 import signal
 import threading
 import time
+import traceback
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports, record_crash, release_claims
 from application.ports import ClaimedExport, StoreUnavailable
@@ -131,8 +133,8 @@ class Worker:
         try:
             released = release_claims(self.deps, token, export_ids)
         except Exception as error:  # noqa: BLE001 - the claims expire on their own
-            LOG.error(json.dumps({"event": "claims_left_to_expire", "claim_token": token, "export_ids": export_ids,
-                                  "error": describe(error)}))  # fmt: skip
+            LOG.warning(json.dumps({"event": "claims_left_to_expire", "claim_token": token,
+                                    "export_ids": export_ids, "error": describe(error)}))  # fmt: skip
             return
         if released:
             LOG.info(json.dumps({"event": "claims_released", "claim_token": token, "export_ids": export_ids,
@@ -140,9 +142,11 @@ class Worker:
 
 
 def describe(error: BaseException) -> str:
-    """The error's type and first line: what an operator needs, without a traceback."""
+    """The error's type, first line and where it was raised: one line for the log."""
     first_line = next(iter(str(error).strip().splitlines()), "")
-    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+    text = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{text} (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else text
 
 
 class Backoff:

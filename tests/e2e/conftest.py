@@ -62,6 +62,11 @@ DATABASE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)
 @pytest.fixture(scope="module", params=DATABASE_KINDS)
 def e2e_database_url(request, tmp_path_factory) -> str:
     """A freshly migrated database for one module, of each kind a service runs on."""
+    return module_database(request, tmp_path_factory)
+
+
+def module_database(request, tmp_path_factory) -> str:
+    """A freshly migrated database of the kind `request.param` names."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("e2e-sqlite") / "export-responses.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
