@@ -11,6 +11,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.errors import translate
 from adapters.sql.pooling import Pooling
 from application.ports import StoreUnavailable
+from entrypoints.bootstrap import database_engine, schema_engine
 from entrypoints.config import ConfigError, Settings
 
 PG = "postgresql+psycopg://app@db.example/export_responses"
@@ -105,3 +106,12 @@ def test_a_driver_or_protocol_error_that_is_no_outage_stays_a_fault(error):
 def test_any_error_that_took_the_connection_with_it_is_an_outage():
     assert isinstance(translate(wrapped(psycopg.errors.ProtocolViolation("server closed"), invalidated=True)),
                       StoreUnavailable)  # fmt: skip
+
+
+def test_migrations_go_past_the_pooler_when_a_direct_url_is_set():
+    direct = "postgresql+psycopg://app@db-primary.example/export_responses"
+    pooled = settings(DATABASE_URL=PG, DATABASE_POOLING="transaction", DATABASE_DIRECT_URL=direct)
+    assert schema_engine(pooled).url.host == "db-primary.example"
+    assert _kwargs(schema_engine(pooled))["prepare_threshold"] == 5
+    assert schema_engine(settings(DATABASE_URL=PG, DATABASE_POOLING="transaction")).url.host == "db.example"
+    assert _kwargs(database_engine(pooled))["prepare_threshold"] is None
