@@ -25,8 +25,9 @@ class Pooling(enum.Enum):
     TRANSACTION = "transaction"  # PgBouncer pool_mode=transaction: a session lasts one transaction
 
 
-# psycopg.connect()'s own keyword arguments; every other query parameter is libpq's.
-_PSYCOPG_ARGUMENTS = ("prepare_threshold", "autocommit", "context", "row_factory", "cursor_factory")
+# psycopg.connect()'s own keyword arguments besides prepare_threshold: SQLAlchemy sets
+# them, or they take Python objects. Every other query parameter is libpq's.
+_MANAGED_ARGUMENTS = ("autocommit", "context", "row_factory", "cursor_factory")
 _UNSET = ("", "none", "null")
 
 
@@ -47,9 +48,10 @@ def connect_arguments(url: sa.URL, pooling: Pooling) -> tuple[sa.URL, dict]:
     """
     query = dict(url.query)
     for name, value in query.items():
-        if not isinstance(value, str):
+        # SQLAlchemy takes several ?host= for libpq's multi-host failover; nothing else.
+        if not isinstance(value, str) and name != "host":
             raise ValueError(f"DATABASE_URL: ?{name}= is given more than once")
-    for name in _PSYCOPG_ARGUMENTS[1:]:
+    for name in _MANAGED_ARGUMENTS:
         if name in query:
             raise ValueError(f"DATABASE_URL: ?{name}= is not supported (the service manages it)")
     arguments = {"prepare_threshold": _prepare_threshold(query.pop("prepare_threshold", None), pooling)}
@@ -80,7 +82,7 @@ def _check_libpq_parameters(query: dict, pooling: Pooling) -> None:
         raise ValueError("DATABASE_URL: ?options= cannot be used with DATABASE_POOLING=transaction: "
                          "PgBouncer does not pass startup options to the server")  # fmt: skip
     try:
-        make_conninfo("", **query)
+        make_conninfo("", **{name: value for name, value in query.items() if isinstance(value, str)})
     except psycopg.ProgrammingError as error:
         first_line = next(iter(str(error).strip().splitlines()), "invalid")
         raise ValueError(f"DATABASE_URL: {first_line}") from None

@@ -43,6 +43,11 @@ def test_prepare_threshold_reaches_psycopg_as_a_number_or_none(query, expected):
     assert "prepare_threshold" not in engine.url.query
 
 
+def test_several_hosts_for_failover_are_taken():
+    url = "postgresql+psycopg://app@/export_responses?host=db-a.example:5432&host=db-b.example:5432"
+    assert settings(DATABASE_URL=url).database_url == url
+
+
 def test_transaction_pooling_turns_prepared_statements_off():
     engine = create_engine(PG, pooling=Pooling.TRANSACTION)
     assert _kwargs(engine)["prepare_threshold"] is None
