@@ -32,19 +32,20 @@ def database(kind: str, folder: Path):
     """A migrated, seeded database of `kind` ("sqlite" or "postgresql"); yields its URL."""
     if kind == "sqlite":
         url = f"sqlite:///{folder / 'bench.sqlite3'}"
-        _prepare(url)
+        seed(url)
         yield url
         return
     cluster = Cluster().start()
     try:
         url = cluster.create_database("bench")
-        _prepare(url)
+        seed(url)
         yield url
     finally:
         cluster.stop()
 
 
-def _prepare(url: str) -> None:
+def seed(url: str) -> None:
+    """Migrate `url` and seed the benchmark's external system and responses."""
     engine = create_engine(url)
     migrate.upgrade(engine)
     with engine.begin() as connection:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from adapters.sql import tables
 from bench import data
-from bench.processes import ROOT, TOKEN, _http_server, fake_ccd
+from bench.processes import ROOT, TOKEN, fake_ccd, service
 from tests.pgbouncer import PgBouncer
 from tests.postgres import Cluster, free_port
 
@@ -45,7 +45,7 @@ def main() -> int:
         bouncer = None
         try:
             direct = cluster.create_database("bench")
-            data._prepare(direct)
+            data.seed(direct)
             bouncer = PgBouncer(cluster).start()
             pooled = bouncer.url_of(direct)
             env = {"DATABASE_POOLING": args.pooling, "DATABASE_DIRECT_URL": direct}
@@ -64,10 +64,7 @@ def main() -> int:
 def _load(url: str, env: dict, folder: Path, per_client: int) -> Counter:
     replies: Counter = Counter()
     lock = threading.Lock()
-    server_env = {**env, "DATABASE_URL": url, "API_TOKENS": TOKEN, "EXPORT_RESPONSES_DATA_DIR": str(folder)}
-    port = free_port()
-    arguments = ["-m", "entrypoints.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "4", "--threads", "2"]
-    with _http_server("service", arguments, port, "/health", folder, server_env) as base:
+    with service(url, free_port(), folder, "--workers", "4", "--threads", "2", **env) as base:
 
         def client(number: int) -> None:
             session = requests.Session()
