@@ -33,11 +33,15 @@ class ExportWorkDeps:
     pause: Callable[[float], None] = time.sleep
 
 
-def claim_due_exports(deps: ExportWorkDeps, limit: int) -> list[ClaimedExport]:
-    """Claim up to `limit` due exports and record that their attempt has started."""
+def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None = None) -> list[ClaimedExport]:
+    """Claim up to `limit` due exports and record that their attempt has started.
+
+    Given a `claim_token`, the caller can release the claims even if this fails after
+    the database committed them (an acknowledgement lost with the connection).
+    """
     now = deps.clock.now()
     with deps.unit_of_work() as uow:
-        claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), deps.new_uuid())
+        claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), claim_token or deps.new_uuid())
         started, records = [], []
         for claim in claims:
             report = progress.started(deps.new_uuid())
@@ -67,6 +71,21 @@ def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> ExportState | None:
     report = progress.exported(deps.new_uuid(), _external_data(claim, case), case is not None)
     office = case.managing_office if case else None
     return _finish(claim, deps, [report], assign_office=claim.response_remote_office, office=office)
+
+
+def record_crash(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportState | None:
+    """After an attempt that raised what no port promised: record it as a failed attempt,
+    retried on the schedule like any other, which ends the claim."""
+    return _fail(claim, deps, message)
+
+
+def release_claims(deps: ExportWorkDeps, claim_token: str, export_ids: Sequence[int] | None = None) -> int:
+    """End claims made under `claim_token` (only those of `export_ids`, if given) now,
+    so that their exports are taken again at once, not when the claims expire."""
+    with deps.unit_of_work() as uow:
+        released = uow.queue.release(claim_token, deps.clock.now(), export_ids)
+        uow.commit()
+    return released
 
 
 def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict:

@@ -103,6 +103,12 @@ class ExportQueue(abc.ABC):
         """Store each (export id, report, progress) of exports this unit of work has just
         claimed, keeping the claims, in a constant number of statements."""
 
+    @abc.abstractmethod
+    def release(self, claim_token: str, now: datetime, export_ids: Sequence[int] | None = None) -> int:
+        """End the claims held under `claim_token` (of `export_ids` only, if given) as of
+        `now`: those exports are due again at once, not when the claims would have expired.
+        How many claims it ended."""
+
 
 class OfficeRepository(abc.ABC):
     @abc.abstractmethod

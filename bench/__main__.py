@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import data, durability, measures, report
 from bench.load import median_load, wrk_available
+from bench.prepared import prepared_against_not
 from bench.processes import ceiling, service
 from tests.postgres import free_port
 
@@ -21,6 +22,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, choices=(1, 2, 3), help="runs of each scenario (default %(default)s)")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (default %(default)s)")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parents[1] / "BENCHMARKS.md")
+    parser.add_argument("--only-prepared", action="store_true",
+                        help="only prepared statements against none on PostgreSQL; prints, writes nothing")  # fmt: skip
     args = parser.parse_args()
     if not wrk_available():
         print("bench: wrk is needed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -28,6 +31,10 @@ def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory(prefix="export-responses-bench-") as work:
         folder = Path(work)
+        if args.only_prepared:
+            with data.database("postgresql", folder) as url:
+                print(report.render_prepared(prepared_against_not(url, folder, args.seconds, args.rounds)))
+            return 0
         for kind in args.databases.split(","):
             print(f"bench: {kind}: seeding", flush=True)
             with data.database(kind, folder) as url:
@@ -58,11 +65,16 @@ def measure(url: str, folder: Path, seconds: int, kind: str, rounds: int) -> dic
         runs["ceiling"].append(measures.ceiling(ceiling_base, seconds))
         print(f"bench: {kind}: batch scaling", flush=True)
         batch = measures.batch_scaling(service_base, url)
+    prepared = None
+    if kind == "postgresql":
+        print(f"bench: {kind}: prepared statements against none", flush=True)
+        prepared = prepared_against_not(url, folder, seconds, rounds)
     print(f"bench: {kind}: durable commits", flush=True)
     durable = durability.measure(url)
     print(f"bench: {kind}: worker throughput", flush=True)
     return {**{name: median_load(loads) for name, loads in runs.items()}, "runs": runs, "batch": batch,
-            "durability": durable, "worker": measures.worker_throughput(url, folder)}  # fmt: skip
+            "prepared": prepared, "durability": durable,
+            "worker": measures.worker_throughput(url, folder)}  # fmt: skip
 
 
 if __name__ == "__main__":

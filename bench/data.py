@@ -21,7 +21,8 @@ SYSTEM_ID = 1
 CASE_TYPE = "Manchester_Dev"
 # Response ids by use, so that no measurement finds another's exports pending.
 ACCEPTED_BLOCK = 2 * 10_000  # two wrk threads, a block of 10,000 each (BLOCK in wrk/command.lua)
-ACCEPTED_IDS = range(1, 3 * ACCEPTED_BLOCK + 1)  # a fresh block for each of three rounds
+# A fresh block for each of three rounds, then one for each service of bench/prepared.py.
+ACCEPTED_IDS = range(1, 5 * ACCEPTED_BLOCK + 1)
 BATCH_IDS = range(100_001, 150_001)
 WORKER_IDS = range(200_001, 205_001)
 DURABILITY_IDS = range(300_001, 302_401)
@@ -32,19 +33,20 @@ def database(kind: str, folder: Path):
     """A migrated, seeded database of `kind` ("sqlite" or "postgresql"); yields its URL."""
     if kind == "sqlite":
         url = f"sqlite:///{folder / 'bench.sqlite3'}"
-        _prepare(url)
+        seed(url)
         yield url
         return
     cluster = Cluster(durable=True).start()  # fsync on, as in production: commits cost what they cost
     try:
         url = cluster.create_database("bench")
-        _prepare(url)
+        seed(url)
         yield url
     finally:
         cluster.stop()
 
 
-def _prepare(url: str) -> None:
+def seed(url: str) -> None:
+    """Migrate `url` and seed the benchmark's external system and responses."""
     engine = create_engine(url)
     migrate.upgrade(engine)
     with engine.begin() as connection:

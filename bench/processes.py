@@ -46,9 +46,10 @@ def wait_until_answering(url: str, process: subprocess.Popen, log: Path, seconds
     raise RuntimeError(f"{url} did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
-def service(database_url: str, port: int, folder: Path):
-    env = {"DATABASE_URL": database_url, "API_TOKENS": TOKEN, "EXPORT_RESPONSES_DATA_DIR": str(folder)}
-    arguments = ["-m", "entrypoints.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+def service(database_url: str, port: int, folder: Path, *serve_options: str, **settings: str):
+    """`serve` with `serve_options` (e.g. "--workers", "4") and `settings` as environment variables."""
+    env = {"DATABASE_URL": database_url, "API_TOKENS": TOKEN, "EXPORT_RESPONSES_DATA_DIR": str(folder), **settings}
+    arguments = ["-m", "entrypoints.cli", "serve", "--bind", f"127.0.0.1:{port}", *serve_options]
     return _http_server("service", arguments, port, "/health", folder, env)
 
 

@@ -85,6 +85,22 @@ def render(results: dict, seconds: int, rounds: int) -> str:
             fraction = run.per_second / run.ideal
             lines.append(f"| {kind} | {run.concurrency} | {run.exports:,} | {run.per_second:,.1f} | {run.ideal:,.0f} | "
                          f"{fraction:.2f} | ≥ {target} {'met' if fraction >= target else 'MISSED'} |")  # fmt: skip
+    for measured in results.values():
+        if measured.get("prepared"):
+            lines += ["", render_prepared(measured["prepared"]).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def render_prepared(comparisons) -> str:
+    """Prepared statements (psycopg's default) against none (DATABASE_POOLING=transaction)."""
+    lines = ["## Prepared statements (PostgreSQL, direct)", "",
+             "Two services on one database: psycopg's default (a query is prepared after five runs) and "
+             "DATABASE_POOLING=transaction (none, as behind PgBouncer). Requests/s, median run.", "",
+             "| scenario | prepared | not prepared | p50 ms prepared / not | not preparing costs |",
+             "|---|---:|---:|---|---:|"]  # fmt: skip
+    for item in comparisons:
+        lines.append(f"| {item.scenario} | {item.prepared.per_second:,.0f} | {item.unprepared.per_second:,.0f} | "
+                     f"{item.prepared.p50_ms:.2f} / {item.unprepared.p50_ms:.2f} | {item.cost * 100:+.0f} % |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -32,16 +32,41 @@ class Services:
     export_reader: ExportReader | None = None
 
 
+MIGRATION_STATEMENT_SECONDS = 3600.0
+
+
 def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-def bootstrap(settings: Settings) -> Services:
-    engine = create_engine(
+def database_engine(settings: Settings, **options) -> sa.Engine:
+    """The engine on DATABASE_URL, connecting as DATABASE_POOLING says, with its bounded waits."""
+    return create_engine(
         settings.database_url,
+        pooling=settings.database_pooling,
         lock_wait_seconds=settings.lock_wait_seconds,
         statement_timeout_seconds=settings.statement_timeout_seconds,
+        **options,
     )
+
+
+def schema_engine(settings: Settings) -> sa.Engine:
+    """The engine for migrations: past any pooler when DATABASE_DIRECT_URL is set.
+
+    A migration runs in one transaction, so it works through a transaction pooler too;
+    direct, it is not cut short by the pooler's query timeouts, and DDL that cannot
+    run in a transaction (CREATE INDEX CONCURRENTLY) or a session lock can be added.
+    """
+    # A migration gives up on a lock as any request does (it must not queue the Rails
+    # side behind it), but may take long: building an index on a large table.
+    waits = {"lock_wait_seconds": settings.lock_wait_seconds, "statement_timeout_seconds": MIGRATION_STATEMENT_SECONDS}
+    if settings.database_direct_url:
+        return create_engine(settings.database_direct_url, **waits)
+    return create_engine(settings.database_url, pooling=settings.database_pooling, **waits)
+
+
+def bootstrap(settings: Settings) -> Services:
+    engine = database_engine(settings)
     health = SqlAlchemyHealth(engine)
     return _services(
         settings,

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from adapters.sql import migrate as migrations
-from adapters.sql.engine import create_engine
 from application.ports import StoreUnavailable
 from entrypoints import data_commands, fake_ccd_command, logs, status_command, worker_command
 from entrypoints.api_token import local_token
+from entrypoints.bootstrap import schema_engine
 from entrypoints.config import ConfigError, Settings
 from entrypoints.server import DEFAULT_THREADS, DEFAULT_WORKERS
 
@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_migrate(args, settings: Settings) -> int:
-    engine = create_engine(settings.database_url)
+    engine = schema_engine(settings)
     migrations.upgrade(engine)
     print(f"schema is current on {engine.url.render_as_string(hide_password=True)}")
     return 0
@@ -71,7 +71,7 @@ def run_serve(args, settings: Settings) -> int:
     from entrypoints.server import serve  # noqa: PLC0415 - gunicorn's arbiter only when serving
 
     logs.configure(settings.log_format)
-    engine = create_engine(settings.database_url)
+    engine = schema_engine(settings)
     if not migrations.is_current(engine):
         migrations.upgrade(engine)
     engine.dispose()

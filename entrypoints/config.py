@@ -12,6 +12,7 @@ from attrs import frozen
 from sqlalchemy.engine import make_url
 
 from adapters.sql.engine import DEFAULT_LOCK_WAIT_SECONDS, DEFAULT_STATEMENT_TIMEOUT_SECONDS
+from adapters.sql.pooling import Pooling, connect_arguments, parse_pooling
 from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
 from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONSE_IDS
 from domain.retries import parse_delays
@@ -47,13 +48,24 @@ class Settings:
     # A rejected command lists at most this many problems, then one that gives the total.
     max_errors: int = DEFAULT_MAX_ERRORS
     log_format: str = "json"  # or "text", for a terminal
+    # What sits between the service and PostgreSQL (DATABASE_POOLING), and a URL past it
+    # for what needs a session of its own (DATABASE_DIRECT_URL; see session_database_url).
+    database_pooling: Pooling = Pooling.SESSION
+    database_direct_url: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         data_dir = Path(environ.get("EXPORT_RESPONSES_DATA_DIR") or "var").resolve()
         default_url = f"sqlite:///{data_dir / 'export-responses.sqlite3'}"
+        pooling = _pooling(environ.get("DATABASE_POOLING"))
+        direct_url = environ.get("DATABASE_DIRECT_URL") or None
+        database_url = _database_url("DATABASE_URL", environ.get("DATABASE_URL") or default_url, pooling)
+        if (pooling is Pooling.TRANSACTION or direct_url) and not database_url.startswith("postgresql"):
+            raise ConfigError("DATABASE_POOLING and DATABASE_DIRECT_URL are for PostgreSQL: DATABASE_URL is not")
         return cls(
-            database_url=_database_url(environ.get("DATABASE_URL") or default_url),
+            database_url=database_url,
+            database_pooling=pooling,
+            database_direct_url=direct_url and _database_url("DATABASE_DIRECT_URL", direct_url, Pooling.SESSION),
             data_dir=data_dir,
             max_response_ids=_positive_int(environ, "MAX_RESPONSE_IDS", DEFAULT_MAX_RESPONSE_IDS),
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", MiB),
@@ -71,15 +83,36 @@ class Settings:
             log_format=_log_format(environ.get("LOG_FORMAT")),
         )
 
+    @property
+    def session_database_url(self) -> str | None:
+        """Where a session of our own may be had (LISTEN, advisory locks, SET): None behind
+        a transaction pooler without DATABASE_DIRECT_URL, and the service does without."""
+        if self.database_direct_url:
+            return self.database_direct_url
+        return self.database_url if self.database_pooling is Pooling.SESSION else None
 
-def _database_url(text: str) -> str:
+
+def _database_url(name: str, text: str, pooling: Pooling) -> str:
     try:
-        backend = make_url(text).get_backend_name()
+        url = make_url(text)
+        backend = url.get_backend_name()
     except sa.exc.ArgumentError:
         backend = None
     if backend not in ("postgresql", "sqlite"):
-        raise ConfigError("DATABASE_URL must be a PostgreSQL (postgresql+psycopg://...) or SQLite (sqlite:///...) URL")
+        raise ConfigError(f"{name} must be a PostgreSQL (postgresql+psycopg://...) or SQLite (sqlite:///...) URL")
+    if backend == "postgresql":
+        try:
+            connect_arguments(url, pooling)
+        except ValueError as error:
+            raise ConfigError(str(error).replace("DATABASE_URL", name, 1)) from None
     return text
+
+
+def _pooling(text: str | None) -> Pooling:
+    try:
+        return parse_pooling(text)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _tokens(text: str | None) -> tuple[str, ...]:

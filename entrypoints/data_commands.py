@@ -10,9 +10,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from adapters.sql import migrate as migrations
-from adapters.sql.engine import create_engine
 from adapters.sql.load_records import Dataset, Refused, Written
 from adapters.sql.loading import UpsertBy, load
+from entrypoints.bootstrap import database_engine
 from entrypoints.config import Settings
 from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.load_file import BadLoadFile, label, read_load_file
@@ -57,7 +57,7 @@ def run_seed(args, settings: Settings) -> int:
 
 
 def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written | list[str]:
-    engine = create_engine(settings.database_url)
+    engine = database_engine(settings)
     try:
         if not migrations.is_current(engine):
             migrations.upgrade(engine)

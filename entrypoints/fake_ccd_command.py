@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from adapters.ccd.fake_server import FakeCcd
 from adapters.sql.engine import create_engine
+from adapters.sql.pooling import Pooling
 from adapters.sql.tables import external_system_configurations, external_systems, offices, responses
 
 
@@ -32,7 +33,7 @@ def run(args, settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
     host, port = args.bind
     fake = FakeCcd(host, port, latency=args.latency)
     if args.cases_from_database:
-        added = add_cases_from_database(fake, settings.database_url)
+        added = add_cases_from_database(fake, settings.database_url, settings.database_pooling)
         print(f"fake-ccd: {added} cases from {_safe_url(settings.database_url)}", file=sys.stderr)
     with fake:
         for name, value in fake.base_urls.items():
@@ -42,10 +43,10 @@ def run(args, settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
     return 0
 
 
-def add_cases_from_database(fake: FakeCcd, database_url: str) -> int:
+def add_cases_from_database(fake: FakeCcd, database_url: str, pooling: Pooling = Pooling.SESSION) -> int:
     """One case per response's case number in each case type of the systems exporting
     responses, managed by the office its first two digits name; how many were added."""
-    codes_to_names, case_types, case_numbers = _read(database_url)
+    codes_to_names, case_types, case_numbers = _read(database_url, pooling)
     for case_type_id in case_types:
         for case_number in case_numbers:
             prefix = case_number[:2]
@@ -54,7 +55,7 @@ def add_cases_from_database(fake: FakeCcd, database_url: str) -> int:
     return len(case_types) * len(case_numbers)
 
 
-def _read(database_url: str) -> tuple[dict[int, str], list[str], list[str]]:
+def _read(database_url: str, pooling: Pooling) -> tuple[dict[int, str], list[str], list[str]]:
     configuration = external_system_configurations
     case_types = (
         sa.select(configuration.c.value).distinct()
@@ -63,7 +64,7 @@ def _read(database_url: str) -> tuple[dict[int, str], list[str], list[str]]:
         .order_by(configuration.c.value)
     )  # fmt: skip
     case_numbers = sa.select(responses.c.case_number).distinct().order_by(responses.c.case_number)
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, pooling=pooling)
     try:
         with engine.connect().execution_options(read_only=True) as connection:
             office_rows = connection.execute(sa.select(offices.c.code, offices.c.name))

@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import selectors
+import socket
 import time
 from functools import partial
 
@@ -30,6 +31,8 @@ from entrypoints.request_inbox import Arrival, RequestInbox
 LOG = logging.getLogger("export_responses.server")
 # How long a stopping worker lets a half-sent request finish arriving.
 STOP_READING_LINGER = 2.0
+MAX_HEADER_BYTES = 64 * 1024
+LINGER_SECONDS = 2.0
 _RECV_BYTES = 65536
 
 
@@ -54,9 +57,13 @@ class BufferedThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading: dict[TConn, _Reading] = {}
+        self.lingering: dict[TConn, float] = {}  # refused, closing: until when we read what comes
         cfg = self.cfg
-        # gunicorn's parser refuses any header block longer than this (431).
-        self.max_header_bytes = cfg.limit_request_line + cfg.limit_request_fields * (cfg.limit_request_field_size + 2)
+        # gunicorn's parser would take up to ~800 KB of headers (100 of 8190 bytes); no
+        # client of this API sends more than a few kB, and each slow connection may hold
+        # this much in memory.
+        gunicorn_limit = cfg.limit_request_line + cfg.limit_request_fields * (cfg.limit_request_field_size + 2)
+        self.max_header_bytes = min(gunicorn_limit, MAX_HEADER_BYTES)
 
     # ---- every way into a thread goes through here --------------------------------
 
@@ -114,8 +121,9 @@ class BufferedThreadWorker(ThreadWorker):
         """Add `chunk`; True when the connection left the reading state."""
         had_headers = reading.inbox.header_end is not None
         arrival = reading.inbox.feed(chunk)
-        if arrival is Arrival.HEADERS_TOO_LARGE:
-            self._answer(conn, 431, "headers_too_large", f"The request's headers are longer than {self.max_header_bytes} bytes")
+        refusal = self._refusal_of(arrival, reading.inbox)
+        if refusal is not None:
+            self._answer(conn, *refusal)
             return True
         if not had_headers and reading.inbox.header_end is not None:
             reading.deadline = time.monotonic() + self.body_read_seconds
@@ -130,9 +138,24 @@ class BufferedThreadWorker(ThreadWorker):
         super().enqueue_req(conn)
         return True
 
+    def _refusal_of(self, arrival: Arrival, inbox: RequestInbox) -> tuple[int, str, str] | None:
+        """What to answer, here and now, a request whose end cannot be awaited safely."""
+        if arrival is Arrival.HEADERS_TOO_LARGE:
+            return 431, "headers_too_large", f"The request's headers are longer than {self.max_header_bytes} bytes"
+        if arrival is Arrival.BODY_TOO_LARGE:
+            return 413, "payload_too_large", f"The request body is larger than {self.max_body_bytes} bytes"
+        if arrival is Arrival.UNSUPPORTED_CODING:
+            return 501, "unsupported_transfer_coding", "The request's Transfer-Encoding is not supported (only chunked)"
+        if arrival is Arrival.MALFORMED:
+            return 400, "bad_request", f"The request is not valid HTTP/1.1: {inbox.problem}"
+        return None
+
     def murder_pending(self) -> None:
         super().murder_pending()
         now = time.monotonic()
+        for conn, deadline in list(self.lingering.items()):
+            if now >= deadline or not self.alive:
+                self._end_lingering(conn)
         for conn, reading in list(self.reading.items()):
             if not self.alive and not reading.inbox.received_anything:
                 self._close(conn)  # stopping: an idle connection has nothing to finish
@@ -146,6 +169,8 @@ class BufferedThreadWorker(ThreadWorker):
         if force:
             for conn in list(self.reading):
                 self._close(conn)
+            for conn in list(self.lingering):
+                self._end_lingering(conn)
 
     def _time_out(self, conn: TConn, reading: _Reading) -> None:
         if not reading.inbox.received_anything:
@@ -157,8 +182,43 @@ class BufferedThreadWorker(ThreadWorker):
         self._answer(conn, 408, "request_timeout", f"The request's {waited} did not arrive within {limit:g} s")
 
     def _answer(self, conn: TConn, status: int, code: str, message: str) -> None:
+        """Send a refusal and close, reading what the client still sends for a moment:
+        closing on unread bytes would make the kernel reset the connection, and the
+        client might lose the reply (RFC 9112, 9.6)."""
         _send_quietly(conn, raw_error_reply(status, code, message))
-        self._close(conn)
+        if self.reading.pop(conn, None) is not None:
+            try:
+                self.poller.unregister(conn.sock)
+            except (KeyError, ValueError, OSError):
+                pass
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_lingering, conn))
+        except (OSError, ValueError):
+            self.nr_conns -= 1
+            conn.close()
+            return
+        self.lingering[conn] = time.monotonic() + LINGER_SECONDS
+
+    def _on_lingering(self, conn: TConn, client) -> None:
+        try:
+            if conn.sock.recv(_RECV_BYTES):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self._end_lingering(conn)
+
+    def _end_lingering(self, conn: TConn) -> None:
+        if self.lingering.pop(conn, None) is None:
+            return
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.nr_conns -= 1
+        conn.close()
 
     def _close(self, conn: TConn) -> None:
         if self.reading.pop(conn, None) is not None:

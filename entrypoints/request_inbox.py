@@ -2,10 +2,10 @@
 
 The server's main loop collects a request's bytes here, without blocking, before any
 thread sees it: a client that sends slowly, or not at all, then costs a buffer and
-no thread. The reading is deliberately shallow. As soon as the bytes say anything
-unusual (a malformed size, a header block too long, an unknown transfer coding) the
-request counts as arrived, and gunicorn's own parser, which reads every rule, answers
-it: from bytes already here, so it never waits on the client.
+no thread. A request goes to a thread only once all of it is here (ARRIVED), so that
+gunicorn's parser, which then reads every rule, never waits on the client. Anything
+whose end cannot be told from its bytes (ambiguous framing, a malformed chunk, a body
+over the limit) is refused here instead, and the connection closed.
 """
 
 from __future__ import annotations
@@ -17,13 +17,18 @@ from attrs import define, field
 
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _MAX_CHUNK_LINE = 4096  # a size line longer than this is malformed, not incomplete
+# A chunk extension: `;name` or `;name=value`, tokens or quoted strings (RFC 9112 7.1.1).
+_EXTENSION = re.compile(rb'(;[ \t]*[!#$%&\'*+.^_`|~0-9A-Za-z-]+([ \t]*=[ \t]*([!#$%&\'*+.^_`|~0-9A-Za-z-]+|"[^"\\\x00-\x08\x0a-\x1f]*"))?[ \t]*)*')
 
 
 class Arrival(enum.Enum):
     WAITING_FOR_HEADERS = "waiting for headers"
     WAITING_FOR_BODY = "waiting for body"
-    ARRIVED = "arrived"  # complete, or enough for the parser to answer it
+    ARRIVED = "arrived"  # all of it is here (a request line over the limit: enough for the parser's 414)
     HEADERS_TOO_LARGE = "headers too large"
+    BODY_TOO_LARGE = "body too large"
+    MALFORMED = "malformed"  # its end cannot be told: see `problem`
+    UNSUPPORTED_CODING = "unsupported transfer coding"
 
 
 @define
@@ -35,9 +40,11 @@ class RequestInbox:
     data: bytearray = field(factory=bytearray)
     header_end: int | None = None
     expects_continue: bool = False
+    problem: str = ""
     _content_length: int | None = None
     _chunked: bool = False
     _scanned: int = 0  # how far the chunk scan has read, from the body's start
+    _body_bytes: int = 0  # the chunks' sizes, up to where the scan has read
 
     def feed(self, chunk: bytes) -> Arrival:
         self.data += chunk
@@ -54,17 +61,18 @@ class RequestInbox:
                     return Arrival.ARRIVED  # a request line over the parser's limit: its 414
                 return Arrival.WAITING_FOR_HEADERS
             self.header_end = end + 4
-            if not self._read_framing(bytes(self.data[:end])):
-                return Arrival.ARRIVED
+            refusal = self._read_framing(bytes(self.data[:end]))
+            if refusal is not None:
+                return refusal
         return self._body_state()
 
-    def _read_framing(self, head: bytes) -> bool:
-        """Learn the body's framing; False when the parser should judge the head as it is."""
+    def _read_framing(self, head: bytes) -> Arrival | None:
+        """Learn the body's framing; a refusal when it cannot be told or is too large."""
         lengths, codings = [], []
         for line in head.split(b"\r\n")[1:]:
             name, colon, value = line.partition(b":")
             if not colon:
-                return False
+                return self._malformed("a header line has no colon")
             name = name.strip().lower()
             if name == b"content-length":
                 lengths.append(value.strip())
@@ -73,17 +81,25 @@ class RequestInbox:
             elif name == b"expect" and value.strip().lower() == b"100-continue":
                 self.expects_continue = True
         if codings:
-            if lengths or codings[-1] != b"chunked":
-                return False
+            if lengths:
+                return self._malformed("it has both Content-Length and Transfer-Encoding")
+            if any(coding != b"chunked" for coding in codings) or len(codings) > 1:
+                return Arrival.UNSUPPORTED_CODING
             self._chunked = True
-            return True
-        if len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
-            return False
+            return None
+        if len(lengths) > 1:
+            return self._malformed("it has more than one Content-Length")
+        if lengths and not (lengths[0].isdigit() and len(lengths[0]) <= 18):
+            return self._malformed("its Content-Length is not a number of bytes")
         length = int(lengths[0]) if lengths else 0
         if length > self.max_body_bytes:
-            return False  # the application refuses it (413) before reading it
+            return Arrival.BODY_TOO_LARGE
         self._content_length = length
-        return True
+        return None
+
+    def _malformed(self, problem: str) -> Arrival:
+        self.problem = problem
+        return Arrival.MALFORMED
 
     def _body_state(self) -> Arrival:
         assert self.header_end is not None
@@ -101,11 +117,13 @@ class RequestInbox:
             line_end = data.find(b"\r\n", position)
             if line_end < 0:
                 if len(data) - position > _MAX_CHUNK_LINE:
-                    return Arrival.ARRIVED  # malformed: the parser says so
+                    return self._malformed("a chunk size line is too long")
                 return Arrival.WAITING_FOR_BODY
-            size_text = bytes(data[position:line_end]).partition(b";")[0].strip()
-            if not _CHUNK_SIZE.fullmatch(size_text):
-                return Arrival.ARRIVED
+            line = bytes(data[position:line_end])
+            size_text, extension = line[: len(line) - len(line.lstrip(b"0123456789abcdefABCDEF"))], b""
+            extension = line[len(size_text) :].lstrip(b" \t")
+            if not _CHUNK_SIZE.fullmatch(size_text) or not _EXTENSION.fullmatch(extension):
+                return self._malformed("a chunk size is not hexadecimal digits")
             size = int(size_text, 16)
             if size == 0:
                 # The last chunk, then trailer lines up to an empty one.
@@ -113,15 +131,17 @@ class RequestInbox:
                 if trailers_end >= 0 or data[line_end : line_end + 4] == b"\r\n\r\n":
                     return Arrival.ARRIVED
                 if len(data) - line_end > self.max_header_bytes:
-                    return Arrival.ARRIVED
+                    return Arrival.HEADERS_TOO_LARGE  # endless trailers
                 return Arrival.WAITING_FOR_BODY
+            self._body_bytes += size
+            if self._body_bytes > self.max_body_bytes:
+                return Arrival.BODY_TOO_LARGE
             chunk_end = line_end + 2 + size
-            if chunk_end - start > self.max_body_bytes + _MAX_CHUNK_LINE:
-                return Arrival.ARRIVED  # too large: the application says 413 after reading its limit
             if len(data) < chunk_end + 2:
+                self._body_bytes -= size  # counted again when the chunk is read anew
                 return Arrival.WAITING_FOR_BODY
             if data[chunk_end : chunk_end + 2] != b"\r\n":
-                return Arrival.ARRIVED  # a chunk longer than announced: malformed
+                return self._malformed("a chunk is longer than its size says")
             position = chunk_end + 2
             self._scanned = position - start
 

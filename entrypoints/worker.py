@@ -7,13 +7,17 @@ import logging
 import signal
 import threading
 import time
+import traceback
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 
-from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
+from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports, record_crash, release_claims
 from application.ports import ClaimedExport, StoreUnavailable
 
 LOG = logging.getLogger("export_responses.worker")
+# The longest the worker waits before trying again after failures in a row.
+MAX_BACKOFF_SECONDS = 10.0
 
 
 class Worker:
@@ -26,6 +30,10 @@ class Worker:
         self.stopping = threading.Event()
         self.outcomes: Counter[str] = Counter()
         self._outcomes_lock = threading.Lock()
+        # Failures in a row of claims, and of attempts: each doubles the next wait.
+        self.claim_backoff = Backoff(poll_seconds, MAX_BACKOFF_SECONDS)
+        self.crash_backoff = Backoff(poll_seconds, MAX_BACKOFF_SECONDS)
+        self._paused_until = 0.0  # no claims until then, after an attempt crashed
 
     def stop_on_signals(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -51,7 +59,7 @@ class Worker:
                     in_flight.add(pool.submit(self._carry_out, ready.popleft()))
                 claimed = None if self.stopping.is_set() else self._claim(self._to_claim(len(ready)))
                 if claimed is None and not self.stopping.is_set():
-                    continue  # the database did not answer: that is no empty queue, even when draining
+                    continue  # claiming failed: that is no empty queue, even when draining
                 ready.extend(claimed or ())
                 if ready and len(in_flight) < self.concurrency:
                     continue
@@ -70,26 +78,89 @@ class Worker:
         return free if ready == 0 or free >= (self.concurrency + 1) // 2 else 0
 
     def _claim(self, free: int) -> list[ClaimedExport] | None:
-        """Up to `free` claims; None, after waiting a poll, when the database does not answer."""
+        """Up to `free` claims; None, after backing off, when claiming failed or is paused."""
         if free <= 0:
             return []
-        try:
-            return claim_due_exports(self.deps, free)
-        except StoreUnavailable as error:
-            LOG.warning(json.dumps({"event": "database_unavailable", "detail": str(error)}))
-            self.stopping.wait(self.poll_seconds)
+        paused = self._paused_until - time.monotonic()
+        if paused > 0:
+            self.stopping.wait(min(paused, self.poll_seconds))
             return None
+        token = self.deps.new_uuid()
+        try:
+            claims = claim_due_exports(self.deps, free, token)
+        except StoreUnavailable as error:
+            LOG.warning(json.dumps({"event": "database_unavailable", "claim_token": token, "detail": str(error)}))
+            self._release(token, None)  # the claim may have committed, its acknowledgement lost
+        except Exception as error:  # noqa: BLE001 - the worker outlives what it did not expect
+            LOG.error(json.dumps({"event": "claim_failed", "claim_token": token, "error": describe(error)}))
+            self._release(token, None)
+        else:
+            self.claim_backoff.succeeded()
+            return claims
+        self.stopping.wait(self.claim_backoff.failed())
+        return None
 
     def _carry_out(self, claim: ClaimedExport) -> None:
         started = time.perf_counter()
         try:
             state = carry_out(claim, self.deps)
             outcome = "claim_lost" if state is None else state.value
-        except Exception:
-            # The claim stays until it expires; then another attempt takes the export.
-            LOG.exception("export %s attempt %s crashed", claim.export_id, claim.attempt)
+            with self._outcomes_lock:
+                self.crash_backoff.succeeded()
+        except Exception as error:  # noqa: BLE001 - one export's fault must not end the worker
             outcome = "crashed"
+            self._after_crash(claim, error)
         with self._outcomes_lock:
             self.outcomes[outcome] += 1
         LOG.info(json.dumps({"event": "attempt", "export_id": claim.export_id, "attempt": claim.attempt,
                              "outcome": outcome, "seconds": round(time.perf_counter() - started, 3)}))  # fmt: skip
+
+    def _after_crash(self, claim: ClaimedExport, error: Exception) -> None:
+        """Log the crash, end the claim (as a failed attempt if it can still be recorded),
+        and hold further claims back for a while: the fault may be anyone's."""
+        LOG.error(json.dumps({"event": "attempt_crashed", "export_ids": [claim.export_id], "attempt": claim.attempt,
+                              "error": describe(error)}))  # fmt: skip
+        with self._outcomes_lock:
+            self._paused_until = time.monotonic() + self.crash_backoff.failed()
+        try:
+            record_crash(claim, self.deps, f"the attempt failed unexpectedly: {describe(error)}")
+        except Exception as second:  # noqa: BLE001
+            LOG.error(json.dumps({"event": "crash_not_recorded", "export_ids": [claim.export_id],
+                                  "error": describe(second)}))  # fmt: skip
+            self._release(claim.claim_token, [claim.export_id])
+
+    def _release(self, token: str, export_ids: list[int] | None) -> None:
+        try:
+            released = release_claims(self.deps, token, export_ids)
+        except Exception as error:  # noqa: BLE001 - the claims expire on their own
+            LOG.warning(json.dumps({"event": "claims_left_to_expire", "claim_token": token,
+                                    "export_ids": export_ids, "error": describe(error)}))  # fmt: skip
+            return
+        if released:
+            LOG.info(json.dumps({"event": "claims_released", "claim_token": token, "export_ids": export_ids,
+                                 "released": released}))  # fmt: skip
+
+
+def describe(error: BaseException) -> str:
+    """The error's type, first line and where it was raised: one line for the log."""
+    first_line = next(iter(str(error).strip().splitlines()), "")
+    text = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{text} (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else text
+
+
+class Backoff:
+    """Waits that double with each failure in a row, from `first` up to `longest`."""
+
+    def __init__(self, first: float, longest: float):
+        self.first = first
+        self.longest = max(first, longest)
+        self.failures = 0
+
+    def failed(self) -> float:
+        delay = min(self.longest, self.first * 2**self.failures)
+        self.failures = min(self.failures + 1, 32)
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0

@@ -13,10 +13,10 @@ from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
 from adapters.clock import SystemClock
 from adapters.sql import migrate
-from adapters.sql.engine import create_engine
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
+from entrypoints.bootstrap import database_engine
 from entrypoints.config import Settings
 from entrypoints.worker import Worker
 
@@ -42,7 +42,7 @@ def run_worker(args, settings: Settings) -> int:
     if ccd_settings is None:
         return _refuse("CCD is not configured: set the CCD_* variables (see the README), "
                        "or point them at `export-responses fake-ccd`")  # fmt: skip
-    engine = create_engine(settings.database_url, pool_size=args.concurrency + 2)
+    engine = database_engine(settings, pool_size=args.concurrency + 2)
     if not migrate.is_current(engine):
         return _refuse("the database schema is not current: run `export-responses migrate` first")
     gateway = HttpCcdGateway(ccd_settings)

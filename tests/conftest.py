@@ -14,6 +14,7 @@ from hypothesis import settings
 
 from adapters.sql import migrate
 from adapters.sql.engine import create_engine
+from tests.pgbouncer import PgBouncer, PgBouncerUnavailable, engine_for
 from tests.postgres import Cluster, PostgresUnavailable
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -41,6 +42,26 @@ def postgres_cluster():
         cluster.stop()
 
 
+def start_pgbouncer(cluster: Cluster) -> PgBouncer:
+    """A started PgBouncer in front of `cluster`; without one, a skip, or under CI a failure."""
+    try:
+        return PgBouncer(cluster).start()
+    except PgBouncerUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"PgBouncer tests must run under CI=true: {error}")
+        pytest.skip(f"PgBouncer tests skipped: {error} (apt-get install pgbouncer to run them)")
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_cluster):
+    """A PgBouncer in transaction pooling mode in front of the session's cluster."""
+    bouncer = start_pgbouncer(postgres_cluster)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
@@ -52,6 +73,14 @@ def sqlite_template(tmp_path_factory):
 
 def new_postgres_database(cluster: Cluster) -> str:
     return cluster.create_database(f"test_{uuid.uuid4().hex[:12]}", template="template_export_responses")
+
+
+def new_pgbouncer_database(bouncer: PgBouncer) -> str:
+    """A new database, through PgBouncer: the URL a service runs on with DATABASE_POOLING=transaction.
+
+    It also turns psycopg's prepared statements off for the tests' own engines on it.
+    """
+    return bouncer.url_of(new_postgres_database(bouncer.cluster)) + "?prepare_threshold=None"
 
 
 @pytest.fixture
@@ -74,7 +103,7 @@ def database_url(request) -> str:
 
 @pytest.fixture
 def engine(database_url):
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     yield engine
     engine.dispose()
 

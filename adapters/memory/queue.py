@@ -63,6 +63,13 @@ class InMemoryExportQueue(ExportQueue):
         for export_id, report, progress in records:
             self._store(export_id, report, progress)
 
+    def release(self, claim_token, now, export_ids=None) -> int:
+        held = [export_id for export_id, work in self.store.work.items() if work.claim_token == claim_token
+                and (export_ids is None or export_id in export_ids)]  # fmt: skip
+        for export_id in held:
+            self.store.work[export_id] = attrs.evolve(self._work(export_id), claim_token=None, claimed_until=now)
+        return len(held)
+
     def _store(self, export_id: int, report: ProgressReport, progress: Progress) -> None:
         export = self.store.exports[export_id]
         self.store.exports[export_id] = attrs.evolve(

@@ -13,6 +13,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from adapters.sql.pooling import Pooling, connect_arguments
+
 # Every wait on the database is bounded: a lock held by a stopped process, a hung
 # server or a runaway statement must cost a request a few seconds and a 503, never
 # its thread for good. Both are settings (LOCK_WAIT_SECONDS, STATEMENT_TIMEOUT_SECONDS).
@@ -29,6 +31,7 @@ POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 def create_engine(
     url: str,
+    pooling: Pooling = Pooling.SESSION,
     *,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
     statement_timeout_seconds: float = DEFAULT_STATEMENT_TIMEOUT_SECONDS,
@@ -38,17 +41,14 @@ def create_engine(
 
     On SQLite the file's folder is created on first use. On PostgreSQL each session
     commits synchronously and gives up on a lock after `lock_wait_seconds` and on a
-    statement after `statement_timeout_seconds`.
+    statement after `statement_timeout_seconds`. `pooling` says what sits between the
+    service and PostgreSQL (see pooling.py); a URL parameter that cannot work raises
+    ValueError, before any connection.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        connect_args = {"options": _postgres_session_options(lock_wait_seconds, statement_timeout_seconds)}
-        if "connect_timeout" not in parsed.query:
-            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
-        options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
-        engine = sa.create_engine(url, **options)
-        _drop_connections_the_server_closed(engine)
-        return engine
+        session = _postgres_session_settings(lock_wait_seconds, statement_timeout_seconds)
+        return _postgres_engine(parsed, pooling, session, options)
     if parsed.get_backend_name() != "sqlite":
         raise ValueError(f"not a PostgreSQL or SQLite URL: {parsed.render_as_string(hide_password=True)}")
     # With `?uri=true` the database is a URI (`file:/path?mode=ro`); the file is its path.
@@ -64,19 +64,49 @@ def create_engine(
     return engine
 
 
-def _postgres_session_options(lock_wait_seconds: float, statement_timeout_seconds: float) -> str:
-    """Session settings sent at connection start, so they cost no round trip.
-
-    `synchronous_commit=on` whatever the server's or role's default: a 202 promises
-    that the command and its exports are on disk.
-    """
-    settings = {
+def _postgres_session_settings(lock_wait_seconds: float, statement_timeout_seconds: float) -> dict[str, str]:
+    """`synchronous_commit=on` whatever the server's or role's default: a 202 promises
+    that the command and its exports are on disk. And bounded waits."""
+    return {
         "synchronous_commit": "on",
         "lock_timeout": f"{round(lock_wait_seconds * 1000)}ms",
         "statement_timeout": f"{round(statement_timeout_seconds * 1000)}ms",
         "idle_in_transaction_session_timeout": f"{POSTGRES_IDLE_IN_TRANSACTION_SECONDS}s",
     }
-    return " ".join(f"-c {name}={value}" for name, value in settings.items())
+
+
+def _postgres_engine(url: sa.URL, pooling: Pooling, session: dict[str, str], options: dict) -> sa.Engine:
+    url, arguments = connect_arguments(url, pooling)
+    if "connect_timeout" not in url.query:
+        arguments["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
+    if pooling is Pooling.SESSION:
+        # Sent at connection start, so they cost no round trip; after any ?options= given.
+        given = url.query.get("options", "")
+        arguments["options"] = " ".join([given, *(f"-c {name}={value}" for name, value in session.items())]).strip()
+        url = url.difference_update_query(["options"])
+    options["connect_args"] = {**arguments, **options.get("connect_args", {})}
+    engine = sa.create_engine(url, **options)
+    _drop_connections_the_server_closed(engine)
+    if pooling is Pooling.TRANSACTION:
+        _set_in_each_transaction(engine, session)
+    return engine
+
+
+def _set_in_each_transaction(engine: sa.Engine, session: dict[str, str]) -> None:
+    """Behind a transaction pooler a session setting would stay on a server connection
+    that other clients share, and PgBouncer refuses startup options: each writing
+    transaction sets them for itself (`set_config(..., true)`, like SET LOCAL), one
+    statement more. Reading units run without a transaction; the role's settings
+    (README, PgBouncer) bound those."""
+    names = list(session)
+    statement = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in names)
+    values = tuple(session[name] for name in names)
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection):
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        connection.exec_driver_sql(statement, values)
 
 
 def _drop_connections_the_server_closed(engine: sa.Engine) -> None:

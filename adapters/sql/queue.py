@@ -93,6 +93,13 @@ _RECORD_HELD_AND_RELEASE = _RECORD_HELD.values(
     claim_token=None, claimed_until=None, next_attempt_at=sa.bindparam("next_attempt_at", type_=_NOW.type)
 )
 _RECORD_EVENT = sa.insert(export_events)
+# An ended claim: no token to record under, and expired, so the next claim takes the export.
+_RELEASE = (
+    sa.update(exports)
+    .where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
+    .values(claim_token=None, claimed_until=_NOW)
+)
+_RELEASE_SOME = _RELEASE.where(exports.c.id.in_(_IDS))
 _CODES_BY_NAME = sa.select(offices.c.name, offices.c.code)
 _ASSIGN = (
     sa.update(responses)
@@ -127,6 +134,11 @@ class SqlAlchemyExportQueue(ExportQueue):
             return
         self.connection.execute(_RECORD, [_progress_values(export_id, progress, now) for export_id, _, progress in records])
         self.connection.execute(_RECORD_EVENT, [_event_values(export_id, report, now) for export_id, report, _ in records])
+
+    def release(self, claim_token, now, export_ids=None) -> int:
+        if export_ids is None:
+            return self.connection.execute(_RELEASE, {"token": claim_token, "now": now}).rowcount
+        return self.connection.execute(_RELEASE_SOME, {"token": claim_token, "now": now, "ids": list(export_ids)}).rowcount
 
 
 def _progress(row) -> Progress:

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Iterable
 
 import attrs
@@ -27,6 +28,7 @@ from entrypoints.tokens import ApiToken, parse_token_entry
 
 LOG = logging.getLogger("export_responses.auth")
 REALM = 'Bearer realm="export-responses"'
+_USER_INFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@")
 
 
 @attrs.frozen
@@ -65,8 +67,10 @@ class TokenSet:
 
 
 def _sent_path(req: falcon.Request) -> str:
-    """The path as the client spelt it (before the router's clean-up), without the query."""
-    return (req.env.get("RAW_URI") or req.env.get("PATH_INFO") or req.path).partition("?")[0]
+    """The path as the client spelt it (before the router's clean-up), without the query
+    and without the user-info of an absolute request line (`http://admin:<token>@host/`)."""
+    sent = (req.env.get("RAW_URI") or req.env.get("PATH_INFO") or req.path).partition("?")[0]
+    return _USER_INFO.sub(r"\1", sent)
 
 
 def _missing() -> Unauthenticated:

@@ -22,9 +22,9 @@ import pytest
 import requests
 from attrs import frozen
 
-from adapters.sql.engine import create_engine
 from tests.auth import TEST_TOKEN
-from tests.conftest import new_postgres_database
+from tests.conftest import new_pgbouncer_database, new_postgres_database
+from tests.pgbouncer import engine_for, service_environment
 from tests.postgres import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,10 @@ STARTUP_SECONDS = 30
 SHUTDOWN_SECONDS = 15
 REQUEST_TIMEOUT = (5, 30)  # (connect, read) seconds
 # Settings the developer's shell may carry that would change what these tests expect.
-_INHERITED_SETTINGS = ("DATABASE_URL", "EXPORT_RESPONSES_DATA_DIR", "MAX_RESPONSE_IDS", "MAX_BODY_BYTES",
-                       "API_TOKENS", "API_AUTH", "LOCK_WAIT_SECONDS", "STATEMENT_TIMEOUT_SECONDS",
-                       "HEADER_READ_SECONDS", "BODY_READ_SECONDS", "MAX_ERRORS", "LOG_FORMAT")
+_INHERITED_SETTINGS = ("DATABASE_URL", "DATABASE_POOLING", "DATABASE_DIRECT_URL", "EXPORT_RESPONSES_DATA_DIR",
+                       "MAX_RESPONSE_IDS", "MAX_BODY_BYTES", "API_TOKENS", "API_AUTH", "LOCK_WAIT_SECONDS",
+                       "STATEMENT_TIMEOUT_SECONDS", "HEADER_READ_SECONDS", "BODY_READ_SECONDS", "MAX_ERRORS",
+                       "LOG_FORMAT")
 # What a worker writes when a request ends in a bug: a traceback, or an access line with a 5xx.
 _SERVER_FAULT = re.compile(r"Traceback|\"status\": 5\d\d")
 
@@ -53,14 +54,35 @@ class LiveServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+# The databases a service runs on: SQLite, PostgreSQL, and PostgreSQL through PgBouncer
+# in transaction pooling mode (the service then runs with DATABASE_POOLING=transaction).
+DATABASE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                  pytest.param("pgbouncer", marks=pytest.mark.postgres)]  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
 def e2e_database_url(request, tmp_path_factory) -> str:
-    """A freshly migrated database for one module, of each supported kind."""
+    """A freshly migrated database for one module, of each kind a service runs on."""
+    return module_database(request, tmp_path_factory)
+
+
+def module_database(request, tmp_path_factory) -> str:
+    """A freshly migrated database of the kind `request.param` names."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("e2e-sqlite") / "export-responses.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
+    if request.param == "pgbouncer":
+        return new_pgbouncer_database(request.getfixturevalue("pgbouncer"))
     return new_postgres_database(request.getfixturevalue("postgres_cluster"))
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def database_url(request) -> str:
+    """A freshly migrated database of each kind a service process runs on (for worker processes)."""
+    if request.param == "pgbouncer":
+        return new_pgbouncer_database(request.getfixturevalue("pgbouncer"))
+    return request.getfixturevalue(f"{request.param}_url")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +99,7 @@ def running_server(database_url: str, folder: Path, **settings: str) -> Iterator
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in _INHERITED_SETTINGS}
     env.update(DATABASE_URL=database_url, EXPORT_RESPONSES_DATA_DIR=str(folder), PYTHONUNBUFFERED="1",
-               API_TOKENS=TEST_TOKEN, **settings)  # fmt: skip
+               API_TOKENS=TEST_TOKEN, **service_environment(database_url), **settings)  # fmt: skip
     # gunicorn puts its control socket in $XDG_RUNTIME_DIR, else in ~/.gunicorn shared by
     # every server of the user: each test server gets its own.
     env["XDG_RUNTIME_DIR"] = str(folder)
@@ -136,7 +158,7 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def server_engine(live_server):
     """An engine on the server's database, to seed rows and check what the server wrote."""
-    engine = create_engine(live_server.database_url)
+    engine = engine_for(live_server.database_url)
     yield engine
     engine.dispose()
 

@@ -29,9 +29,10 @@ from application.ports import StoreUnavailable
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
+from tests.pgbouncer import engine_for
 from tests.auth import AUTHORIZATION, TEST_TOKEN, authenticated_client
 from tests.builders import add_external_system, add_responses, count_rows
-from tests.conftest import start_cluster
+from tests.conftest import start_cluster, start_pgbouncer
 from tests.e2e.conftest import running_server
 
 pytestmark = pytest.mark.e2e
@@ -39,19 +40,22 @@ HEADERS = {**AUTHORIZATION, "Content-Type": "application/json"}
 QUICK = 5.0  # seconds: the longest a refusal may take while the database is down
 RECOVERY_SECONDS = 10.0
 WAIT_SECONDS = 15.0
+DATABASES = {"direct": "export_responses", "pgbouncer": "export_responses_pooled"}
 
 
 @pytest.fixture(scope="module")
 def own_cluster():
-    """A PostgreSQL cluster for this module alone, with a migrated, seeded database."""
+    """A PostgreSQL cluster for this module alone, with a migrated, seeded database for
+    the server direct and one for the server through PgBouncer."""
     cluster = start_cluster()
     try:
-        engine = create_engine(cluster.create_database("export_responses"))
-        migrate.upgrade(engine)
-        with engine.begin() as connection:
-            add_external_system(connection, 43)
-            add_responses(connection, range(1, 11))
-        engine.dispose()
+        for name in DATABASES.values():
+            engine = create_engine(cluster.create_database(name))
+            migrate.upgrade(engine)
+            with engine.begin() as connection:
+                add_external_system(connection, 43)
+                add_responses(connection, range(1, 11))
+            engine.dispose()
         yield cluster
     finally:
         # A test that failed while the server was stopped leaves pg_ctl nothing to stop.
@@ -60,9 +64,21 @@ def own_cluster():
 
 
 @pytest.fixture(scope="module")
-def server_on_own_cluster(own_cluster, tmp_path_factory):
-    """`export-responses serve` (gunicorn, two workers) on the module's cluster."""
-    with running_server(f"{own_cluster.url}/export_responses", tmp_path_factory.mktemp("faults-server")) as server:
+def own_pgbouncer(own_cluster):
+    """A PgBouncer in transaction pooling mode in front of the module's cluster."""
+    bouncer = start_pgbouncer(own_cluster)
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture(scope="module", params=["direct", "pgbouncer"])
+def server_on_own_cluster(request, own_cluster, tmp_path_factory):
+    """`export-responses serve` (gunicorn, two workers) on the module's cluster, direct or
+    through PgBouncer (with DATABASE_POOLING=transaction)."""
+    url = f"{own_cluster.url}/{DATABASES[request.param]}"
+    if request.param == "pgbouncer":
+        url = request.getfixturevalue("own_pgbouncer").url_of(url) + "?prepare_threshold=None"
+    with running_server(url, tmp_path_factory.mktemp("faults-server")) as server:
         yield server
 
 
@@ -131,7 +147,7 @@ def test_commands_are_503s_while_postgres_is_down_and_the_server_recovers_by_its
     assert (again.status_code, again.content) == (202, accepted.content)
     print(f"\nrecovered {recovered_after:.2f} s after PostgreSQL was back")
 
-    engine = create_engine(server.database_url)
+    engine = engine_for(server.database_url)
     try:
         with engine.connect() as connection:
             logged = set(connection.execute(sa.select(tables.commands.c.id)).scalars())
@@ -198,12 +214,13 @@ def test_a_database_that_never_answers_costs_a_request_the_connect_timeout_not_a
     assert max(seconds for _, seconds in replies.values()) < POSTGRES_CONNECT_TIMEOUT_SECONDS + 3, replies
 
 
-@pytest.mark.postgres
-def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_written(own_cluster, server_on_own_cluster):
-    server = server_on_own_cluster
-    logged_before = len(server.output())
+def commands_sent_during(server, disruption, what: str) -> list[tuple[str, int | str, float]]:
+    """Six clients send commands while `disruption()` runs, and until one is accepted after
+    it; each sent command's uuid, its status (or the client's error) and seconds. A 202
+    that does not echo its own command's uuid would be another client's reply: a failure."""
     stop = threading.Event()
-    sent: list[tuple[str, int | str, float]] = []  # uuid, status (or the client's error), seconds
+    sent: list[tuple[str, int | str, float]] = []
+    wrong: list[str] = []
 
     def keep_sending() -> None:
         session = requests.Session()
@@ -211,8 +228,10 @@ def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_
             command_uuid, body = command([5 + len(sent) % 6, 1 + len(sent) % 10])
             started = time.monotonic()
             try:
-                status = session.post(server.url(EXPORT_RESPONSES_PATH), json=body, headers=HEADERS,
-                                      timeout=(2, 15)).status_code  # fmt: skip
+                reply = session.post(server.url(EXPORT_RESPONSES_PATH), json=body, headers=HEADERS, timeout=(2, 15))
+                status = reply.status_code
+                if status == 202 and reply.json()["uuid"] != command_uuid:
+                    wrong.append(reply.text)
             except requests.RequestException as error:
                 status = repr(error)
             sent.append((command_uuid, status, time.monotonic() - started))
@@ -221,27 +240,27 @@ def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_
     for sender in senders:
         sender.start()
     try:
-        try:
-            time.sleep(0.3)
-            own_cluster.stop_server()
-            time.sleep(0.3)
-        finally:
-            own_cluster.start_server()
+        time.sleep(0.3)
+        disruption()
         deadline = time.monotonic() + RECOVERY_SECONDS
         while not sent or sent[-1][1] != 202:
-            assert time.monotonic() < deadline, "no command was accepted after PostgreSQL came back"
+            assert time.monotonic() < deadline, f"no command was accepted after {what}"
             time.sleep(0.05)
     finally:
         stop.set()
         for sender in senders:
             sender.join(WAIT_SECONDS)
+    assert not wrong, f"replies to other commands: {wrong}"
+    print(f"\n{len(sent)} commands while {what}: {dict(Counter(status for _, status, _ in sent))}")
+    return sent
 
+
+def assert_202s_or_503s_and_never_half_written(server, sent, logged_before: int) -> None:
     statuses = Counter(status for _, status, _ in sent)
-    print(f"\n{len(sent)} commands while PostgreSQL stopped and started: {dict(statuses)}")
     assert set(statuses) <= {202, 503}, (statuses, server.output()[logged_before:][-20_000:])
-    assert statuses[503] >= 1 and statuses[202] >= 10, statuses
+    assert statuses[202] >= 10, statuses
     assert max(seconds for _, _, seconds in sent) < QUICK
-    engine = create_engine(server.database_url)
+    engine = engine_for(server.database_url)
     try:
         with engine.connect() as connection:
             logged = set(connection.execute(sa.select(tables.commands.c.id)).scalars())
@@ -256,6 +275,47 @@ def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_
     assert "Traceback" not in output and '"status": 500' not in output, output[-5000:]
     assert server.process.poll() is None, "the server exited"
     assert server.output().count("Booting worker") == 2, "a gunicorn worker was replaced"
+
+
+@pytest.mark.postgres
+def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_written(own_cluster, server_on_own_cluster):
+    server = server_on_own_cluster
+    logged_before = len(server.output())
+
+    def restart() -> None:
+        try:
+            own_cluster.stop_server()
+            time.sleep(0.3)
+        finally:
+            own_cluster.start_server()
+
+    sent = commands_sent_during(server, restart, "PostgreSQL stopped and started")
+    assert any(status == 503 for _, status, _ in sent), "no command met the stopped server"
+    assert_202s_or_503s_and_never_half_written(server, sent, logged_before)
+
+
+@pytest.mark.postgres
+def test_every_connection_of_the_service_ended_under_load_costs_503s_at_most(own_cluster, server_on_own_cluster):
+    """As a failover or an operator's pg_terminate_backend does, three times over."""
+    server = server_on_own_cluster
+    logged_before = len(server.output())
+    admin = create_engine(f"{own_cluster.url}/postgres", isolation_level="AUTOCOMMIT")
+    others = sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()")
+    name = sa.make_url(server.database_url).database
+
+    def terminate_every_connection() -> None:
+        for _ in range(3):
+            with admin.connect() as connection:
+                pids = set(connection.execute(others, {"name": name}).scalars())
+            assert pids, "the service had no connection to end"
+            _terminate_backends(admin, pids)
+            time.sleep(0.2)
+
+    try:
+        sent = commands_sent_during(server, terminate_every_connection, "every connection was ended")
+    finally:
+        admin.dispose()
+    assert_202s_or_503s_and_never_half_written(server, sent, logged_before)
 
 
 def _terminate_backend_of(uow: SqlAlchemyUnitOfWork, admin: sa.Engine) -> None:

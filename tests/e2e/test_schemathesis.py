@@ -23,7 +23,7 @@ from entrypoints.http.openapi import OPENAPI_PATH
 from tests.auth import AUTHORIZATION, TEST_TOKEN
 from tests.builders import add_external_system, add_responses
 from tests.e2e.case_counts import CaseCounts, database_kind
-from tests.e2e.conftest import REQUEST_TIMEOUT
+from tests.e2e.conftest import REQUEST_TIMEOUT, module_database
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +65,13 @@ def config() -> SchemathesisConfig:
         "auth": {"openapi": {"bearer": {"bearer": TEST_TOKEN}}},
         "request-timeout": REQUEST_TIMEOUT[1],
     })  # fmt: skip
+
+
+# Thousands of cases a database: through PgBouncer they would double the suite's time and
+# test nothing the other e2e tests there do not (every query path, under concurrency).
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def e2e_database_url(request, tmp_path_factory) -> str:
+    return module_database(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 from tests.builders import NOW, add_external_system, add_responses
 from tests.e2e.conftest import REPO_ROOT
+from tests.pgbouncer import service_environment
 
 pytestmark = pytest.mark.e2e
 CASE_TYPE = "Manchester_Dev"
@@ -46,7 +47,7 @@ def queue_exports(engine, response_ids) -> None:
 
 def start_worker(database_url, fake_ccd, tmp_path, *arguments, **env_overrides) -> subprocess.Popen:
     env = {**os.environ, **fake_ccd.base_urls, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
-           "EXPORT_RETRY_DELAYS": "0.2,0.2", **env_overrides}  # fmt: skip
+           "EXPORT_RETRY_DELAYS": "0.2,0.2", **service_environment(database_url), **env_overrides}  # fmt: skip
     log_path = tmp_path / f"worker-{uuid.uuid4().hex[:8]}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

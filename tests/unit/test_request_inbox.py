@@ -33,23 +33,40 @@ def test_a_chunked_body_arrives_with_its_last_chunk_and_trailers():
 
 @pytest.mark.parametrize(
     "body",
-    [b"zz\r\nabc\r\n", b"-5\r\nabc\r\n", b"2\r\nabcdef\r\n", b"1" * 5000],
-    ids=["not hex", "negative", "longer than announced", "endless size line"],
+    [b"zz\r\nabc\r\n", b"-5\r\nabc\r\n", b"2\r\nabcdef\r\n", b"1" * 5000, b"3;\x00\r\nabc\r\n", b"\r\n"],
+    ids=["not hex", "negative", "longer than announced", "endless size line", "bad extension", "no size"],
 )
-def test_malformed_chunking_counts_as_arrived_for_the_parser_to_refuse(body):
+def test_malformed_chunking_is_refused_without_waiting_for_more(body):
     inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
-    assert inbox.feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body) is Arrival.ARRIVED
+    assert inbox.feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body) is Arrival.MALFORMED
+    assert inbox.problem
 
 
 @pytest.mark.parametrize(
-    "headers",
-    [b"Content-Length: 5\r\nContent-Length: 6\r\n", b"Content-Length: -1\r\n", b"Transfer-Encoding: gzip\r\n",
-     b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"Content-Length: 99999\r\n", b"No colon here\r\n"],
-    ids=["two lengths", "negative length", "unknown coding", "length and chunked", "over the body limit", "no colon"],
+    "headers, arrival",
+    [
+        (b"Content-Length: 5\r\nContent-Length: 6\r\n", Arrival.MALFORMED),
+        (b"Content-Length: -1\r\n", Arrival.MALFORMED),
+        (b"Content-Length: 1" + b"0" * 30 + b"\r\n", Arrival.MALFORMED),
+        (b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", Arrival.MALFORMED),
+        (b"No colon here\r\n", Arrival.MALFORMED),
+        (b"Transfer-Encoding: gzip\r\n", Arrival.UNSUPPORTED_CODING),
+        (b"Transfer-Encoding: gzip, chunked\r\n", Arrival.UNSUPPORTED_CODING),
+        (b"Content-Length: 1025\r\n", Arrival.BODY_TOO_LARGE),
+    ],
+    ids=["two lengths", "negative length", "huge length", "length and chunked", "no colon", "unknown coding",
+         "two codings", "over the body limit"],
 )
-def test_unusual_framing_counts_as_arrived_at_the_end_of_the_headers(headers):
+def test_a_body_whose_end_cannot_be_awaited_is_refused_at_the_end_of_the_headers(headers, arrival):
     inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
-    assert inbox.feed(HEAD + headers + b"\r\n") is Arrival.ARRIVED
+    assert inbox.feed(HEAD + headers + b"\r\n") is arrival
+
+
+def test_chunks_adding_up_to_more_than_the_limit_are_refused_as_they_are_announced():
+    inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
+    assert inbox.feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"200\r\n" + b"a" * 512 + b"\r\n") is Arrival.WAITING_FOR_BODY
+    assert inbox.feed(b"201\r\n") is Arrival.BODY_TOO_LARGE
+    assert RequestInbox(2048, 1024).feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\nFFFFFF\r\n") is Arrival.BODY_TOO_LARGE
 
 
 def test_headers_longer_than_the_parser_takes_are_refused_without_waiting():

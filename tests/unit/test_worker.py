@@ -50,9 +50,9 @@ def test_claims_come_in_batches_of_at_least_half_the_free_slots(monkeypatch):
     claimed: list[int] = []
     claim = worker_module.claim_due_exports
 
-    def counting_claims(deps, limit):
+    def counting_claims(deps, limit, claim_token=None):
         asked.append(limit)
-        claims = claim(deps, limit)
+        claims = claim(deps, limit, claim_token)
         claimed.append(len(claims))
         return claims
 
