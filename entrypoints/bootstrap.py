@@ -16,6 +16,7 @@ from adapters.sql.export_views import SqlAlchemyExportReader
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from application.export_status import ExportReader
+from application.ports import Received
 from domain.commands import ExportResponses
 from domain.results import CommandResult
 from entrypoints.config import Settings
@@ -24,7 +25,7 @@ from entrypoints.config import Settings
 @frozen
 class Services:
     settings: Settings
-    export_responses: Callable[[ExportResponses], CommandResult]
+    export_responses: Callable[[ExportResponses, Received | None], CommandResult]
     database_answers: Callable[[], bool]
     engine: sa.Engine | None = None
     export_reader: ExportReader | None = None
@@ -67,7 +68,7 @@ def _services(settings: Settings, unit_of_work, database_answers, export_reader,
     )
     return Services(
         settings=settings,
-        export_responses=lambda command: export_responses(command, deps),
+        export_responses=lambda command, received=None: export_responses(command, deps, received),
         database_answers=database_answers,
         engine=engine,
         export_reader=export_reader,

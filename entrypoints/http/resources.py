@@ -7,6 +7,7 @@ import falcon
 from entrypoints.bootstrap import Services
 from entrypoints.http import errors
 from entrypoints.http.parsing import parse_export_responses
+from entrypoints.http.received import received
 from entrypoints.http.rendering import JSON, body_bytes, render
 
 
@@ -16,9 +17,10 @@ class ExportResponsesResource:
         self.max_body_bytes = services.settings.max_body_bytes
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        command = parse_export_responses(errors.read_json_body(req, self.max_body_bytes))
+        raw = errors.read_json_body(req, self.max_body_bytes)
+        command = parse_export_responses(raw)
         req.context.command_uuid = command.uuid
-        render(resp, self.services.export_responses(command))
+        render(resp, self.services.export_responses(command, received(req, raw)))
 
 
 class HealthResource:
