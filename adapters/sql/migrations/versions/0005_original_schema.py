@@ -104,7 +104,9 @@ def _reshape_the_service_schema() -> None:
         for table, columns in _TIMESTAMPS.items():
             with op.batch_alter_table(table) as batch:
                 for column in columns:
-                    batch.alter_column(column, type_=sa.DateTime(), postgresql_using=f"{column} AT TIME ZONE 'UTC'")
+                    # The original declares export_events' as timestamp(6): the same type, printed otherwise.
+                    kind = postgresql.TIMESTAMP(precision=6) if table == "export_events" else sa.DateTime()
+                    batch.alter_column(column, type_=kind, postgresql_using=f"{column} AT TIME ZONE 'UTC'")
 
 
 def _offices() -> None:
