@@ -1,6 +1,6 @@
 """The original ET API's database with rows in it, as the Rails app and its exporter leave them.
 
-Timestamps naive UTC, office codes an `integer[]`, a system the admin saved (null
+The tribunal offices, timestamps naive UTC, office codes an `integer[]`, a system the admin saved (null
 `export_queue`), people whose addresses are rows of `addresses`, exports the Rails side
 owns (one `created`, one `in_progress` with its Sidekiq job's event, two pending exports
 of one response to one system, which the original allows) and a command it logged.
@@ -25,8 +25,14 @@ INSERT INTO ar_internal_metadata (key, value, created_at, updated_at)
     VALUES ('environment', 'production', '2025-11-01 08:00:00', '2025-11-01 08:00:00');
 INSERT INTO offices (id, code, name, is_default, address, telephone, email, created_at, updated_at) VALUES
     (1, 24, 'Manchester', false, 'Alexandra House, Manchester', '0161 833 6100', 'manchesteret@justice.gov.uk',
-     '2025-01-01 00:00:00', '2025-01-01 00:00:00'),
-    (2, 99, 'Default', true, NULL, NULL, NULL, '2025-01-01 00:00:00', '2025-01-01 00:00:00');
+     '2025-01-01 00:00:00', '2025-01-01 00:00:00');
+SELECT setval(pg_get_serial_sequence('offices', 'id'), 1);
+INSERT INTO offices (code, name, is_default, created_at, updated_at)
+    SELECT code, name, code = 99, '2025-01-01 00:00:00', '2025-01-01 00:00:00' FROM (VALUES
+        (13, 'Midlands West'), (14, 'Bristol'), (16, 'Wales'), (18, 'Leeds'), (22, 'London Central'),
+        (23, 'London South'), (25, 'Newcastle'), (26, 'Midlands East'), (32, 'London East'), (33, 'Watford'),
+        (41, 'Glasgow'), (60, 'England And Wales (Reform)'), (80, 'Scotland (Reform)'), (99, 'Default')
+    ) AS standard (code, name);
 INSERT INTO external_systems (id, name, reference, office_codes, enabled, export_queue, created_at, updated_at,
                               export_claims, export_responses, export_feedback_queue, always_save_export,
                               response_remote_office)
