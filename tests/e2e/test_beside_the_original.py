@@ -34,7 +34,7 @@ _COLUMNS = """SELECT table_name, column_name, ordinal_position, data_type, udt_n
 # The ET admin's key event (et-pet-admin app/models/export.rb), as SQL: the last complete
 # event, else the last failed, else the last erroring, else the last of any state.
 KEY_EVENT = """
-SELECT e.id, e.resource_id, key.data -> 'external_data' AS external_data, key.message,
+SELECT e.id, e.resource_id, key.data -> 'external_data' AS external_data, key.data AS data, key.message,
        CASE WHEN EXISTS (SELECT 1 FROM export_events c WHERE c.export_id = e.id AND c.state = 'complete') THEN 100
             ELSE coalesce(key.percent_complete, 0) END AS percent
 FROM exports e CROSS JOIN LATERAL (
@@ -95,6 +95,7 @@ def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_wa
     assert "BEGIN;" in printed and "ALTER TABLE exports ADD COLUMN command_uuid UUID;" in printed
     assert "WHERE command_uuid IS NOT NULL AND state IN" in printed and printed.rstrip().endswith("COMMIT;")
     assert ("DROP " not in printed) and ("ALTER COLUMN" not in printed) and ("RENAME" not in printed)
+    assert "SET LOCAL lock_timeout = '10s';" in printed and "CREATE TABLE alembic_version" in printed
     assert columns(engine) == columns_before
 
     assert main(["migrate"]) == 0
@@ -117,6 +118,11 @@ def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_wa
         assert post(server, json.dumps(command([1], RAILS_COMMAND_UUID)).encode()).status_code == 409
 
         finish(start_worker(original_url, fake, tmp_path, "--drain"))
+        # The reading endpoints show the Rails side's exports too.
+        rails_export = requests.get(server.url("/api/v2/exports/2"), headers=AUTHORIZATION, timeout=REQUEST_TIMEOUT)
+        assert rails_export.status_code == 200, rails_export.text
+        assert (rails_export.json()["state"], rails_export.json()["command_uuid"]) == ("in_progress", None)
+        assert rails_export.json()["events"][0]["data"]["sidekiq"]["queue"] == "external_system_ccd"
 
     with engine.connect() as connection:
         logged = connection.exec_driver_sql(
@@ -145,11 +151,13 @@ def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_wa
     for number, (row, case_number) in enumerate(zip(key_events, RESPONSES.values())):
         assert row.external_data == {"case_id": 1_700_000_000_000_000 + number, "case_reference": case_number,
                                      "case_type_id": CASE_TYPE, "office": "Manchester"}  # fmt: skip
+        assert row.data["export_responses"] == {"attempt": 1}  # the service's own details, beside
 
     # The command log keeps the request as it came and the reply as it went.
     assert logged.request_body == raw.decode()
     assert logged.request_headers["REQUEST_METHOD"] == "POST"
     assert logged.request_headers["CONTENT_TYPE"] == "application/json"
+    assert logged.request_headers["HTTP_ACCEPT"] == "application/json"
     assert "HTTP_AUTHORIZATION" not in logged.request_headers  # credentials never reach the database
     assert (logged.response_status, json.loads(logged.response_body)) == (202, accepted.json())
     assert logged.response_headers["Content-Type"].startswith("application/json")
@@ -173,9 +181,12 @@ def test_migrate_refuses_a_database_that_is_neither_empty_ours_nor_the_originals
     engine.dispose()
 
 
-def test_the_worker_and_seed_leave_the_adoption_to_migrate(original_url, monkeypatch, capsys):
+def test_serve_the_worker_and_seed_leave_the_adoption_to_migrate(original_url, monkeypatch, capsys):
     engine = create_engine(original_url)
     before = columns(engine)
+
+    assert main(["serve", "--bind", "127.0.0.1:0"]) == 1  # refused before gunicorn starts
+    serve_said = capsys.readouterr().err
 
     with FakeCcd() as fake:
         for name, value in fake.base_urls.items():
@@ -185,7 +196,8 @@ def test_the_worker_and_seed_leave_the_adoption_to_migrate(original_url, monkeyp
     assert main(["seed"]) == 1
     seed_said = capsys.readouterr().err
 
-    assert "export-responses migrate" in worker_said and "export-responses migrate" in seed_said
-    assert "original ET API's database" in seed_said
+    for said in (serve_said, worker_said, seed_said):
+        assert "export-responses migrate" in said, said
+    assert "original ET API's database" in serve_said and "original ET API's database" in seed_said
     assert columns(engine) == before
     engine.dispose()
