@@ -8,8 +8,10 @@ same one transaction as everything else. Any other database is refused untouched
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -67,13 +69,39 @@ def upgrade(engine: sa.Engine, revision: str = "head", adopt: bool = True) -> Da
     `adopt=False` refuses the original's database, for commands that migrate on their
     own: adopting it is a step an operator takes knowingly, with `migrate`.
     """
-    with engine.begin() as connection:
-        kind = database_kind(connection)
-        if kind is DatabaseKind.ORIGINAL and not adopt:
-            raise Refused("this is the original ET API's database: run `export-responses migrate` (see the README, "
-                          "'Beside the original ET API') before anything else")  # fmt: skip
-        command.upgrade(alembic_config(connection, adopting=kind is DatabaseKind.ORIGINAL), revision)
+    with engine.connect() as connection, _foreign_keys_checked_at_the_end(connection):
+        with connection.begin():
+            kind = database_kind(connection)
+            if kind is DatabaseKind.ORIGINAL and not adopt:
+                raise Refused("this is the original ET API's database: run `export-responses migrate` (see the "
+                              "README, 'Beside the original ET API') before anything else")  # fmt: skip
+            command.upgrade(alembic_config(connection, adopting=kind is DatabaseKind.ORIGINAL), revision)
+            _check_foreign_keys(connection)
     return kind
+
+
+@contextlib.contextmanager
+def _foreign_keys_checked_at_the_end(connection: sa.Connection) -> Iterator[None]:
+    """On SQLite, foreign keys off while migrating, as SQLite's own procedure for
+    changing a table has it: a changed table is rebuilt (copied, dropped, renamed), and
+    dropping a table that other rows point to would fail. `_check_foreign_keys` then
+    checks every key before the migration commits."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or SQLite ignores it
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(connection: sa.Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"the migration would leave rows pointing nowhere: {broken[:5]}")
 
 
 def dry_run(engine: sa.Engine) -> str:

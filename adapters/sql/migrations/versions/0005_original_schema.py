@@ -169,6 +169,7 @@ def _people() -> None:
             batch.add_column(sa.Column(name, sa.Boolean(), nullable=True))
         batch.add_column(sa.Column("address_id", _ID, nullable=True))
         batch.add_column(sa.Column("work_address_id", _ID, nullable=True))
+    _booleans_as_text("respondents", ["disability"])
     with op.batch_alter_table("representatives") as batch:
         batch.alter_column("name", nullable=True)
         batch.add_column(sa.Column("fax_number", sa.String(), nullable=True))
@@ -233,8 +234,18 @@ def _responses() -> None:
         batch.alter_column("office_id", type_=sa.Integer())
         for name, kind in _NEW_RESPONSE_COLUMNS:
             batch.add_column(sa.Column(name, kind, nullable=True))
+    _booleans_as_text("responses", _RESPONSE_TEXT)
     for column in ("office_id", "representative_id", "respondent_id"):
         op.create_index(f"index_responses_on_{column}", "responses", [column])
+
+
+def _booleans_as_text(table: str, columns: list[str]) -> None:
+    """On SQLite, the 1 and 0 a boolean column held as the text Rails writes (PostgreSQL's USING did it)."""
+    if _postgresql():
+        return
+    for column in columns:
+        op.execute(f"UPDATE {table} SET {column} = CASE WHEN {column} IN (1, '1') THEN 'true' "
+                   f"WHEN {column} IN (0, '0') THEN 'false' ELSE {column} END")  # fmt: skip
 
 
 def _exports() -> None:
