@@ -201,3 +201,18 @@ def test_serve_the_worker_and_seed_leave_the_adoption_to_migrate(original_url, m
     assert "original ET API's database" in serve_said and "original ET API's database" in seed_said
     assert columns(engine) == before
     engine.dispose()
+
+
+def test_an_export_of_the_rails_sides_with_a_null_state_reads_as_created(original_url, tmp_path):
+    engine = create_engine(original_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE exports SET state = NULL WHERE id = 1")
+    assert main(["migrate"]) == 0
+    engine.dispose()
+    (tmp_path / "server").mkdir()
+    with running_server(original_url, tmp_path / "server") as server:
+        reply = requests.get(server.url("/api/v2/exports/1"), headers=AUTHORIZATION, timeout=REQUEST_TIMEOUT)
+        listed = requests.get(server.url("/api/v2/exports?state=created"), headers=AUTHORIZATION,
+                              timeout=REQUEST_TIMEOUT)  # fmt: skip
+    assert (reply.status_code, reply.json()["state"]) == (200, "created")
+    assert listed.status_code == 200 and [export["id"] for export in listed.json()["exports"]] == [1]
