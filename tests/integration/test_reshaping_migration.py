@@ -50,6 +50,12 @@ def test_rows_written_before_0005_survive_it_and_a_logged_command_still_replays(
             for statement in _OLD_ROWS:
                 connection.execute(sa.text(statement), {"at": QUEUED_AT})
         _queue_the_old_way(engine)
+        if engine.dialect.name == "postgresql":
+            printed = migrate.dry_run(engine)
+            assert "CREATE TABLE addresses" in printed and "UPDATE alembic_version SET version_num='0005'" in printed
+        else:
+            with pytest.raises(migrate.Refused, match="--dry-run needs PostgreSQL"):
+                migrate.dry_run(engine)
 
         assert migrate.upgrade(engine) is migrate.DatabaseKind.OURS
 
