@@ -181,9 +181,13 @@ def test_migrate_refuses_a_database_that_is_neither_empty_ours_nor_the_originals
     engine.dispose()
 
 
-def test_serve_the_worker_and_seed_leave_the_adoption_to_migrate(original_url, monkeypatch, capsys):
+def test_serve_the_worker_load_and_seed_leave_the_adoption_to_migrate(original_url, monkeypatch, capsys,
+                                                                      tmp_path):  # fmt: skip
     engine = create_engine(original_url)
     before = columns(engine)
+    (tmp_path / "empty.json").write_text("{}")
+    assert main(["load", str(tmp_path / "empty.json")]) == 1
+    load_said = capsys.readouterr().err
 
     assert main(["serve", "--bind", "127.0.0.1:0"]) == 1  # refused before gunicorn starts
     serve_said = capsys.readouterr().err
@@ -196,7 +200,7 @@ def test_serve_the_worker_and_seed_leave_the_adoption_to_migrate(original_url, m
     assert main(["seed"]) == 1
     seed_said = capsys.readouterr().err
 
-    for said in (serve_said, worker_said, seed_said):
+    for said in (serve_said, worker_said, load_said, seed_said):
         assert "export-responses migrate" in said, said
     assert "original ET API's database" in serve_said and "original ET API's database" in seed_said
     assert columns(engine) == before
