@@ -44,7 +44,7 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
         claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), claim_token or deps.new_uuid())
         started, records = [], []
         for claim in claims:
-            report = progress.started(deps.new_uuid())
+            report = attrs.evolve(progress.started(deps.new_uuid()), attempt=claim.attempt)
             claim = attrs.evolve(claim, progress=progress.apply_report(claim.progress, report))
             started.append(claim)
             records.append((claim.export_id, report, claim.progress))
@@ -130,6 +130,7 @@ def _record(claim, deps, reports, next_attempt_at, assign_office, office) -> Exp
             updated = progress.apply_report(current, report)
             if updated is None:
                 continue
+            report = attrs.evolve(report, attempt=claim.attempt)
             held = uow.queue.record(claim.export_id, claim.claim_token, report, updated, now,
                                     next_attempt_at=next_attempt_at if last else None, release=last)  # fmt: skip
             if not held:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from attrs import frozen
 
-from application.ports import Clock, LoggedCommand, UnitOfWork, WriteConflict
+from application.ports import Clock, LoggedCommand, Received, UnitOfWork, WriteConflict
 from domain import errors, rules
 from domain.commands import ExportResponses
 from domain.results import CommandResult
@@ -31,13 +31,14 @@ class ExportResponsesDeps:
     reading: Callable[[], UnitOfWork] | None = None
 
 
-def export_responses(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResult:
+def export_responses(command: ExportResponses, deps: ExportResponsesDeps, received: Received | None = None) -> CommandResult:
     """Validate the command and, when valid, queue its exports in one transaction.
 
     Accepted commands are logged under their uuid: sending the same command again
     returns the first result and writes nothing; sending other data under that uuid
     is refused with `uuid_conflict`. Rejected commands write nothing and are not
-    logged, so they are evaluated afresh each time they are sent.
+    logged, so they are evaluated afresh each time they are sent. `received`, the
+    request as it arrived, is logged with the command.
     """
     if len(command.response_ids) > deps.max_response_ids:
         return CommandResult.reject(
@@ -47,14 +48,14 @@ def export_responses(command: ExportResponses, deps: ExportResponsesDeps) -> Com
         )
     for attempt in range(_ATTEMPTS):
         try:
-            return _attempt(command, deps)
+            return _attempt(command, deps, received)
         except WriteConflict:
             if attempt == _ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResult:
+def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Received | None) -> CommandResult:
     response_ids = command.distinct_response_ids()
     with (deps.reading or deps.unit_of_work)() as uow:
         facts = uow.facts.export_responses(command.uuid, command.external_system_id, response_ids)
@@ -70,13 +71,13 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps) -> CommandResu
         # or fails on it, before either has written any export; the next attempt
         # then answers from the log. Responses deleted since the check above fail
         # their foreign key the same way, and the next attempt reports them missing.
-        uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result))
+        uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result, received))
         uow.exports.queue_responses(command.uuid, command.external_system_id, response_ids, deps.clock.now())
         uow.commit()
     return result
 
 
 def _reply_to_repeat(command: ExportResponses, logged: LoggedCommand) -> CommandResult:
-    if logged.name == command.name and logged.request_body == command.fingerprint():
+    if logged.result is not None and (logged.name, logged.fingerprint) == (command.name, command.fingerprint()):
         return logged.result
     return CommandResult.reject(command.uuid, command.name, [errors.uuid_conflict(command)])

@@ -6,7 +6,7 @@ import abc
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from attrs import frozen
+from attrs import field, frozen
 
 from domain.exports import Progress, ProgressReport
 from domain.external_systems import ExternalSystem
@@ -25,13 +25,28 @@ class StoreUnavailable(Exception):
 
 
 @frozen
+class Received:
+    """A command's request as it arrived, kept in the command log as the original kept it:
+    the raw body, and the request's headers as CGI variables (credentials left out)."""
+
+    body: str
+    headers: dict[str, str] = field(factory=dict)
+
+
+@frozen
 class LoggedCommand:
-    """An accepted command as the command log keeps it, for replies to a repeated uuid."""
+    """A command in the command log, for replies to a repeated uuid.
+
+    `fingerprint` is the canonical text of what the command asks, which a repeat must
+    match. A uuid the Rails side logged has no name, fingerprint nor result here: any
+    command sent under it is a conflict.
+    """
 
     uuid: str
-    name: str
-    request_body: str
-    result: CommandResult
+    name: str | None
+    fingerprint: str | None
+    result: CommandResult | None
+    received: Received | None = None
 
 
 @frozen

@@ -28,6 +28,17 @@ PENDING_STATES = frozenset({ExportState.QUEUED, ExportState.IN_PROGRESS, ExportS
 
 RESPONSE = "Response"
 QUEUED_MESSAGE = "Queued for export"
+# Where an event's `data` keeps this service's own details, beside the original's keys.
+SERVICE_DATA_KEY = "export_responses"
+
+
+def event_data(external_data: dict[str, Any], attempt: int | None = None) -> dict[str, Any]:
+    """An event's `data` as the original wrote it and the ET admin reads it: the case
+    details or the error under `external_data`; the service's attempt beside them."""
+    data: dict[str, Any] = {"external_data": external_data}
+    if attempt is not None:
+        data[SERVICE_DATA_KEY] = {"attempt": attempt}
+    return data
 
 
 @frozen
@@ -69,7 +80,7 @@ def queue_response_export(
         message=QUEUED_MESSAGE,
         command_uuid=command_uuid,
         created_at=now,
-        events=(ExportEvent(event_uuid, ExportState.QUEUED, 0, QUEUED_MESSAGE),),
+        events=(ExportEvent(event_uuid, ExportState.QUEUED, 0, QUEUED_MESSAGE, event_data({})),),
     )
 
 
@@ -98,9 +109,11 @@ class ProgressReport:
     percent_complete: int | None
     message: str
     external_data: dict[str, Any] = field(factory=dict)
+    attempt: int | None = None  # the attempt of the export it reports on, when known
 
     def as_event(self) -> ExportEvent:
-        return ExportEvent(self.uuid, self.state, self.percent_complete, self.message, self.external_data)
+        data = event_data(self.external_data, self.attempt)
+        return ExportEvent(self.uuid, self.state, self.percent_complete, self.message, data)
 
 
 def apply_report(current: Progress, report: ProgressReport) -> Progress | None:

@@ -13,14 +13,18 @@ class Configuration:
     can_write: bool = True
 
 
+def _codes(values) -> tuple[int, ...]:
+    return tuple(values or ())  # the original's office_codes may be null
+
+
 @frozen
 class ExternalSystem:
     id: int
     name: str
     reference: str
-    office_codes: tuple[int, ...] = field(default=(), converter=tuple)
-    enabled: bool = True
-    export_queue: str = "external_system_ccd"
+    office_codes: tuple[int, ...] = field(default=(), converter=_codes)
+    enabled: bool | None = True  # null in the original's rows means not enabled, as Rails reads it
+    export_queue: str | None = "external_system_ccd"
     export_claims: bool = False
     export_responses: bool = False
     export_feedback_queue: str = "default"
@@ -30,7 +34,7 @@ class ExternalSystem:
 
     @property
     def accepts_response_exports(self) -> bool:
-        return self.enabled and self.export_responses
+        return bool(self.enabled) and self.export_responses
 
     def configuration(self, key: str) -> str | None:
         for entry in self.configurations:

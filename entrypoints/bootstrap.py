@@ -17,6 +17,7 @@ from adapters.sql.health import SqlAlchemyHealth
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from application.export_status import ExportReader
+from application.ports import Received
 from domain.commands import ExportResponses
 from domain.results import CommandResult
 from entrypoints.config import Settings
@@ -25,7 +26,7 @@ from entrypoints.config import Settings
 @frozen
 class Services:
     settings: Settings
-    export_responses: Callable[[ExportResponses], CommandResult]
+    export_responses: Callable[[ExportResponses, Received | None], CommandResult]
     database_answers: Callable[[], bool]
     database_accepts_writes: Callable[[], bool]
     engine: sa.Engine | None = None
@@ -102,7 +103,7 @@ def _services(settings: Settings, unit_of_work, database_answers, database_accep
     )
     return Services(
         settings=settings,
-        export_responses=lambda command: export_responses(command, deps),
+        export_responses=lambda command, received=None: export_responses(command, deps, received),
         database_answers=database_answers,
         database_accepts_writes=database_accepts_writes,
         engine=engine,

@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"export-responses: {error}", file=sys.stderr)
         return 2
+    except migrations.Refused as error:
+        print(f"export-responses: {error}", file=sys.stderr)
+        return 1
     except (StoreUnavailable, sa.exc.OperationalError) as error:
         reason = error.orig if isinstance(error, sa.exc.DBAPIError) else error
         print(f"export-responses: the database cannot be used: {reason}", file=sys.stderr)
@@ -40,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="export-responses", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    migrate = commands.add_parser("migrate", help="create or upgrade the schema, with the standard offices")
+    migrate = commands.add_parser("migrate", help="create or upgrade the schema, with the standard offices; "
+                                  "adopts the original ET API's database by adding only this service's extras")  # fmt: skip
+    migrate.add_argument("--dry-run", action="store_true", help="print the SQL it would run and change nothing")
     migrate.set_defaults(run=run_migrate)
 
     serve = commands.add_parser("serve", help="migrate if needed, then serve the API under gunicorn")
@@ -62,8 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_migrate(args, settings: Settings) -> int:
     engine = schema_engine(settings)
-    migrations.upgrade(engine)
-    print(f"schema is current on {engine.url.render_as_string(hide_password=True)}")
+    if args.dry_run:
+        print(migrations.dry_run(engine), end="")
+        return 0
+    kind = migrations.upgrade(engine)
+    adopted = " (the original ET API's database, adopted)" if kind is migrations.DatabaseKind.ORIGINAL else ""
+    print(f"schema is current on {engine.url.render_as_string(hide_password=True)}{adopted}")
     return 0
 
 
@@ -73,7 +82,7 @@ def run_serve(args, settings: Settings) -> int:
     logs.configure(settings.log_format)
     engine = schema_engine(settings)
     if not migrations.is_current(engine):
-        migrations.upgrade(engine)
+        migrations.upgrade(engine, adopt=False)  # adopting the original's database is `migrate`'s alone
     engine.dispose()
     settings = _with_authentication(settings, no_auth=args.no_auth)
     serve(settings, bind=args.bind, workers=args.workers, threads=args.threads)

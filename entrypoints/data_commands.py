@@ -60,7 +60,7 @@ def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written
     engine = database_engine(settings)
     try:
         if not migrations.is_current(engine):
-            migrations.upgrade(engine)
+            migrations.upgrade(engine, adopt=False)
         outcome = load(engine, dataset, datetime.now(timezone.utc), upsert_by)
     except sa.exc.DBAPIError as error:
         # What the checks cannot foresee (a concurrent writer, an unreachable server) is

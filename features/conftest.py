@@ -13,6 +13,7 @@ Steps that speak of the database live here; steps that speak HTTP live beside th
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from parse import with_pattern
 from pytest_bdd import given, parsers, then
 
+from adapters.sql import migrate
 from adapters.sql.engine import create_engine
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
@@ -27,7 +29,8 @@ from entrypoints.http.app import create_app
 from features.support import database as db
 from features.support.client import Exchange, InProcessClient, LiveClient
 from tests.auth import AUTHORIZATION, TEST_TOKEN
-from tests.conftest import sqlite_template, sqlite_url  # noqa: F401
+from tests.conftest import postgres_cluster, sqlite_template, sqlite_url  # noqa: F401
+from tests.rails_rows import create_original_database
 
 
 @with_pattern(r"-?\d+(?:, -?\d+)*")
@@ -55,14 +58,40 @@ def live_base_url() -> str | None:
     return os.environ.get("BDD_BASE_URL") or None
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def adopted_template(postgres_cluster) -> str:
+    """The original ET API's database, with the Rails side's rows, adopted by `migrate`."""
+    engine = create_engine(postgres_cluster.create_database("template_adopted"))
+    try:
+        create_original_database(engine)
+        assert migrate.upgrade(engine) is migrate.DatabaseKind.ORIGINAL
+    finally:
+        engine.dispose()
+    return "template_adopted"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("adopted", marks=pytest.mark.postgres)])
 def bdd_database_url(request, live_base_url) -> str:
+    """In process: a fresh SQLite database, and the original's PostgreSQL database once adopted."""
     if live_base_url is None:
+        if request.param == "adopted":
+            cluster = request.getfixturevalue("postgres_cluster")
+            template = request.getfixturevalue("adopted_template")
+            return cluster.create_database(f"adopted_{uuid.uuid4().hex[:12]}", template=template)
         return request.getfixturevalue("sqlite_url")
+    if request.param != "sqlite":
+        pytest.skip("against a live server, the scenarios run once, on its database")
     url = os.environ.get("DATABASE_URL")
     if not url:
         pytest.fail("BDD_BASE_URL is set, so DATABASE_URL must name that server's database")
     return url
+
+
+@pytest.fixture(autouse=True)
+def each_database(bdd_database_url) -> str:
+    # Steps ask for their fixtures as they run: this makes every scenario ask for the
+    # database up front, so that pytest runs it once on each kind.
+    return bdd_database_url
 
 
 @pytest.fixture

@@ -193,7 +193,8 @@ def external_data_names_case(client, command, response_id, case_id, office):
 
 
 def event_row(event: dict) -> dict:
-    error = (event["data"].get("error") or {}).get("message", "")
+    # As the original wrote it, and the ET admin reads it: under data.external_data.
+    error = (event["data"]["external_data"].get("error") or {}).get("message", "")
     return {"state": event["state"], "percent_complete": event["percent_complete"], "message": event["message"],
             "error": error}  # fmt: skip
 

@@ -49,6 +49,8 @@ def add_responses(connection: sa.Connection, response_ids) -> None:
                 "case_number": f"24{rid % 100000:05d}/2024",
                 "claimants_name": "Jo Bloggs",
                 "respondent_id": respondent_id,
+                "pdf_template_reference": "et3-v1-en",
+                "email_template_reference": "et3-v1-en",
                 "created_at": NOW,
                 "updated_at": NOW,
             }

@@ -20,6 +20,8 @@ class InMemoryExportQueue(ExportQueue):
 
     def _is_due(self, export_id, now) -> bool:
         export, work = self.store.exports[export_id], self._work(export_id)
+        if export.command_uuid is None:  # queued by the Rails side, not by this service
+            return False
         if export.state in _WAITING:
             return work.next_attempt_at is None or work.next_attempt_at <= now
         return export.state is ExportState.IN_PROGRESS and work.claimed_until is not None and work.claimed_until < now

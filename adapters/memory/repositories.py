@@ -16,7 +16,7 @@ from application.ports import (
     LoggedCommand,
     WriteConflict,
 )
-from domain.exports import RESPONSE, queue_response_export
+from domain.exports import PENDING_STATES, RESPONSE, queue_response_export
 from domain.rules import responses_to_queue
 
 
@@ -40,7 +40,8 @@ class InMemoryExportRepository(ExportRepository):
         pending = {
             export.resource_id
             for export in self.store.exports.values()
-            if export.resource_type == RESPONSE and export.external_system_id == system_id and not export.state.is_final
+            if export.resource_type == RESPONSE and export.external_system_id == system_id
+            and export.command_uuid is not None and export.state in PENDING_STATES
         }
         for response_id in responses_to_queue(response_ids, pending):
             export = queue_response_export(response_id, system_id, command_uuid, now, str(uuid.uuid4()))

@@ -28,6 +28,9 @@ _EXPORT_COLUMNS = [
     exports.c.command_uuid, exports.c.attempts, exports.c.next_attempt_at, exports.c.created_at,
     exports.c.updated_at,
 ]  # fmt: skip
+# The original's `exports.state` may be null (its default, 'created', is only a default):
+# such an export of the Rails side's has not been queued, as one in `created`.
+_ROW_DEFAULT_STATE = ExportState.CREATED.value
 _EVENT_COLUMNS = [
     export_events.c.uuid, export_events.c.state, export_events.c.percent_complete,
     export_events.c.message, export_events.c.data, export_events.c.created_at,
@@ -78,7 +81,8 @@ class SqlAlchemyExportReader(ExportReader):
         return ExportPage(tuple(_export_view(row, ()) for row in rows), page, per_page, total)
 
     def count_by_state(self, command_uuid: str | None = None) -> dict[str, int]:
-        query = sa.select(exports.c.state, sa.func.count()).group_by(exports.c.state)
+        state = sa.func.coalesce(exports.c.state, _ROW_DEFAULT_STATE)
+        query = sa.select(state, sa.func.count()).group_by(state)
         if command_uuid is not None:
             query = query.where(exports.c.command_uuid == command_uuid)
         with self._connect() as connection:
@@ -93,7 +97,10 @@ def _conditions(filters: ExportFilters) -> list[sa.ColumnElement[bool]]:
     if filters.external_system_id is not None:
         conditions.append(exports.c.external_system_id == filters.external_system_id)
     if filters.state is not None:
-        conditions.append(exports.c.state == filters.state.value)
+        state = exports.c.state == filters.state.value
+        if filters.state.value == _ROW_DEFAULT_STATE:
+            state = sa.or_(state, exports.c.state.is_(None))
+        conditions.append(state)
     if filters.command_uuid is not None:
         conditions.append(exports.c.command_uuid == filters.command_uuid)
     return conditions
@@ -111,7 +118,7 @@ def utc(value: datetime | None) -> datetime | None:
 def _export_view(row: sa.Row, events: tuple[EventView, ...]) -> ExportView:
     return ExportView(
         id=row.id,
-        state=ExportState(row.state),
+        state=ExportState(row.state or _ROW_DEFAULT_STATE),
         percent_complete=row.percent_complete,
         message=row.message,
         external_data=row.external_data or {},

@@ -89,8 +89,9 @@ class ResponseRecord:
     queried_pay_before_tax_period: str | None = None
     claim_information: str | None = None
     make_employer_contract_claim: bool | None = None
-    pdf_template_reference: str | None = None
-    email_template_reference: str | None = None
+    # Required by the original; the ET3's first templates when a file gives none.
+    pdf_template_reference: str = "et3-v1-en"
+    email_template_reference: str = "et3-v1-en"
 
     @property
     def effective_office_code(self) -> int:

@@ -3,6 +3,9 @@
 A dataset is written in one transaction. Rows are matched by `id` (explicit ids are
 kept) or by `reference` (ids are left to the database); a matched row is updated in
 place, its respondent and representative rows included, so loading twice is harmless.
+Rows are written the original's way: each person's address is a row of `addresses`
+that the person's `address_id` points to, and yes/no answers the original keeps as
+text are written "true" or "false".
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql.tables import (
+    ADDRESS_FIELDS,
+    addresses,
     external_system_configurations,
     external_systems,
     offices,
@@ -107,6 +112,7 @@ def _system_row(record: ExternalSystemRecord, now: datetime, upsert_by: UpsertBy
 
 
 def _upsert_configurations(connection, records: Sequence[ExternalSystemRecord], now: datetime) -> int:
+    """Each (system, key) updated in place or added: the original has no unique key on them."""
     references = [record.reference for record in records]
     query = sa.select(external_systems.c.reference, external_systems.c.id)
     system_ids = dict(_select_in(connection, query, external_systems.c.reference, references))
@@ -116,7 +122,11 @@ def _upsert_configurations(connection, records: Sequence[ExternalSystemRecord], 
         for record in records
         for entry in record.configurations
     ]  # fmt: skip
-    _upsert(connection, external_system_configurations, rows, ["external_system_id", "key"])
+    table = external_system_configurations
+    query = sa.select(table.c.external_system_id, table.c.key, table.c.id)
+    current = {(system, key): row_id for system, key, row_id in
+               _select_in(connection, query, table.c.external_system_id, list(system_ids.values()))}  # fmt: skip
+    _write_rows(connection, table, rows, [current.get((row["external_system_id"], row["key"])) for row in rows], now)
     return len(rows)
 
 
@@ -136,14 +146,18 @@ def _upsert_responses(connection, records: Sequence[ResponseRecord], office_ids,
         _response_row(record, people, office_ids[record.effective_office_code], now, upsert_by)
         for record, people in zip(records, zip(respondent_ids, representative_ids))
     ]
-    _upsert(connection, responses, rows, [upsert_by])
+    if upsert_by == "id":
+        _upsert(connection, responses, rows, ["id"])
+    else:  # no unique key on the original's references: update the rows found, add the others
+        found = dict(_select_in(connection, sa.select(responses.c.reference, responses.c.id), responses.c.reference, keys))
+        _write_rows(connection, responses, rows, [found.get(key) for key in keys], now)
     _delete_unused_representatives(connection, old_representative_ids, representative_ids)
     return len(set(keys) - set(existing))
 
 
 def _response_row(record: ResponseRecord, people: tuple, office_id: int, now, upsert_by: UpsertBy) -> dict:
     not_columns = ("respondent", "representative", "office_code")
-    row = attrs.asdict(record, recurse=False, filter=lambda a, _v: a.name not in not_columns)
+    row = _as_columns(responses, attrs.asdict(record, recurse=False, filter=lambda a, _v: a.name not in not_columns))
     if upsert_by != "id":
         del row["id"]
     respondent_id, representative_id = people
@@ -152,15 +166,53 @@ def _response_row(record: ResponseRecord, people: tuple, office_id: int, now, up
 
 
 def _write_people(connection, table: sa.Table, people: Sequence, current_ids: Sequence, now) -> list[int | None]:
-    """Update the rows people already have, insert the others; their ids, None where no person."""
+    """Write each person and their address; the people's ids, None where no person."""
     ids = [current if person is not None else None for person, current in zip(people, current_ids)]
-    updates = [{**attrs.asdict(p), "person_id": i, "updated_at": now} for p, i in zip(people, ids) if i is not None]
+    query = sa.select(table.c.id, table.c.address_id)
+    current_addresses = dict(_select_in(connection, query, table.c.id, [i for i in ids if i is not None]))
+    address_ids = _write_rows(connection, addresses, [_address_row(person) for person in people],
+                              [current_addresses.get(i) for i in ids], now)  # fmt: skip
+    rows = [None if person is None else {**_person_row(table, person), "address_id": address_id}
+            for person, address_id in zip(people, address_ids)]  # fmt: skip
+    return _write_rows(connection, table, rows, ids, now)
+
+
+def _address_row(person) -> dict | None:
+    if person is None:
+        return None
+    return {field.removeprefix("address_"): getattr(person, field) for field in ADDRESS_FIELDS}
+
+
+def _person_row(table: sa.Table, person) -> dict:
+    fields = attrs.asdict(person)
+    return _as_columns(table, {name: value for name, value in fields.items() if name not in ADDRESS_FIELDS})
+
+
+def _as_columns(table: sa.Table, row: dict) -> dict:
+    """`row` with the booleans of text columns as the text Rails writes for them."""
+    return {name: _as_text(value) if isinstance(value, bool) and _is_text(table.c[name]) else value
+            for name, value in row.items()}  # fmt: skip
+
+
+def _is_text(column: sa.Column) -> bool:
+    return isinstance(column.type, sa.String)
+
+
+def _as_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _write_rows(connection, table: sa.Table, rows: Sequence[dict | None], current_ids: Sequence, now) -> list:
+    """Update the rows that have an id, insert the others; their ids, None where no row."""
+    ids = [current if row is not None else None for row, current in zip(rows, current_ids)]
+    updates = [{**row, "row_id": i, "updated_at": now} for row, i in zip(rows, ids) if i is not None]
+    updates = [{name: value for name, value in row.items() if name not in ("id", "created_at")} for row in updates]
     if updates:
-        connection.execute(sa.update(table).where(table.c.id == sa.bindparam("person_id")), updates)
-    missing = [index for index, person in enumerate(people) if person is not None and ids[index] is None]
+        connection.execute(sa.update(table).where(table.c.id == sa.bindparam("row_id")), updates)
+    missing = [index for index, row in enumerate(rows) if row is not None and ids[index] is None]
     if missing:
-        rows = [{**attrs.asdict(people[index]), "created_at": now, "updated_at": now} for index in missing]
-        inserted = connection.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        inserts = [{"created_at": now, **rows[index], "updated_at": now} for index in missing]
+        inserted = connection.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), inserts)
         for index, new_id in zip(missing, inserted.all()):
             ids[index] = new_id
     return ids
@@ -170,7 +222,12 @@ def _delete_unused_representatives(connection, old_ids: Sequence, new_ids: Seque
     dropped = [old for old, new in zip(old_ids, new_ids) if old is not None and new is None]
     used = sa.exists().where(responses.c.representative_id == representatives.c.id)
     for chunk in _chunks(dropped):
-        connection.execute(sa.delete(representatives).where(representatives.c.id.in_(chunk), ~used))
+        unused = sa.select(representatives.c.id, representatives.c.address_id).where(representatives.c.id.in_(chunk), ~used)
+        rows = connection.execute(unused).all()
+        if rows:
+            connection.execute(sa.delete(representatives).where(representatives.c.id.in_([row.id for row in rows])))
+            address_ids = [row.address_id for row in rows if row.address_id is not None]
+            connection.execute(sa.delete(addresses).where(addresses.c.id.in_(address_ids)))
 
 
 def _upsert(connection: sa.Connection, table: sa.Table, rows: list[dict], conflict_columns: list[str]) -> None:

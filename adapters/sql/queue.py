@@ -1,5 +1,7 @@
 """The export queue and offices on SQLAlchemy: claims with leases, fenced progress records.
 
+Only exports this service queued (they name its command) are claimed, and so changed:
+the Rails side's own exports, whatever their state, are its exporter's business.
 On PostgreSQL, claims lock rows with FOR UPDATE SKIP LOCKED, so workers on many
 machines never take the same export. On SQLite every write transaction begins
 IMMEDIATE (see engine.py): one writer at a time, which makes the claim just as safe.
@@ -31,6 +33,7 @@ def _state_in(*states: str) -> sa.ColumnElement[bool]:
     return exports.c.state.in_([sa.literal_column(repr(state)) for state in states])
 
 
+_OWNED = exports.c.command_uuid.is_not(None)  # tables.OWNED
 _WAITING = sa.and_(
     _state_in(ExportState.QUEUED.value, ExportState.ERRORING.value),
     sa.or_(exports.c.next_attempt_at.is_(None), exports.c.next_attempt_at <= _NOW),
@@ -38,8 +41,9 @@ _WAITING = sa.and_(
 _ABANDONED = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until < _NOW)
 _DUE = (
     sa.select(exports.c.id)
-    # The first term is ix_exports_due's predicate: it lets the query read that index.
-    .where(_state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
+    # The first two terms are ix_exports_due's predicate: they let the query read that index.
+    # They also keep the worker to the exports this service queued: never the Rails side's.
+    .where(_OWNED, _state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
     .order_by(exports.c.next_attempt_at, exports.c.id)
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)
@@ -151,8 +155,9 @@ def _progress_values(export_id: int, progress: Progress, now) -> dict:
 
 
 def _event_values(export_id: int, report: ProgressReport, now) -> dict:
-    return {"export_id": export_id, "uuid": report.uuid, "state": report.state.value,
-            "percent_complete": report.percent_complete, "message": report.message, "data": report.external_data,
+    event = report.as_event()
+    return {"export_id": export_id, "uuid": event.uuid, "state": event.state.value,
+            "percent_complete": event.percent_complete, "message": event.message, "data": event.data,
             "created_at": now, "updated_at": now}  # fmt: skip
 
 

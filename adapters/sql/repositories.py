@@ -15,8 +15,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from adapters.sql.tables import commands, export_events, exports, external_systems, responses
-from application.ports import CommandFacts, CommandLog, ExportRepository, ExportResponsesFacts, LoggedCommand
-from domain.exports import QUEUED_MESSAGE, RESPONSE, ExportState
+from application.ports import (
+    CommandFacts,
+    CommandLog,
+    ExportRepository,
+    ExportResponsesFacts,
+    LoggedCommand,
+    Received,
+)
+from domain.exports import QUEUED_MESSAGE, RESPONSE, ExportState, event_data
 from domain.external_systems import ExternalSystem
 from domain.results import envelope, result_from_envelope
 
@@ -72,7 +79,7 @@ def _facts(dialect: str) -> sa.Select:
     joined = one_row.outerjoin(commands, commands.c.id == sa.bindparam("uuid")).outerjoin(
         external_systems, sa.and_(external_systems.c.id == sa.bindparam("system_id"), commands.c.id.is_(None))
     )
-    logged = [commands.c.command, commands.c.request_body, commands.c.response_body]
+    logged = [commands.c.id.label("logged_id"), commands.c.command, commands.c.fingerprint, commands.c.response_body]
     return sa.select(*logged, *_SYSTEM_COLUMNS, existing.label("existing_ids")).select_from(joined)
 
 
@@ -155,11 +162,17 @@ class SqlAlchemyCommandFacts(CommandFacts):
     def export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
         parameters = {"uuid": uuid, "system_id": system_id, "ids": list(response_ids)}
         row = self.connection.execute(_FACTS[self.connection.dialect.name], parameters).one()
-        if row.command is not None:
-            result = result_from_envelope(json.loads(row.response_body), row.command)
-            return ExportResponsesFacts(LoggedCommand(uuid, row.command, row.request_body, result))
+        if row.logged_id is not None:
+            return ExportResponsesFacts(_logged(uuid, row))
         system = None if row.id is None else ExternalSystem(**{c.name: getattr(row, c.name) for c in _SYSTEM_COLUMNS})
         return ExportResponsesFacts(None, system, frozenset(row.existing_ids or ()))
+
+
+def _logged(uuid: str, row: sa.Row) -> LoggedCommand:
+    if row.fingerprint is None:  # a command of the Rails side's, which logs none of these
+        return LoggedCommand(uuid, None, None, None)
+    result = result_from_envelope(json.loads(row.response_body), row.command)
+    return LoggedCommand(uuid, row.command, row.fingerprint, result)
 
 
 class SqlAlchemyExportRepository(ExportRepository):
@@ -168,7 +181,7 @@ class SqlAlchemyExportRepository(ExportRepository):
 
     def queue_responses(self, command_uuid, system_id, response_ids, now) -> None:
         parameters = {"command_uuid": command_uuid, "system_id": system_id, "now": now,
-                      "ids": list(response_ids), "external_data": {}, "data": {}}  # fmt: skip
+                      "ids": list(response_ids), "external_data": {}, "data": event_data({})}  # fmt: skip
         for statement in _QUEUE[self.connection.dialect.name]:
             self.connection.execute(statement, parameters)
 
@@ -180,8 +193,11 @@ class SqlAlchemyCommandLog(CommandLog):
     def add(self, command: LoggedCommand) -> None:
         now = datetime.now(timezone.utc)
         body = json.dumps(envelope(command.result), separators=(",", ":"))
+        # As the original logged it: the request as received, the reply as sent.
+        received = command.received or Received(command.fingerprint)
         self.connection.execute(_LOG, {
-            "id": command.uuid, "command": command.name, "request_body": command.request_body,
-            "request_headers": {}, "response_body": body, "response_headers": _JSON_HEADERS,
-            "response_status": _ACCEPTED_STATUS, "created_at": now, "updated_at": now,
+            "id": command.uuid, "command": command.name, "fingerprint": command.fingerprint,
+            "request_body": received.body, "request_headers": received.headers, "response_body": body,
+            "response_headers": _JSON_HEADERS, "response_status": _ACCEPTED_STATUS, "created_at": now,
+            "updated_at": now,
         })  # fmt: skip

@@ -69,8 +69,12 @@ class TokenSet:
 def _sent_path(req: falcon.Request) -> str:
     """The path as the client spelt it (before the router's clean-up), without the query
     and without the user-info of an absolute request line (`http://admin:<token>@host/`)."""
-    sent = (req.env.get("RAW_URI") or req.env.get("PATH_INFO") or req.path).partition("?")[0]
-    return _USER_INFO.sub(r"\1", sent)
+    return without_user_info((req.env.get("RAW_URI") or req.env.get("PATH_INFO") or req.path).partition("?")[0])
+
+
+def without_user_info(target: str) -> str:
+    """A request target without the user-info of an absolute form, which may hold a token."""
+    return _USER_INFO.sub(r"\1", target)
 
 
 def _missing() -> Unauthenticated:

@@ -8,11 +8,13 @@ from collections.abc import Callable
 
 import falcon
 
+from application.ports import Received
 from domain.commands import ExportResponses
 from domain.results import CommandResult
 from entrypoints.config import Settings
 from entrypoints.http import errors
 from entrypoints.http.parsing import parse_export_responses, read_json_body
+from entrypoints.http.received import received
 from entrypoints.http.rendering import JSON, body_bytes, render
 
 HEALTH_PATH = "/health"
@@ -24,15 +26,16 @@ READINESS_CACHE_SECONDS = 1.0
 class ExportResponsesResource:
     """POST /api/v2/exports/export_responses: the command, within the settings' limits."""
 
-    def __init__(self, export_responses: Callable[[ExportResponses], CommandResult], settings: Settings):
+    def __init__(self, export_responses: Callable[[ExportResponses, Received], CommandResult], settings: Settings):
         self.export_responses = export_responses
         self.max_body_bytes = settings.max_body_bytes
         self.limits = {"max_response_ids": settings.max_response_ids, "max_errors": settings.max_errors}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        command = parse_export_responses(read_json_body(req, self.max_body_bytes), **self.limits)
+        raw = read_json_body(req, self.max_body_bytes)
+        command = parse_export_responses(raw, **self.limits)
         req.context.command_uuid = command.uuid
-        render(resp, self.export_responses(command))
+        render(resp, self.export_responses(command, received(req, raw)))
 
 
 class HealthResource:

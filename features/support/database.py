@@ -62,19 +62,19 @@ def forget_command(connection: sa.Connection, command_uuid: str) -> None:
 
 
 def add_queued_export(connection: sa.Connection, response_id: int, system_id: int) -> None:
-    """An export queued earlier, by no command this scenario sends."""
+    """An export this service queued earlier, for a command this scenario does not send."""
     now = builders.NOW
     export_id = connection.execute(
         sa.insert(tables.exports).values(
             resource_type=RESPONSE, resource_id=response_id, external_system_id=system_id, state="queued",
-            percent_complete=0, message="Queued for export", external_data={}, command_uuid=None,
+            percent_complete=0, message="Queued for export", external_data={}, command_uuid=str(uuid.uuid4()),
             created_at=now, updated_at=now,
         ).returning(tables.exports.c.id)
     ).scalar_one()  # fmt: skip
     connection.execute(
         sa.insert(tables.export_events).values(
             export_id=export_id, uuid=str(uuid.uuid4()), state="queued", percent_complete=0,
-            message="Queued for export", data={}, created_at=now, updated_at=now,
+            message="Queued for export", data={"external_data": {}}, created_at=now, updated_at=now,
         )
     )  # fmt: skip
 

@@ -178,7 +178,8 @@ def test_seed_creates_the_development_systems(db, capsys):
         settings = connection.execute(
             sa.select(tables.external_systems.c.reference, tables.external_system_configurations.c.key,
                       tables.external_system_configurations.c.value)
-            .join(tables.external_systems)
+            .join(tables.external_systems,
+                  tables.external_systems.c.id == tables.external_system_configurations.c.external_system_id)
         ).all()  # fmt: skip
     found = {s["reference"]: (s["name"], s["office_codes"], s["response_remote_office"],
                               {key: value for reference, key, value in settings if reference == s["reference"]})
@@ -216,7 +217,7 @@ def test_demo_responses_belong_to_the_seeded_offices(db):
     with db.connect() as connection:
         rows = connection.execute(
             sa.select(tables.responses.c.reference, tables.responses.c.case_number, tables.offices.c.code)
-            .join(tables.offices)
+            .join(tables.offices, tables.offices.c.id == tables.responses.c.office_id)
         ).all()  # fmt: skip
     assert sorted(code for _reference, _case, code in rows) == [14, 22, 24, 41, 60, 80]
     for reference, case_number, code in rows:

@@ -183,7 +183,8 @@ def test_rows_inserted_later_without_an_id_do_not_collide(engine):
         respondent_id = connection.execute(sa.select(tables.responses.c.respondent_id)).scalar_one()
         response_id = insert_without_id(
             connection, tables.responses, reference="240000000999", case_number="2400001/2024",
-            claimants_name="A N Other", respondent_id=respondent_id,
+            claimants_name="A N Other", respondent_id=respondent_id, pdf_template_reference="et3-v1-en",
+            email_template_reference="et3-v1-en",
         )  # fmt: skip
 
     assert (system_id, response_id) == (44, 19)
@@ -236,3 +237,23 @@ def test_many_responses_keep_their_own_people(engine):
         assert row(engine, tables.respondents, id=response["respondent_id"])["name"] == f"Employer {number}"
     assert row(engine, tables.representatives, id=row(engine, tables.responses, id=778)["representative_id"])[
         "name"] == "Rep 778"  # fmt: skip
+
+
+def test_people_and_their_addresses_are_written_the_originals_way(engine):
+    respondent = RespondentRecord(name="Acme Ltd", address_building="1", address_post_code="M1 1AA", disability=False)
+    representative = RepresentativeRecord(name="Sam Law", address_street="High Street")
+    response = a_response(respondent=respondent, representative=representative, continued_employment=True)
+    load(engine, Dataset((a_system(),), (response,)), NOW)
+    load(engine, Dataset((a_system(),), (attrs.evolve(response, respondent=attrs.evolve(respondent,
+         address_post_code="M2 2BB")),)), LATER)  # fmt: skip
+
+    stored = row(engine, tables.responses, id=18)
+    people = row(engine, tables.respondents, id=stored["respondent_id"])
+    address = row(engine, tables.addresses, id=people["address_id"])
+    assert (address["building"], address["post_code"]) == ("1", "M2 2BB")  # updated in place, not added
+    agent = row(engine, tables.representatives, id=stored["representative_id"])
+    assert row(engine, tables.addresses, id=agent["address_id"])["street"] == "High Street"
+    with engine.connect() as connection:
+        assert count_rows(connection, tables.addresses) == 2
+    # The original keeps these yes/no answers as text.
+    assert (people["disability"], stored["continued_employment"]) == ("false", "true")

@@ -167,4 +167,4 @@ def test_the_worker_survives_a_fault_and_leaves_no_export_waiting_for_an_expired
         with engine.connect() as connection:
             recorded = list(connection.scalars(sa.select(tables.export_events.c.data)
                                                .where(tables.export_events.c.state == "erroring")))  # fmt: skip
-        assert len(recorded) == 1 and "KeyError: 'caseReference'" in recorded[0]["error"]["message"], recorded
+        assert len(recorded) == 1 and "KeyError: 'caseReference'" in recorded[0]["external_data"]["error"]["message"], recorded

@@ -179,7 +179,7 @@ def test_a_trailing_slash_reaches_the_same_endpoint(client):
 
 
 def services_raising(error: Exception) -> Services:
-    def fail(command):
+    def fail(command, received):
         raise error
 
     return Services(settings=SETTINGS, export_responses=fail, database_answers=lambda: False, database_accepts_writes=lambda: False)

@@ -309,7 +309,7 @@ class RaisingReader(ExportReader):
 
 
 def services_raising(error: Exception) -> Services:
-    def fail(command):
+    def fail(command, received):
         raise error
 
     return Services(settings=SETTINGS, export_responses=fail, database_answers=lambda: False,

@@ -1,5 +1,6 @@
 """Progress reports, retry schedules and office assignment: pure domain rules."""
 
+import attrs
 import pytest
 
 from domain.exports import ExportState, Progress, ProgressReport, apply_report, erroring, exported, failed, started
@@ -68,7 +69,11 @@ def test_office_comes_from_the_case_or_the_case_number(managing_office, case_num
     assert office_code_for(managing_office, case_number, OFFICES) == expected
 
 
-def test_reports_become_events_with_their_own_uuid():
+def test_reports_become_events_with_their_own_uuid_and_the_originals_data_layout():
     report = ProgressReport("u-1", ExportState.ERRORING, None, "Response erroring", {"error": {"message": "x"}})
     event = report.as_event()
-    assert (event.uuid, event.state, event.data) == ("u-1", ExportState.ERRORING, {"error": {"message": "x"}})
+    # The admin reads the error under data.external_data, as the original wrote it.
+    assert (event.uuid, event.state, event.data) == ("u-1", ExportState.ERRORING,
+                                                     {"external_data": {"error": {"message": "x"}}})  # fmt: skip
+    with_attempt = attrs.evolve(report, attempt=3).as_event()
+    assert with_attempt.data == {"external_data": {"error": {"message": "x"}}, "export_responses": {"attempt": 3}}

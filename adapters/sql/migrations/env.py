@@ -1,10 +1,15 @@
-"""Alembic environment: always run through `adapters.sql.migrate`, which passes the connection."""
+"""Alembic environment: always run through `adapters.sql.migrate`, which passes the connection
+(or, for `migrate --dry-run`, the dialect and a buffer to print the statements into)."""
 
 from alembic import context
 
 from adapters.sql.tables import metadata
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+attributes = context.config.attributes
+if context.is_offline_mode():
+    context.configure(dialect_name=attributes["dialect_name"], output_buffer=attributes["output_buffer"],
+                      target_metadata=metadata, literal_binds=True, transactional_ddl=True)  # fmt: skip
+else:
+    context.configure(connection=attributes["connection"], target_metadata=metadata, compare_type=True)
 with context.begin_transaction():
     context.run_migrations()

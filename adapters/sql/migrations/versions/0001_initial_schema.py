@@ -9,6 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from adapters.sql.migrations.adoption import adopting
+
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -16,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if adopting():  # the original's own tables stand in for these (see adoption.py)
+        return
     op.create_table('commands',
     sa.Column('id', sa.Uuid(as_uuid=False), nullable=False),
     sa.Column('command', sa.String(), nullable=False),

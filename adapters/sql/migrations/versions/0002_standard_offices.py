@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from alembic import op
 
+from adapters.sql.migrations.adoption import adopting
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -32,16 +34,15 @@ offices = sa.table(
 
 
 def upgrade() -> None:
-    # The original database already holds these offices: add only the missing ones.
-    present = {code for (code,) in op.get_bind().execute(sa.select(offices.c.code))}
+    if adopting():  # the original's own tables stand in for these (see adoption.py)
+        return
+    # Only the missing ones, in plain SQL (no read first), so that `migrate --dry-run` can print it.
     now = datetime.now(timezone.utc)
-    rows = [
-        {"code": code, "name": name, "created_at": now, "updated_at": now}
-        for code, name in OFFICES.items()
-        if code not in present
-    ]
-    if rows:
-        op.bulk_insert(offices, rows)
+    for code, name in OFFICES.items():
+        present = sa.exists().where(offices.c.code == code)
+        row = sa.select(sa.literal(code), sa.literal(name), sa.literal(now, offices.c.created_at.type),
+                        sa.literal(now, offices.c.updated_at.type)).where(~present)  # fmt: skip
+        op.execute(offices.insert().from_select(["code", "name", "created_at", "updated_at"], row))
 
 
 def downgrade() -> None:

@@ -8,6 +8,8 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
+from adapters.sql.migrations.adoption import adopting
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -15,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if adopting():  # the original's own tables stand in for these (see adoption.py)
+        return
     with op.batch_alter_table("exports") as batch:
         batch.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))

@@ -13,6 +13,8 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
+from adapters.sql.migrations.adoption import adopting
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -22,6 +24,8 @@ PENDING_PREDICATE = "state IN ('queued', 'in_progress', 'erroring')"
 
 
 def upgrade() -> None:
+    if adopting():  # the original's own tables stand in for these (see adoption.py)
+        return
     op.drop_index("ix_exports_due", table_name="exports")
     op.create_index("ix_exports_due", "exports", ["resource_type", "next_attempt_at", "id"],
                     sqlite_where=sa.text(PENDING_PREDICATE), postgresql_where=sa.text(PENDING_PREDICATE))  # fmt: skip
