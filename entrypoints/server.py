@@ -7,10 +7,12 @@ import os
 from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import create_app
+from entrypoints.server_stop import request_finished, request_started, stop_promptly
 
 # Deliberate limits (documented in the README): a request that takes longer than
 # TIMEOUT seconds kills its worker; header limits are gunicorn's defaults, the body
@@ -41,7 +43,22 @@ def gunicorn_options(bind: str, workers: int = DEFAULT_WORKERS, threads: int = D
         # gunicorn's control socket sits at one path per user: several servers
         # (tests, benchmarks) would share it. Nothing here uses it.
         "control_socket_disable": True,
+        # Each worker stops within seconds of SIGINT, SIGTERM or SIGHUP, finishing the
+        # requests in hand (entrypoints/server_stop.py says why gunicorn's handlers do not).
+        "post_worker_init": lambda worker: stop_promptly(worker, GRACEFUL_TIMEOUT_SECONDS),
+        "pre_request": request_started,
+        "post_request": request_finished,
     }
+
+
+class StoppingArbiter(Arbiter):
+    """gunicorn's arbiter, except that SIGHUP (a closed terminal) stops it as SIGTERM does.
+
+    gunicorn reloads on SIGHUP; a reload would change nothing here (the settings are read
+    once, at start) and a server whose terminal has gone would go on holding its port.
+    """
+
+    handle_hup = Arbiter.handle_term
 
 
 class GunicornServer(BaseApplication):
@@ -55,6 +72,9 @@ class GunicornServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+
+    def run(self) -> None:
+        StoppingArbiter(self).run()
 
     def load(self):
         logging.basicConfig(level=logging.INFO, format="%(message)s")
