@@ -20,6 +20,7 @@ from entrypoints.api_token import local_token
 from entrypoints.arguments import add_command, positive_int
 from entrypoints.config import ConfigError, Settings
 from entrypoints.database import DatabaseProblem, prepare_folder, shown, unusable
+from entrypoints.logs import log_to_stderr
 from entrypoints.server import DEFAULT_THREADS, DEFAULT_WORKERS
 
 LOG = logging.getLogger("export_responses")
@@ -110,13 +111,6 @@ def _with_authentication(settings: Settings, no_auth: bool) -> Settings:
     print(f"serve: API_TOKENS is not set, so clients use the token kept in {path} (owner-readable only):\n"
           f'  curl -H "Authorization: Bearer $(cat {path})" ...', file=sys.stderr)
     return attrs.evolve(settings, api_tokens=(token,))
-
-
-def log_to_stderr() -> None:
-    """One log line per record; Alembic's per-connection notes ("Context impl SQLiteImpl.")
-    are left out: every process that checks the schema would print them again."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from adapters.sql.loading import UpsertBy, load
 from entrypoints.arguments import add_command
 from entrypoints.config import Settings
 from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
-from entrypoints.database import prepare_folder, unusable
+from entrypoints.database import prepare_folder, shown, unusable
 from entrypoints.load_file import BadLoadFile, label, parse_load_file, read_load_file
 
 STANDARD_INPUT = Path("-")
@@ -68,6 +68,7 @@ def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written
     try:
         if not migrations.is_current(engine):
             migrations.upgrade(engine)
+            print(f"migrated the schema on {shown(settings.database_url)}")
         outcome = load(engine, dataset, datetime.now(timezone.utc), upsert_by)
     except sa.exc.DBAPIError as error:
         # What the checks cannot foresee (a concurrent writer, an unreachable server) is

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.tables import external_system_configurations, external_systems, offices, responses
 from entrypoints.arguments import add_command
 from entrypoints.database import require_current_schema, require_existing, shown
-from entrypoints.signals import STOP_SIGNALS, relay_signals
+from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 
 
 def add_to(commands) -> None:
@@ -82,13 +81,11 @@ def _read(database_url: str) -> tuple[dict[int, str], list[str], list[str]]:
 
 def _until_signalled(_fake: FakeCcd) -> None:
     stop = threading.Event()
-    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     relay_signals(STOP_SIGNALS, lambda _signum: stop.set())
     try:
         stop.wait()
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        ignore_stop_signals()
 
 
 def _host_port(text: str) -> tuple[str, int]:

@@ -13,6 +13,7 @@ from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import create_app
 from entrypoints.server_stop import request_finished, request_started, stop_promptly
+from entrypoints.signals import exiting_soon, ignore_stop_signals
 
 # Deliberate limits (documented in the README): a request that takes longer than
 # TIMEOUT seconds kills its worker; header limits are gunicorn's defaults, the body
@@ -59,6 +60,13 @@ class StoppingArbiter(Arbiter):
     """
 
     handle_hup = Arbiter.handle_term
+
+    def halt(self, reason=None, exit_status=0) -> None:
+        exiting_soon()
+        try:
+            super().halt(reason, exit_status)
+        finally:
+            ignore_stop_signals()
 
 
 class GunicornServer(BaseApplication):

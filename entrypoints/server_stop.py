@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-from entrypoints.signals import signal_queue
+from entrypoints.signals import exiting_soon, signal_queue
 
 # Ctrl-C and SIGQUIT mean "now": requests in hand get this long, then the worker exits.
 QUIT_SECONDS = 2.0
@@ -74,6 +74,7 @@ def request_finished(worker, _request, _environ, _response) -> None:
 
 def _stop_when_signalled(worker, stops: queue.SimpleQueue, graceful_seconds: float) -> None:
     signum = stops.get()
+    exiting_soon()
     worker.handle_exit(signum, None)  # gunicorn's graceful stop, outside any signal handler
     hurry = signum in _HURRY
     started = time.monotonic()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import uuid
@@ -17,8 +16,9 @@ from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
 from entrypoints.arguments import add_command, positive_float, positive_int
 from entrypoints.config import Settings
-from entrypoints.database import require_current_schema, require_existing
-from entrypoints.signals import STOP_SIGNALS, relay_signals
+from entrypoints.database import require_current_schema, require_existing, shown
+from entrypoints.logs import log_to_stderr
+from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 from entrypoints.worker import Worker
 
 
@@ -57,10 +57,13 @@ def run_worker(args, settings: Settings) -> int:
         claim_seconds=settings.claim_seconds,
     )
     worker = Worker(deps, concurrency=args.concurrency, poll_seconds=args.poll)
+    print(f"worker: carrying out the exports queued in {shown(settings.database_url)}, {args.concurrency} at a time, "
+          f"against CCD at {ccd_settings.data_store_base_url}", file=sys.stderr, flush=True)  # fmt: skip
     relay_signals(STOP_SIGNALS, lambda _signum: worker.stop())
     try:
         outcomes = worker.run(drain=args.drain)
     finally:
+        ignore_stop_signals()
         gateway.close()
         engine.dispose()
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing was due"
