@@ -118,11 +118,18 @@ def _home(environ: Mapping[str, str]) -> Path:
 
 def _database_url(text: str) -> str:
     try:
-        backend = make_url(text).get_backend_name()
+        url = make_url(text)
     except sa.exc.ArgumentError:
-        backend = None
-    if backend not in ("postgresql", "sqlite"):
-        raise ConfigError("DATABASE_URL must be a PostgreSQL (postgresql+psycopg://...) or SQLite (sqlite:///...) URL")
+        url = None
+    if url is None or url.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ConfigError("DATABASE_URL must be a PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DB) "
+                          "or SQLite (sqlite:///PATH) URL")  # fmt: skip
+    try:
+        (url.host or "").encode("idna")
+    except UnicodeError:
+        # Checked here: the driver would fail on it with a traceback from the resolver.
+        raise ConfigError(f"DATABASE_URL: {url.host!r} is not a host name "
+                          f"(postgresql+psycopg://USER:PASSWORD@HOST/DB)") from None  # fmt: skip
     return text
 
 

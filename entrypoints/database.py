@@ -44,7 +44,8 @@ def prepare_folder(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise DatabaseProblem(f"cannot create the folder {path.parent} for the database {shown(url)}: "
-                              f"{error.strerror or error}; {_WHICH} in a folder you can write") from None  # fmt: skip
+                              f"{error.strerror or error}; set DATABASE_URL or EXPORT_RESPONSES_DATA_DIR "
+                              f"to a folder you can write") from None  # fmt: skip
 
 
 def require_current_schema(engine: sa.Engine) -> None:

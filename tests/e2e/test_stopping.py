@@ -157,15 +157,20 @@ def test_the_worker_stops_within_seconds_finishing_what_it_holds(signum, worker_
     assert states["complete"] > 20
 
 
-def start_run(tmp_path, port: int) -> subprocess.Popen:
+def start_run(tmp_path, port: int, **env_overrides) -> subprocess.Popen:
+    """scripts/run, started from another folder, with its data in the XDG data folder
+    under `tmp_path` (`run.data_dir`) and none of the developer's settings."""
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("CCD_", "API_", "DATABASE_URL", "EXPORT_"))}  # fmt: skip
-    env.update(EXPORT_RESPONSES_DATA_DIR=str(tmp_path / "data"), BIND=f"127.0.0.1:{port}", DEMO_RESPONSES="4",
-               PYTHONUNBUFFERED="1", XDG_RUNTIME_DIR=str(tmp_path))  # fmt: skip
-    log = (tmp_path / "run.log").open("wb")
-    process = subprocess.Popen([str(REPO_ROOT / "scripts" / "run")], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+           if not key.startswith(("CCD_", "API_", "DATABASE_URL", "EXPORT_", "BIND", "DEMO_"))}  # fmt: skip
+    env.update(XDG_DATA_HOME=str(tmp_path / "xdg"), BIND=f"127.0.0.1:{port}", PYTHONUNBUFFERED="1",
+               XDG_RUNTIME_DIR=str(tmp_path), **env_overrides)  # fmt: skip
+    with (tmp_path / "run.log").open("wb") as log:
+        process = subprocess.Popen([str(REPO_ROOT / "scripts" / "run")], cwd=tmp_path, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
     process.log_path = tmp_path / "run.log"
+    process.data_dir = tmp_path / "xdg" / "export-responses"
+    process.env = env
     return process
 
 
@@ -184,13 +189,15 @@ def wait_for_banner(process: subprocess.Popen) -> str:
                          ids=["kill", "terminal-closed"])  # fmt: skip
 def test_scripts_run_stops_everything_within_seconds(signum, expected_status, tmp_path):
     port = free_port()
-    run = start_run(tmp_path, port)
+    run = start_run(tmp_path, port, DEMO_RESPONSES="4")
     try:
         banner = wait_for_banner(run)
-        token_file = tmp_path / "data" / "api-token"
+        token_file = run.data_dir / "api-token"
+        assert f"run: the data folder is {run.data_dir}" in banner
         assert f"http://127.0.0.1:{port}" in banner and str(token_file) in banner
-        assert "sqlite:///" in banner and "fake CCD" in banner and f"kill {run.pid}" in banner
-        assert stat.S_IMODE((tmp_path / "data" / "fake-ccd.env").stat().st_mode) == 0o600
+        assert f"sqlite:///{run.data_dir}/export-responses.sqlite3" in banner
+        assert "fake CCD" in banner and f"kill {run.pid}" in banner
+        assert stat.S_IMODE((run.data_dir / "fake-ccd.env").stat().st_mode) == 0o600
         headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
         command = str(uuid.uuid4())
         body = {"uuid": command, "command": "ExportResponses", "data": {"external_system_id": 1, "response_ids": [1, 2]}}
