@@ -41,5 +41,6 @@ def settings_epilog(command: str) -> str:
     for setting in settings_read_by(command):
         lines.append(f"  {setting.name}")
         text = f"{setting.meaning} (default: {setting.default})"
-        lines += textwrap.wrap(text, _WIDTH, initial_indent="      ", subsequent_indent="      ")
+        lines += textwrap.wrap(text, _WIDTH, initial_indent="      ", subsequent_indent="      ",
+                               break_on_hyphens=False, break_long_words=False)
     return "\n".join(lines)
