@@ -16,6 +16,7 @@ from adapters.sql import migrate as migrations
 from adapters.sql.engine import create_engine
 from application.ports import StoreUnavailable
 from entrypoints import data_commands, fake_ccd_command, status_command, worker_command
+from entrypoints.addresses import bind_problem
 from entrypoints.api_token import local_token
 from entrypoints.arguments import add_command, positive_int
 from entrypoints.config import ConfigError, Settings
@@ -86,6 +87,11 @@ def run_migrate(args, settings: Settings) -> int:
 def run_serve(args, settings: Settings) -> int:
     from entrypoints.server import serve  # noqa: PLC0415 - gunicorn's arbiter only when serving
 
+    problem = bind_problem(args.bind)
+    if problem:  # before migrating: gunicorn would retry for five seconds, then fail
+        print(f"export-responses serve: {problem}; stop what holds it, or choose another with --bind",
+              file=sys.stderr)  # fmt: skip
+        return 1
     log_to_stderr()
     prepare_folder(settings.database_url)
     engine = create_engine(settings.database_url)

@@ -9,34 +9,18 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
+from entrypoints.addresses import bind_problem
 from entrypoints.api_token import TOKEN_FILE
 from entrypoints.config import ConfigError, Settings
 from entrypoints.database import shown
 
 HEALTHY_WITHIN_SECONDS = 60
-
-
-def bind_problem(bind: str) -> str | None:
-    """Why `serve --bind` could not listen on `bind`, or None when it can."""
-    host, colon, port = bind.rpartition(":")
-    if not colon or not port.isdigit():
-        return f"BIND must be HOST:PORT, such as 127.0.0.1:8000, not {bind!r}"
-    try:
-        family, kind, protocol, _, address = socket.getaddrinfo(host or "0.0.0.0", int(port), type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, protocol) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
-            probe.bind(address)
-    except OSError as error:
-        return (f"cannot listen on {bind}: {error.strerror or error} (is the service already running?); "
-                f"stop what holds it, or choose another address: BIND=127.0.0.1:8001 scripts/run")  # fmt: skip
-    return None
 
 
 def wait_healthy(base_url: str, seconds: float = HEALTHY_WITHIN_SECONDS) -> bool:
@@ -90,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.step == "prepare":
         problem = bind_problem(args.bind)
         if problem:
-            print(f"run: {problem}", file=sys.stderr)
+            print(f"run: {problem}; stop what holds it, or choose another: BIND=127.0.0.1:8001 scripts/run",
+                  file=sys.stderr)  # fmt: skip
             return 1
         print(settings.data_dir)
         return 0

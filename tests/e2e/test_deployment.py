@@ -81,10 +81,17 @@ def _serves_and_exports(base_url: str, processes: list[subprocess.Popen]) -> Non
         time.sleep(0.2)
 
 
-def _stop_all(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        status, seconds = stop_and_time(process, signal.SIGTERM)
-        assert status == 0 and seconds < STOP_SECONDS, (status, seconds, process.log_path.read_text()[-2000:])
+def _serve_export_and_stop(base_url: str, processes: list[subprocess.Popen]) -> None:
+    """The processes serve and export; then SIGTERM, as systemd and Procfile runners send, stops each."""
+    try:
+        _serves_and_exports(base_url, processes)
+        for process in processes:
+            status, seconds = stop_and_time(process, signal.SIGTERM)
+            assert status == 0 and seconds < STOP_SECONDS, (status, seconds, process.log_path.read_text()[-2000:])
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -123,13 +130,7 @@ def test_the_procfile_starts_the_service(fake_ccd, tmp_path):
     _seed(env)
     # A Procfile runner starts each line through a shell; `exec` keeps the signals' target.
     processes = [_start(["bash", "-c", f"exec {entries[name]}"], env, tmp_path / f"{name}.log") for name in ("web", "worker")]
-    try:
-        _serves_and_exports(f"http://127.0.0.1:{port}", processes)
-        _stop_all(processes)
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
+    _serve_export_and_stop(f"http://127.0.0.1:{port}", processes)
 
 
 def installed_units(tmp_path: Path, env_file: Path) -> Path:
@@ -199,10 +200,4 @@ def test_the_systemd_units_verify_and_start_the_service(fake_ccd, tmp_path):
         command, env = _unit_command(unit, instance, base)
         env["EXPORT_RESPONSES_DATA_DIR"] = str(data_dir)
         processes.append(_start(command, env, tmp_path / f"{unit.stem}.log"))
-    try:
-        _serves_and_exports(f"http://127.0.0.1:{port}", processes)
-        _stop_all(processes)
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
+    _serve_export_and_stop(f"http://127.0.0.1:{port}", processes)

@@ -224,3 +224,19 @@ def assert_run_stops(run: subprocess.Popen, signum: int, expected_status: int, w
     assert _group_is_gone(run.pid), "scripts/run left processes behind"
     assert "Traceback" not in output and "SIGKILL" not in output, output
     assert "Context impl" not in output, output
+
+
+def test_scripts_run_checks_the_port_before_starting_anything(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = start_run(tmp_path, port)
+        try:
+            status = run.wait(timeout=60)
+        finally:
+            _kill_what_is_left(run)
+    output = run.log_path.read_text()
+    assert status == 1, output
+    assert f"run: cannot listen on 127.0.0.1:{port}: Address already in use" in output
+    assert not run.data_dir.exists(), "something started before the port was checked"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,14 @@ def test_a_bad_postgresql_url_is_one_line_with_the_password_masked(url, shown, c
     assert cli.main(["status"]) in (1, 2)
     error = capsys.readouterr().err
     assert shown in error and "secret" not in error and error.count("\n") == 1
+
+
+def test_serve_refuses_an_address_in_use_in_one_line_before_touching_the_database(tmp_path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        assert cli.main(["serve", "--bind", address]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"export-responses serve: cannot listen on {address}: Address already in use")
+    assert error.count("\n") == 1 and not (tmp_path / "xdg").exists()
