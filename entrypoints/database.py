@@ -41,7 +41,8 @@ def prepare_folder(url: str) -> None:
     if path is None:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner only: the database holds the responses' personal data.
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
         raise DatabaseProblem(f"cannot create the folder {path.parent} for the database {shown(url)}: "
                               f"{error.strerror or error}; set DATABASE_URL or EXPORT_RESPONSES_DATA_DIR "

@@ -103,4 +103,3 @@ def _seconds(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected 0 or more seconds, not {text!r}")
     return value
-

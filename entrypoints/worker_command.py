@@ -74,4 +74,3 @@ def run_worker(args, settings: Settings) -> int:
 def _refuse(message: str) -> int:
     print(f"export-responses worker: {message}", file=sys.stderr)
     return 2
-

@@ -151,6 +151,7 @@ def test_a_schema_that_is_not_current_says_to_migrate(tmp_path, capsys, monkeypa
 
 def test_a_migrated_database_is_found_again_from_another_directory(tmp_path, capsys, monkeypatch):
     assert cli.main(["migrate"]) == 0
+    assert (tmp_path / "xdg" / "export-responses").stat().st_mode & 0o777 == 0o700  # personal data: owner only
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert cli.main(["status"]) == 0

@@ -285,4 +285,4 @@ def test_a_database_url_of_another_kind_is_refused_before_anything_runs(url, mon
     assert main(["status"]) == 2
 
     error = capsys.readouterr().err
-    assert error == "export-responses: DATABASE_URL must be a PostgreSQL (postgresql+psycopg://...) or SQLite (sqlite:///...) URL\n"
+    assert error == "export-responses: DATABASE_URL must be a PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DB) or SQLite (sqlite:///PATH) URL\n"
