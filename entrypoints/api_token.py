@@ -12,7 +12,7 @@ TOKEN_FILE = "api-token"
 def local_token(data_dir: Path) -> tuple[str, Path]:
     """The token kept in the data folder, made on first use; and where it is."""
     path = data_dir / TOKEN_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -1,8 +1,9 @@
-"""The `export-responses` command line: migrate, load, seed, serve, worker, fake-ccd, status."""
+"""The `export-responses` command line: the API, the export worker and the tools around them."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -14,9 +15,12 @@ import sqlalchemy.exc
 from adapters.sql import migrate as migrations
 from application.ports import StoreUnavailable
 from entrypoints import data_commands, fake_ccd_command, logs, status_command, worker_command
+from entrypoints.addresses import bind_problem
 from entrypoints.api_token import local_token
+from entrypoints.arguments import add_command, positive_int
 from entrypoints.bootstrap import schema_engine
 from entrypoints.config import ConfigError, Settings
+from entrypoints.database import DatabaseProblem, prepare_folder, shown, unusable
 from entrypoints.server import DEFAULT_THREADS, DEFAULT_WORKERS
 
 LOG = logging.getLogger("export_responses")
@@ -26,33 +30,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_environ()
-        return args.run(args, settings) or 0
     except ConfigError as error:
         print(f"export-responses: {error}", file=sys.stderr)
         return 2
-    except migrations.Refused as error:
-        print(f"export-responses: {error}", file=sys.stderr)
+    try:
+        return args.run(args, settings) or 0
+    except (DatabaseProblem, migrations.Refused) as problem:
+        print(f"export-responses: {problem}", file=sys.stderr)
         return 1
-    except (StoreUnavailable, sa.exc.OperationalError) as error:
-        reason = error.orig if isinstance(error, sa.exc.DBAPIError) else error
-        print(f"export-responses: the database cannot be used: {reason}", file=sys.stderr)
+    except (StoreUnavailable, sa.exc.SQLAlchemyError) as error:
+        print(f"export-responses: {unusable(error, settings.database_url)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before a command took over its signals
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="export-responses", description=__doc__)
+    parser = argparse.ArgumentParser(prog="export-responses", description=__doc__.strip(),
+                                     epilog="Each command's --help lists the environment variables it reads.")  # fmt: skip
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {importlib.metadata.version('export-responses')}")  # fmt: skip
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    migrate = commands.add_parser("migrate", help="create or upgrade the schema, with the standard offices; "
-                                  "adopts the original ET API's database by adding only this service's extras")  # fmt: skip
+    migrate = add_command(commands, "migrate", "create or upgrade the schema, with the standard offices; "
+                          "adopts the original ET API's database by adding only this service's extras")  # fmt: skip
     migrate.add_argument("--dry-run", action="store_true", help="print the SQL it would run and change nothing")
     migrate.set_defaults(run=run_migrate)
 
-    serve = commands.add_parser("serve", help="migrate if needed, then serve the API under gunicorn")
+    serve = add_command(commands, "serve", "migrate if needed, then serve the API under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT (default %(default)s)")
-    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+    serve.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
                        help="gunicorn worker processes (default: twice the cores, %(default)s)")  # fmt: skip
-    serve.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+    serve.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
                        help="threads per worker (default %(default)s)")  # fmt: skip
     serve.add_argument("--no-auth", action="store_true",
                        help="serve /api/ without authentication (legacy clients on a trusted network only)")  # fmt: skip
@@ -66,24 +75,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_migrate(args, settings: Settings) -> int:
+    prepare_folder(settings.database_url)
     engine = schema_engine(settings)
-    if args.dry_run:
-        print(migrations.dry_run(engine), end="")
-        return 0
-    kind = migrations.upgrade(engine)
+    try:
+        if args.dry_run:
+            print(migrations.dry_run(engine), end="")
+            return 0
+        kind = migrations.upgrade(engine)
+    finally:
+        engine.dispose()
     adopted = " (the original ET API's database, adopted)" if kind is migrations.DatabaseKind.ORIGINAL else ""
-    print(f"schema is current on {engine.url.render_as_string(hide_password=True)}{adopted}")
+    print(f"schema is current on {shown(settings.database_url)}{adopted}")
     return 0
 
 
 def run_serve(args, settings: Settings) -> int:
     from entrypoints.server import serve  # noqa: PLC0415 - gunicorn's arbiter only when serving
 
+    problem = bind_problem(args.bind)
+    if problem:  # before migrating: gunicorn would retry for five seconds, then fail
+        print(f"export-responses serve: {problem}; stop what holds it, or choose another with --bind",
+              file=sys.stderr)  # fmt: skip
+        return 1
     logs.configure(settings.log_format)
+    prepare_folder(settings.database_url)
     engine = schema_engine(settings)
-    if not migrations.is_current(engine):
-        migrations.upgrade(engine, adopt=False)  # adopting the original's database is `migrate`'s alone
-    engine.dispose()
+    try:
+        if not migrations.is_current(engine):
+            migrations.upgrade(engine, adopt=False)  # adopting the original's database is `migrate`'s alone
+            print(f"serve: migrated the schema on {shown(settings.database_url)}", file=sys.stderr)
+    finally:
+        engine.dispose()
     settings = _with_authentication(settings, no_auth=args.no_auth)
     serve(settings, bind=args.bind, workers=args.workers, threads=args.threads)
     return 0

@@ -12,22 +12,26 @@ import sqlalchemy as sa
 from adapters.sql import migrate as migrations
 from adapters.sql.load_records import Dataset, Refused, Written
 from adapters.sql.loading import UpsertBy, load
+from entrypoints.arguments import add_command
 from entrypoints.bootstrap import database_engine
 from entrypoints.config import Settings
 from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
-from entrypoints.load_file import BadLoadFile, label, read_load_file
+from entrypoints.database import prepare_folder, shown, unusable
+from entrypoints.load_file import BadLoadFile, label, parse_load_file, read_load_file
+
+STANDARD_INPUT = Path("-")
 
 
 def add_to(commands) -> None:
     """Add `load` and `seed` to the `export-responses` subcommands."""
-    load_command = commands.add_parser(
-        "load", help="upsert external systems and responses from a JSON file, by id, all or nothing"
+    load_command = add_command(
+        commands, "load", "upsert external systems and responses from a JSON file, by id, all or nothing"
     )
     load_command.add_argument("file", type=Path, metavar="FILE",
-                              help='{"external_systems": [...], "responses": [...]}')  # fmt: skip
+                              help='{"external_systems": [...], "responses": [...]}; - reads standard input')  # fmt: skip
     load_command.set_defaults(run=run_load)
 
-    seed = commands.add_parser("seed", help="upsert the development CCD systems and, optionally, demo responses")
+    seed = add_command(commands, "seed", "upsert the development CCD systems and, optionally, demo responses")
     seed.add_argument(
         "--demo-responses", type=_demo_count, default=0, metavar="N",
         help=f"also upsert N demo ET3 responses, by reference (0 to {MAX_DEMO_RESPONSES}, default %(default)s)",
@@ -36,15 +40,17 @@ def add_to(commands) -> None:
 
 
 def run_load(args, settings: Settings) -> int:
+    source = "standard input" if args.file == STANDARD_INPUT else str(args.file)
     try:
-        dataset = read_load_file(args.file)
+        dataset = parse_load_file(sys.stdin.buffer.read(), source) if source == "standard input" else (
+            read_load_file(args.file))  # fmt: skip
     except BadLoadFile as bad:
-        return _refuse(f"{args.file} was not loaded", bad.problems)
+        return _refuse(f"{source} was not loaded", bad.problems)
     outcome = _write(settings, dataset, "id")
     if isinstance(outcome, Written):
-        print(f"loaded {_summary(outcome)} from {args.file}")
+        print(f"loaded {_summary(outcome)} from {source}")
         return 0
-    return _refuse(f"{args.file} was not loaded", outcome)
+    return _refuse(f"{source} was not loaded", outcome)
 
 
 def run_seed(args, settings: Settings) -> int:
@@ -57,16 +63,17 @@ def run_seed(args, settings: Settings) -> int:
 
 
 def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written | list[str]:
+    prepare_folder(settings.database_url)
     engine = database_engine(settings)
     try:
         if not migrations.is_current(engine):
             migrations.upgrade(engine, adopt=False)
+            print(f"migrated the schema on {shown(settings.database_url)}")
         outcome = load(engine, dataset, datetime.now(timezone.utc), upsert_by)
     except sa.exc.DBAPIError as error:
         # What the checks cannot foresee (a concurrent writer, an unreachable server) is
         # still reported in one line: the transaction has been rolled back.
-        first_line = next(iter(str(error.orig).strip().splitlines()), type(error.orig).__name__)
-        return [f"database error: {first_line}"]
+        return [str(unusable(error, settings.database_url))]
     finally:
         engine.dispose()
     if isinstance(outcome, Refused):

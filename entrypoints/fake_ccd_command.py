@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -14,10 +13,13 @@ from adapters.ccd.fake_server import FakeCcd
 from adapters.sql.engine import create_engine
 from adapters.sql.pooling import Pooling
 from adapters.sql.tables import external_system_configurations, external_systems, offices, responses
+from entrypoints.arguments import add_command
+from entrypoints.database import require_current_schema, require_existing, shown
+from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 
 
 def add_to(commands) -> None:
-    fake_ccd = commands.add_parser("fake-ccd", help="serve a fake CCD until stopped (SIGTERM or Ctrl-C)")
+    fake_ccd = add_command(commands, "fake-ccd", "serve a fake CCD until stopped (Ctrl-C, SIGTERM or SIGHUP)")
     fake_ccd.add_argument("--bind", type=_host_port, default="127.0.0.1:0",
                           help="HOST:PORT; port 0 picks a free one (default %(default)s)")  # fmt: skip
     fake_ccd.add_argument("--latency", type=_seconds, default=0.0,
@@ -34,7 +36,7 @@ def run(args, settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
     fake = FakeCcd(host, port, latency=args.latency)
     if args.cases_from_database:
         added = add_cases_from_database(fake, settings.database_url, settings.database_pooling)
-        print(f"fake-ccd: {added} cases from {_safe_url(settings.database_url)}", file=sys.stderr)
+        print(f"fake-ccd: {added} cases from {shown(settings.database_url)}", file=sys.stderr)
     with fake:
         for name, value in fake.base_urls.items():
             print(f"{name}={value}")
@@ -64,8 +66,10 @@ def _read(database_url: str, pooling: Pooling) -> tuple[dict[int, str], list[str
         .order_by(configuration.c.value)
     )  # fmt: skip
     case_numbers = sa.select(responses.c.case_number).distinct().order_by(responses.c.case_number)
+    require_existing(database_url)
     engine = create_engine(database_url, pooling=pooling)
     try:
+        require_current_schema(engine)
         with engine.connect().execution_options(read_only=True) as connection:
             office_rows = connection.execute(sa.select(offices.c.code, offices.c.name))
             codes_to_names = {code: name for code, name in office_rows}
@@ -78,13 +82,11 @@ def _read(database_url: str, pooling: Pooling) -> tuple[dict[int, str], list[str
 
 def _until_signalled(_fake: FakeCcd) -> None:
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    relay_signals(STOP_SIGNALS, lambda _signum: stop.set())
     try:
-        while not stop.wait(1.0):  # a timed wait, so that signals are handled promptly
-            pass
+        stop.wait()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        ignore_stop_signals()
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -102,7 +104,3 @@ def _seconds(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected 0 or more seconds, not {text!r}")
     return value
-
-
-def _safe_url(url: str) -> str:
-    return sa.engine.make_url(url).render_as_string(hide_password=True)

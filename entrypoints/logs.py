@@ -66,6 +66,9 @@ def configure(log_format: str = "json", stream: TextIO | None = None, level: int
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic's per-connection notes ("Context impl SQLiteImpl.") say nothing to an
+    # operator, and every process that checks the schema would print them again.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
 class GunicornLogger(glogging.Logger):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from entrypoints import logs
 from entrypoints.bootstrap import bootstrap
@@ -13,6 +14,8 @@ from entrypoints.config import DEFAULT_BODY_READ_SECONDS, DEFAULT_HEADER_READ_SE
 from entrypoints.gunicorn_worker import BufferedThreadWorker
 from entrypoints.logs import GunicornLogger
 from entrypoints.http.app import create_app
+from entrypoints.server_stop import request_finished, request_started, stop_promptly
+from entrypoints.signals import exiting_soon, ignore_stop_signals
 
 # Deliberate limits (documented in the README). TIMEOUT is gunicorn's heartbeat: a
 # worker whose main loop stops answering for that long is killed; a request's own
@@ -60,7 +63,29 @@ def gunicorn_options(
         # gunicorn's control socket sits at one path per user: several servers
         # (tests, benchmarks) would share it. Nothing here uses it.
         "control_socket_disable": True,
+        # Each worker stops within seconds of SIGINT, SIGTERM or SIGHUP, finishing the
+        # requests in hand (entrypoints/server_stop.py says why gunicorn's handlers do not).
+        "post_worker_init": lambda worker: stop_promptly(worker, GRACEFUL_TIMEOUT_SECONDS),
+        "pre_request": request_started,
+        "post_request": request_finished,
     }
+
+
+class StoppingArbiter(Arbiter):
+    """gunicorn's arbiter, except that SIGHUP (a closed terminal) stops it as SIGTERM does.
+
+    gunicorn reloads on SIGHUP; a reload would change nothing here (the settings are read
+    once, at start) and a server whose terminal has gone would go on holding its port.
+    """
+
+    handle_hup = Arbiter.handle_term
+
+    def halt(self, reason=None, exit_status=0) -> None:
+        exiting_soon()
+        try:
+            super().halt(reason, exit_status)
+        finally:
+            ignore_stop_signals()
 
 
 class GunicornServer(BaseApplication):
@@ -74,6 +99,9 @@ class GunicornServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+
+    def run(self) -> None:
+        StoppingArbiter(self).run()
 
     def load(self):
         logs.configure(self.options["logger_class"].log_format)

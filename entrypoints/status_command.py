@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from application.export_status import ExportReader
 from domain.exports import FINAL_STATES
 from entrypoints.bootstrap import bootstrap
+from entrypoints.arguments import add_command
 from entrypoints.config import Settings
+from entrypoints.database import require_current_schema, require_existing, unusable
 from entrypoints.http.converter import command_uuid
 from entrypoints.strict import Problem
 
@@ -24,7 +26,7 @@ _FINAL = [state.value for state in FINAL_STATES]
 
 def add_to(commands) -> None:
     """Add `status` to the `export-responses` subcommands."""
-    status = commands.add_parser("status", help="count exports by state, optionally following them until all are final")
+    status = add_command(commands, "status", "count exports by state, optionally following them until all are final")
     status.add_argument("--command", type=_command_uuid, metavar="UUID", help="only the exports of this command")
     status.add_argument("--follow", action="store_true", help="redraw a progress bar until every export is final")
     status.add_argument("--interval", type=_interval, default=DEFAULT_INTERVAL, metavar="SECONDS",
@@ -33,13 +35,13 @@ def add_to(commands) -> None:
 
 
 def run_status(args, settings: Settings) -> int:
+    require_existing(settings.database_url)
     services = bootstrap(settings)
     try:
+        require_current_schema(services.engine)
         return show_status(services.export_reader, args.command, follow=args.follow, interval=args.interval)
     except sa.exc.SQLAlchemyError as error:
-        first_line = next(iter(str(getattr(error, "orig", None) or error).strip().splitlines()), type(error).__name__)
-        print(f"export-responses: cannot read the exports: {first_line}", file=sys.stderr)
-        return 1
+        raise unusable(error, settings.database_url) from None
     except KeyboardInterrupt:
         print()
         return 130

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
 import uuid
@@ -12,29 +10,32 @@ from adapters.ccd.http_gateway import HttpCcdGateway
 from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
 from adapters.clock import SystemClock
-from adapters.sql import migrate
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
+from entrypoints.arguments import add_command, positive_float, positive_int
 from entrypoints.bootstrap import database_engine
 from entrypoints.config import Settings
+from entrypoints.database import require_current_schema, require_existing, shown
+from entrypoints import logs
+from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 from entrypoints.worker import Worker
 
 
 def add_to(commands) -> None:
-    worker = commands.add_parser("worker", help="carry out queued exports against CCD until stopped")
+    worker = add_command(commands, "worker", "carry out queued exports against CCD until stopped (Ctrl-C, SIGTERM or SIGHUP)")
     worker.add_argument("--drain", action="store_true", help="exit once no export is due")
-    worker.add_argument("--concurrency", type=_positive_int, default=4, metavar="N",
+    worker.add_argument("--concurrency", type=positive_int, default=4, metavar="N",
                         help="exports carried out at a time (default %(default)s)")  # fmt: skip
-    worker.add_argument("--max-rate", type=_positive_float, default=None, metavar="R",
+    worker.add_argument("--max-rate", type=positive_float, default=None, metavar="R",
                         help="at most R calls per second to CCD (default: no limit)")  # fmt: skip
-    worker.add_argument("--poll", type=_positive_float, default=1.0, metavar="SECONDS",
+    worker.add_argument("--poll", type=positive_float, default=1.0, metavar="SECONDS",
                         help="how often to look for due exports when idle (default %(default)s)")  # fmt: skip
     worker.set_defaults(run=run_worker)
 
 
 def run_worker(args, settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logs.configure(settings.log_format)
     try:
         ccd_settings = CcdSettings.from_environ(os.environ)
     except ValueError as error:
@@ -42,9 +43,9 @@ def run_worker(args, settings: Settings) -> int:
     if ccd_settings is None:
         return _refuse("CCD is not configured: set the CCD_* variables (see the README), "
                        "or point them at `export-responses fake-ccd`")  # fmt: skip
+    require_existing(settings.database_url)
     engine = database_engine(settings, pool_size=args.concurrency + 2)
-    if not migrate.is_current(engine):
-        return _refuse("the database schema is not current: run `export-responses migrate` first")
+    require_current_schema(engine)
     gateway = HttpCcdGateway(ccd_settings)
     ccd = RateLimitedCcdGateway(gateway, args.max_rate) if args.max_rate else gateway
     deps = ExportWorkDeps(
@@ -56,10 +57,13 @@ def run_worker(args, settings: Settings) -> int:
         claim_seconds=settings.claim_seconds,
     )
     worker = Worker(deps, concurrency=args.concurrency, poll_seconds=args.poll)
-    worker.stop_on_signals()
+    print(f"worker: carrying out the exports queued in {shown(settings.database_url)}, {args.concurrency} at a time, "
+          f"against CCD at {ccd_settings.data_store_base_url}", file=sys.stderr, flush=True)  # fmt: skip
+    relay_signals(STOP_SIGNALS, lambda _signum: worker.stop())
     try:
         outcomes = worker.run(drain=args.drain)
     finally:
+        ignore_stop_signals()
         gateway.close()
         engine.dispose()
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing was due"
@@ -70,17 +74,3 @@ def run_worker(args, settings: Settings) -> int:
 def _refuse(message: str) -> int:
     print(f"export-responses worker: {message}", file=sys.stderr)
     return 2
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value

@@ -131,6 +131,19 @@ def test_no_spelling_of_a_reading_path_answers_without_a_token(hostile_server, t
     assert b'"exports"' not in raw and b'"openapi"' not in raw
 
 
+def test_the_admins_url_with_user_info_authenticates_as_basic(hostile_server, hostile_engine):
+    # The ET admin's HTTP client, like requests, turns ET_API_URL's user-info into Basic.
+    with_user_info = hostile_server.base_url.replace("http://", f"http://admin:{TEST_TOKEN}@")
+    command_uuid = str(uuid.uuid4())
+    reply = requests.post(with_user_info + "/api/v2/exports/export_responses", data=command(command_uuid),
+                          headers={"Content-Type": "application/json"}, timeout=10)  # fmt: skip
+    assert reply.request.headers["Authorization"].startswith("Basic ")
+    assert reply.status_code == 202 and commands_logged(hostile_engine, command_uuid) == 1
+    wrong = hostile_server.base_url.replace("http://", "http://admin:not-the-token@")
+    refused = requests.get(wrong + "/api/v2/exports", timeout=10)
+    assert refused.status_code == 401 and refused.json()["errors"][0]["code"] == "invalid_credentials"
+
+
 def test_each_refusal_is_logged_as_sent_without_credentials(hostile_server):
     before = len(hostile_server.output())
     exchange(hostile_server, request_bytes("GET", "///api/v2/exports"))
