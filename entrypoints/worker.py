@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 import time
 import traceback
@@ -34,10 +33,6 @@ class Worker:
         self.claim_backoff = Backoff(poll_seconds, MAX_BACKOFF_SECONDS)
         self.crash_backoff = Backoff(poll_seconds, MAX_BACKOFF_SECONDS)
         self._paused_until = 0.0  # no claims until then, after an attempt crashed
-
-    def stop_on_signals(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.stop())
 
     def stop(self) -> None:
         # Only sets a flag: this runs in signal handlers, where logging could interleave.

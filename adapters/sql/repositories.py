@@ -50,9 +50,16 @@ class _IdArray(sa.types.TypeDecorator):
 
 
 def _in_ids(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement[bool]:
-    """`column IN :ids` with one bound parameter, whatever the number of ids."""
+    """`column IN :ids` with one bound parameter, whatever the number of ids.
+
+    On PostgreSQL as a semi-join on the unnested array, not `= ANY(:ids)`: the array,
+    cast from text at run time, is no constant to the planner, which then cannot hash
+    it, and on a table it has no statistics for (freshly loaded) it may choose to scan
+    every row against every id: 10,000 ids over 150,000 responses took four minutes.
+    """
     if dialect == "postgresql":
-        return column == sa.any_(sa.bindparam("ids", type_=_IdArray()))
+        ids = sa.func.unnest(sa.bindparam("ids", type_=_IdArray())).table_valued("value").render_derived()
+        return column.in_(sa.select(ids.c.value))
     values = sa.func.json_each(sa.bindparam("ids", type_=sa.JSON)).table_valued("value")
     return column.in_(sa.select(values.c.value))
 
