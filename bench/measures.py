@@ -91,7 +91,7 @@ def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
     for size in BATCH_SIZES:
         statements: list[str] = []
 
-        def count(conn, cursor, statement, *rest) -> None:
+        def count(conn, cursor, statement, *rest, statements: list[str] = statements) -> None:
             statements.append(statement)
 
         sa.event.listen(engine, "before_cursor_execute", count)

@@ -8,8 +8,8 @@ import platform
 from pathlib import Path
 
 from bench.load import CONNECTIONS, THREADS
-from entrypoints.server import DEFAULT_THREADS, DEFAULT_WORKERS
 from bench.measures import CCD_LATENCY
+from entrypoints.server import DEFAULT_THREADS, DEFAULT_WORKERS
 
 NOTES_MARK = "<!-- Notes below this line are kept when the benchmark rewrites the file. -->"
 TARGETS = {"rejected": 0.6, "replay": 0.6, "accepted": {"sqlite": 0.35, "postgresql": 0.25}}
@@ -38,7 +38,7 @@ def _target(scenario: str, kind: str) -> float | None:
 
 
 def render(results: dict, seconds: int, rounds: int) -> str:
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmarks", "",
         f"Latest run: {when}, on {machine()}.",

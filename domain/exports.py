@@ -9,7 +9,7 @@ from typing import Any
 from attrs import field, frozen
 
 
-class ExportState(str, enum.Enum):
+class ExportState(enum.StrEnum):
     CREATED = "created"
     QUEUED = "queued"
     IN_PROGRESS = "in_progress"

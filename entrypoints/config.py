@@ -11,9 +11,9 @@ import sqlalchemy.exc
 from attrs import frozen
 from sqlalchemy.engine import make_url
 
+from adapters.ccd.settings import URL_VARIABLES
 from adapters.sql.engine import DEFAULT_LOCK_WAIT_SECONDS, DEFAULT_STATEMENT_TIMEOUT_SECONDS
 from adapters.sql.pooling import Pooling, connect_arguments, parse_pooling
-from adapters.ccd.settings import URL_VARIABLES
 from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
 from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONSE_IDS
 from domain.retries import parse_delays

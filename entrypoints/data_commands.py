@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,8 +15,8 @@ from adapters.sql.loading import UpsertBy, load
 from entrypoints.arguments import add_command
 from entrypoints.bootstrap import database_engine
 from entrypoints.config import Settings
-from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.database import prepare_folder, shown, unusable
+from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.load_file import BadLoadFile, label, parse_load_file, read_load_file
 
 STANDARD_INPUT = Path("-")
@@ -69,7 +69,7 @@ def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written
         if not migrations.is_current(engine):
             migrations.upgrade(engine, adopt=False)
             print(f"migrated the schema on {shown(settings.database_url)}")
-        outcome = load(engine, dataset, datetime.now(timezone.utc), upsert_by)
+        outcome = load(engine, dataset, datetime.now(UTC), upsert_by)
     except sa.exc.DBAPIError as error:
         # What the checks cannot foresee (a concurrent writer, an unreachable server) is
         # still reported in one line: the transaction has been rolled back.

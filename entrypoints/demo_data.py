@@ -7,7 +7,7 @@ count asked for, so seeding again (with as many or more) updates rows rather tha
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from adapters.sql.load_records import (
@@ -66,7 +66,7 @@ def demo_response(number: int) -> ResponseRecord:
     """Demo response `number` (from 1): an ET3 for one of the seeded systems' offices."""
     rng = random.Random(number)
     office = _CCD_SYSTEMS[(number - 1) % len(_CCD_SYSTEMS)][2]
-    received = datetime(2024, 1, 2, 9, tzinfo=timezone.utc) + timedelta(
+    received = datetime(2024, 1, 2, 9, tzinfo=UTC) + timedelta(
         days=rng.randrange(360), hours=rng.randrange(8), minutes=rng.randrange(60))  # fmt: skip
     started = received.date() - timedelta(days=rng.randrange(400, 4000))
     still_employed = rng.random() < 0.2

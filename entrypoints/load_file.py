@@ -12,7 +12,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -241,7 +241,7 @@ def _datetime(value: Any, _kind=None) -> datetime:
     except ValueError:
         raise Problem("invalid_datetime", "must be a date and time such as 2024-01-31T09:30:00Z") from None
     # A time without an offset is taken to be UTC, as the original stored every time.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _configurations(converter: cattrs.Converter) -> Callable:

@@ -29,7 +29,6 @@ from entrypoints.http.app import create_app
 from features.support import database as db
 from features.support.client import Exchange, InProcessClient, LiveClient
 from tests.auth import AUTHORIZATION, TEST_TOKEN
-from tests.conftest import postgres_cluster, sqlite_template, sqlite_url  # noqa: F401
 from tests.rails_rows import create_original_database
 
 

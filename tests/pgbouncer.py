@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 
 from adapters.sql.engine import create_engine
 from adapters.sql.pooling import Pooling
-
 from tests.postgres import Cluster, free_port
 
 POOL_SIZE = 5

@@ -16,7 +16,7 @@ import secrets
 import socket
 import threading
 from collections import Counter, deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -151,7 +151,7 @@ class FakeCcd:
             data["managingOffice"] = managing_office
         with self._lock:
             new_id = next(self._case_ids) if case_id is None else case_id
-            created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+            created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
             case = _Case(new_id, self.jurisdiction_id, case_type_id, shape, data, created)
             self._cases.append(case)
             self._by_reference.setdefault((self.jurisdiction_id, case_type_id, case_number), []).insert(0, case)

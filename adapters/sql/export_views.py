@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from adapters.sql.errors import translate
+from adapters.sql.errors import translating
 from adapters.sql.tables import export_events, exports
 from application.export_status import (
     EventView,
@@ -46,11 +45,8 @@ class SqlAlchemyExportReader(ExportReader):
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
-        try:
-            with self.engine.connect().execution_options(read_only=True) as connection:
-                yield connection
-        except sa.exc.DBAPIError as error:
-            raise translate(error) or error
+        with translating(), self.engine.connect().execution_options(read_only=True) as connection:
+            yield connection
 
     def get(self, export_id: int) -> ExportView | None:
         with self._connect() as connection:
@@ -111,8 +107,8 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _export_view(row: sa.Row, events: tuple[EventView, ...]) -> ExportView:

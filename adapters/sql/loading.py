@@ -18,6 +18,14 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from adapters.sql.load_records import (
+    Dataset,
+    ExternalSystemRecord,
+    RecordProblem,
+    Refused,
+    ResponseRecord,
+    Written,
+)
 from adapters.sql.tables import (
     ADDRESS_FIELDS,
     addresses,
@@ -27,14 +35,6 @@ from adapters.sql.tables import (
     representatives,
     respondents,
     responses,
-)
-from adapters.sql.load_records import (
-    Dataset,
-    ExternalSystemRecord,
-    RecordProblem,
-    Refused,
-    ResponseRecord,
-    Written,
 )
 
 UpsertBy = Literal["id", "reference"]
@@ -144,7 +144,7 @@ def _upsert_responses(connection, records: Sequence[ResponseRecord], office_ids,
                                        old_representative_ids, now)  # fmt: skip
     rows = [
         _response_row(record, people, office_ids[record.effective_office_code], now, upsert_by)
-        for record, people in zip(records, zip(respondent_ids, representative_ids))
+        for record, people in zip(records, zip(respondent_ids, representative_ids, strict=True), strict=True)
     ]
     if upsert_by == "id":
         _upsert(connection, responses, rows, ["id"])
@@ -167,13 +167,13 @@ def _response_row(record: ResponseRecord, people: tuple, office_id: int, now, up
 
 def _write_people(connection, table: sa.Table, people: Sequence, current_ids: Sequence, now) -> list[int | None]:
     """Write each person and their address; the people's ids, None where no person."""
-    ids = [current if person is not None else None for person, current in zip(people, current_ids)]
+    ids = [current if person is not None else None for person, current in zip(people, current_ids, strict=True)]
     query = sa.select(table.c.id, table.c.address_id)
     current_addresses = dict(_select_in(connection, query, table.c.id, [i for i in ids if i is not None]))
     address_ids = _write_rows(connection, addresses, [_address_row(person) for person in people],
                               [current_addresses.get(i) for i in ids], now)  # fmt: skip
     rows = [None if person is None else {**_person_row(table, person), "address_id": address_id}
-            for person, address_id in zip(people, address_ids)]  # fmt: skip
+            for person, address_id in zip(people, address_ids, strict=True)]  # fmt: skip
     return _write_rows(connection, table, rows, ids, now)
 
 
@@ -204,8 +204,8 @@ def _as_text(value: bool) -> str:
 
 def _write_rows(connection, table: sa.Table, rows: Sequence[dict | None], current_ids: Sequence, now) -> list:
     """Update the rows that have an id, insert the others; their ids, None where no row."""
-    ids = [current if row is not None else None for row, current in zip(rows, current_ids)]
-    updates = [{**row, "row_id": i, "updated_at": now} for row, i in zip(rows, ids) if i is not None]
+    ids = [current if row is not None else None for row, current in zip(rows, current_ids, strict=True)]
+    updates = [{**row, "row_id": i, "updated_at": now} for row, i in zip(rows, ids, strict=True) if i is not None]
     updates = [{name: value for name, value in row.items() if name not in ("id", "created_at")} for row in updates]
     if updates:
         connection.execute(sa.update(table).where(table.c.id == sa.bindparam("row_id")), updates)
@@ -213,13 +213,13 @@ def _write_rows(connection, table: sa.Table, rows: Sequence[dict | None], curren
     if missing:
         inserts = [{"created_at": now, **rows[index], "updated_at": now} for index in missing]
         inserted = connection.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), inserts)
-        for index, new_id in zip(missing, inserted.all()):
+        for index, new_id in zip(missing, inserted.all(), strict=True):
             ids[index] = new_id
     return ids
 
 
 def _delete_unused_representatives(connection, old_ids: Sequence, new_ids: Sequence) -> None:
-    dropped = [old for old, new in zip(old_ids, new_ids) if old is not None and new is None]
+    dropped = [old for old, new in zip(old_ids, new_ids, strict=True) if old is not None and new is None]
     used = sa.exists().where(responses.c.representative_id == representatives.c.id)
     for chunk in _chunks(dropped):
         unused = sa.select(representatives.c.id, representatives.c.address_id).where(representatives.c.id.in_(chunk), ~used)

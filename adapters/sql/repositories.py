@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -191,7 +191,7 @@ class SqlAlchemyCommandLog(CommandLog):
         self.connection = connection
 
     def add(self, command: LoggedCommand) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         body = json.dumps(envelope(command.result), separators=(",", ":"))
         # As the original logged it: the request as received, the reply as sent.
         received = command.received or Received(command.fingerprint)

@@ -11,8 +11,8 @@ import falcon
 from application.ports import StoreUnavailable
 from domain.results import CommandError, CommandResult, envelope
 from entrypoints.http.auth import Unauthenticated
-from entrypoints.http.parsing import Rejected
 from entrypoints.http.middleware import SECURITY_HEADERS
+from entrypoints.http.parsing import Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
 
 LOG = logging.getLogger("export_responses.http")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import falcon
@@ -13,9 +13,9 @@ from application.export_status import EventView, ExportFilters, ExportReader, Ex
 from domain.exports import ExportState
 from domain.results import CommandError, CommandResult
 from entrypoints.http.converter import command_uuid
-from entrypoints.strict import INT64_MAX, INT64_MIN, Problem
 from entrypoints.http.parsing import FIELD_STATUS, Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
+from entrypoints.strict import INT64_MAX, INT64_MIN, Problem
 
 EXPORTS_PATH = "/api/v2/exports"
 EXPORT_PATH = "/api/v2/exports/{export_id:id}"
@@ -143,7 +143,7 @@ def _reply(resp: falcon.Response, document: dict) -> None:
 
 def timestamp(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z, always with microseconds: 2026-01-01T12:00:00.123456Z."""
-    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def export_body(export: ExportView, with_events: bool) -> dict[str, Any]:

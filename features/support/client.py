@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from attrs import frozen
-
 import falcon
 import falcon.testing
 import requests
+from attrs import frozen
 
 # (connect, read) seconds: a live server that hangs fails the scenario, it does not stall it.
 LIVE_TIMEOUT = (5, 30)

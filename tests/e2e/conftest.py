@@ -22,8 +22,9 @@ import pytest
 import requests
 from attrs import frozen
 
+from adapters.ccd.fake_server import FakeCcd
 from tests.auth import TEST_TOKEN
-from tests.conftest import new_pgbouncer_database, new_postgres_database
+from tests.databases import new_pgbouncer_database, new_postgres_database
 from tests.pgbouncer import engine_for, service_environment
 from tests.postgres import free_port
 
@@ -196,3 +197,10 @@ def pytest_runtest_makereport(item, call):
     if report.failed and isinstance(server, LiveServer):
         report.sections.append(("server output", server.output()[-20_000:]))
     return report
+
+
+@pytest.fixture
+def fake_ccd() -> Iterator[FakeCcd]:
+    """The fake CCD over HTTP, for worker processes to export to."""
+    with FakeCcd() as fake:
+        yield fake

@@ -12,7 +12,6 @@ import uuid
 
 import pytest
 import requests
-import sqlalchemy as sa
 
 from adapters.ccd.fake_server import FakeCcd
 from adapters.sql.engine import create_engine
@@ -21,8 +20,14 @@ from tests.auth import AUTHORIZATION
 from tests.e2e.conftest import REQUEST_TIMEOUT, running_server
 from tests.e2e.test_worker_processes import finish, start_worker
 from tests.original_schema import shared_tables
-from tests.rails_rows import CASE_TYPE, RAILS_COMMAND_UUID, RAILS_EXPORT_IDS, RESPONSES, SYSTEM_ID
-from tests.rails_rows import create_original_database
+from tests.rails_rows import (
+    CASE_TYPE,
+    RAILS_COMMAND_UUID,
+    RAILS_EXPORT_IDS,
+    RESPONSES,
+    SYSTEM_ID,
+    create_original_database,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 PATH = "/api/v2/exports/export_responses"
@@ -148,7 +153,7 @@ def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_wa
     # The admin's rules give the case details, 100 % and the message, as for the original's exports.
     assert [(row.resource_id, row.percent, row.message) for row in key_events] == [
         (1, 100, "Response exported"), (2, 100, "Response exported"), (3, 100, "Response exported")]  # fmt: skip
-    for number, (row, case_number) in enumerate(zip(key_events, RESPONSES.values())):
+    for number, (row, case_number) in enumerate(zip(key_events, RESPONSES.values(), strict=True)):
         assert row.external_data == {"case_id": 1_700_000_000_000_000 + number, "case_reference": case_number,
                                      "case_type_id": CASE_TYPE, "office": "Manchester"}  # fmt: skip
         assert row.data["export_responses"] == {"attempt": 1}  # the service's own details, beside

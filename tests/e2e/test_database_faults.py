@@ -29,11 +29,11 @@ from application.ports import StoreUnavailable
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
-from tests.pgbouncer import engine_for
 from tests.auth import AUTHORIZATION, TEST_TOKEN, authenticated_client
 from tests.builders import add_external_system, add_responses, count_rows
-from tests.conftest import start_cluster, start_pgbouncer
+from tests.databases import start_cluster, start_pgbouncer
 from tests.e2e.conftest import running_server
+from tests.pgbouncer import engine_for
 
 pytestmark = pytest.mark.e2e
 HEADERS = {**AUTHORIZATION, "Content-Type": "application/json"}

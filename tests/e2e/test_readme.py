@@ -70,7 +70,7 @@ def session_script(examples: list[Example]) -> str:
 
 def outputs(printed: str, count: int) -> list[str]:
     parts = re.split(r"^@@ README example (\d+) @@\n", printed, flags=re.MULTILINE)
-    found = {int(number): output for number, output in zip(parts[1::2], parts[2::2])}
+    found = {int(number): output for number, output in zip(parts[1::2], parts[2::2], strict=True)}
     return [found.get(number, "") for number in range(count)]
 
 
@@ -107,7 +107,7 @@ def test_the_readme_examples_run_as_written_in_order_against_scripts_run(tmp_pat
                               capture_output=True, text=True, timeout=EXAMPLES_SECONDS)  # fmt: skip
         printed = done.stdout + done.stderr
         assert done.returncode == 0, f"an example failed (the last one announced):\n{printed}"
-        for example, output in zip(examples, outputs(done.stdout, len(examples))):
+        for example, output in zip(examples, outputs(done.stdout, len(examples)), strict=True):
             assert not missing_lines(example.expected, output), (
                 f"{example.code}\nprinted:\n{output}\nbut not: {missing_lines(example.expected, output)}")
         assert "Traceback" not in printed, printed

@@ -27,7 +27,7 @@ from adapters.sql.engine import create_engine
 from tests.auth import AUTHORIZATION
 from tests.builders import add_external_system, add_responses
 from tests.e2e.conftest import REPO_ROOT, REQUEST_TIMEOUT, running_server
-from tests.e2e.test_worker_processes import CASE_TYPE, _prepare, fake_ccd, queue_exports, start_worker  # noqa: F401 - a fixture
+from tests.e2e.test_worker_processes import CASE_TYPE, _prepare, queue_exports, start_worker
 from tests.postgres import free_port
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,6 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from adapters.ccd.fake_server import FakeCcd
 from adapters.clock import SystemClock
 from adapters.sql import tables
 from adapters.sql.engine import create_engine
@@ -25,12 +24,6 @@ from tests.pgbouncer import service_environment
 
 pytestmark = pytest.mark.e2e
 CASE_TYPE = "Manchester_Dev"
-
-
-@pytest.fixture
-def fake_ccd():
-    with FakeCcd() as fake:
-        yield fake
 
 
 @pytest.fixture

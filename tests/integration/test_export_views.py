@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from adapters.sql import tables
+from adapters.sql.engine import create_engine
 from adapters.sql.export_views import SqlAlchemyExportReader
 from application.export_status import EventView, ExportFilters
+from application.ports import StoreUnavailable
 from domain.exports import ExportState
 from tests.builders import add_external_system, counting_statements
 
-T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 COMMAND_A = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 COMMAND_B = "bb86cdc9-9900-4cec-82a3-1355649c00d7"
 
@@ -165,12 +167,7 @@ def test_reading_neither_waits_for_a_writer_nor_sees_its_uncommitted_exports(eng
 
 
 def test_a_database_that_does_not_answer_is_store_unavailable(tmp_path):
-    from adapters.sql.engine import create_engine as make_engine
-    from adapters.sql.export_views import SqlAlchemyExportReader
-    from application.export_status import ExportFilters
-    from application.ports import StoreUnavailable
-
-    missing = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/nothing")
+    missing = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/nothing")
     reader = SqlAlchemyExportReader(missing)
     for read in (lambda: reader.get(1), lambda: reader.find(ExportFilters(), 1, 10), reader.count_by_state):
         with pytest.raises(StoreUnavailable):

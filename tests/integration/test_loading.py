@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -43,7 +43,7 @@ def a_response(response_id=18, **changes) -> ResponseRecord:
         id=response_id, reference=f"24{response_id or 0:010d}", case_number="2412345/2024",
         claimants_name="Jo Bloggs", respondent=RespondentRecord(name="Acme Ltd", organisation_employ_gb=40),
         representative=RepresentativeRecord(name="Sam Law"), queried_hours=Decimal("37.50"),
-        date_of_receipt=datetime(2024, 3, 1, 9, 15, tzinfo=timezone.utc),
+        date_of_receipt=datetime(2024, 3, 1, 9, 15, tzinfo=UTC),
     )  # fmt: skip
     return attrs.evolve(response, **changes)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 
-QUEUED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+QUEUED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 COMMAND = ExportResponses(str(uuid.uuid4()), 43, (18,))
 _OLD_ROWS = [
     "INSERT INTO external_systems (id, name, reference, office_codes, enabled, export_queue, export_claims, "

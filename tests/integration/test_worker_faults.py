@@ -26,9 +26,8 @@ from application.export_responses import ExportResponsesDeps, export_responses
 from application.ports import StoreUnavailable, UnitOfWork
 from domain.commands import ExportResponses
 from entrypoints.worker import Worker
-from tests.builders import NOW, add_external_system, add_responses
+from tests.integration.conftest import CASE_TYPE
 
-CASE_TYPE = "ET_Test"
 CLAIM_SECONDS = 0.5
 POLL_SECONDS = 0.05
 WAIT_SECONDS = 10
@@ -94,18 +93,6 @@ class CcdDuringWhichTheDatabaseFails(InMemoryCcdGateway):
 @pytest.fixture
 def outage():
     return Outage()
-
-
-@pytest.fixture
-def seeded(engine) -> None:
-    """System 43 (case type ET_Test) and responses 1 to 5."""
-    with engine.begin() as connection:
-        add_external_system(connection, 43)
-        connection.execute(sa.insert(tables.external_system_configurations), {
-            "external_system_id": 43, "key": "case_type_id", "value": CASE_TYPE, "can_read": True,
-            "can_write": True, "created_at": NOW, "updated_at": NOW,
-        })  # fmt: skip
-        add_responses(connection, range(1, 6))
 
 
 def work_deps(engine, outage: Outage, ccd: InMemoryCcdGateway) -> ExportWorkDeps:

@@ -24,13 +24,12 @@ from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
 from entrypoints.worker import Worker
+from tests.integration.conftest import CASE_TYPE
 from tests.integration.test_worker_faults import (
-    CASE_TYPE,
     POLL_SECONDS,
     RunningWorker,
     eventually,
     queue,
-    seeded,  # noqa: F401 - a fixture
     states,
 )
 

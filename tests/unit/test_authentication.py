@@ -20,6 +20,7 @@ from entrypoints.bootstrap import in_memory_services
 from entrypoints.config import ConfigError, Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.auth import TokenSet
+from entrypoints.tokens import parse_token_entry
 from tests.auth import TEST_TOKEN
 
 BODY = json.dumps({"uuid": "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", "command": "ExportResponses",
@@ -147,8 +148,6 @@ def test_wrong_or_unknown_basic_credentials_are_a_401(store, authorization):
 
 
 def test_named_tokens_in_api_tokens():
-    from entrypoints.tokens import parse_token_entry
-
     digest = "ab" * 32
     assert parse_token_entry("admin=s3cret").name == "admin"
     assert parse_token_entry(f"ops=sha256:{digest}") == parse_token_entry(f"ops=sha256:{digest.upper()}")

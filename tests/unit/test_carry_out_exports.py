@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
@@ -17,7 +17,7 @@ from domain.exports import ExportState, queue_response_export
 from domain.external_systems import Configuration, ExternalSystem
 from domain.retries import RetrySchedule
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 MANCHESTER = ExternalSystem(
     43, "CCD Manchester", "ccd_manchester", export_responses=True,
     configurations=(Configuration("case_type_id", "Manchester_Dev"), Configuration("password", "hunter2", can_read=False)),

@@ -264,7 +264,7 @@ def test_valid_commands_are_accepted_or_refused_exactly_by_the_rules():
             return
         assert reply.status_code == 400
         assert [(e["code"], e["source"]) for e in errors] == [(code, source) for code, source, _ in expected]
-        for error, (_, _, named_id) in zip(errors, expected):
+        for error, (_, _, named_id) in zip(errors, expected, strict=True):
             assert error["status"] == 422 and f"id of {named_id} " in error["detail"] + " "
             assert (error["uuid"], error["command"]) == (str(command_uuid), "ExportResponses")
         assert store.exports == {} and store.commands == {}

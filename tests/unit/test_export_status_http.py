@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,11 +12,11 @@ from domain.exports import Export, ExportEvent, ExportState
 from domain.external_systems import Configuration, ExternalSystem
 from entrypoints.bootstrap import in_memory_services
 from entrypoints.config import Settings
-from tests.auth import TEST_TOKEN, authenticated_client
 from entrypoints.http.app import create_app
 from entrypoints.http.middleware import SECURITY_HEADERS
+from tests.auth import TEST_TOKEN, authenticated_client
 
-T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 COMMAND_A = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 COMMAND_B = "bb86cdc9-9900-4cec-82a3-1355649c00d7"
 SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), api_tokens=(TEST_TOKEN,))

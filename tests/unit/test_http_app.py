@@ -14,9 +14,9 @@ from application.ports import StoreUnavailable
 from domain.external_systems import ExternalSystem
 from entrypoints.bootstrap import Services, in_memory_services
 from entrypoints.config import Settings
-from tests.auth import TEST_TOKEN, authenticated_client
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.middleware import SECURITY_HEADERS
+from tests.auth import TEST_TOKEN, authenticated_client
 
 UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import attrs
 import pytest
 
 from adapters.sql.load_records import RepresentativeRecord, RespondentRecord, ResponseRecord
-from adapters.sql.tables import RESPONDENT_FIELDS, RESPONSE_FIELDS, REPRESENTATIVE_FIELDS
+from adapters.sql.tables import REPRESENTATIVE_FIELDS, RESPONDENT_FIELDS, RESPONSE_FIELDS
 from domain.external_systems import Configuration
 from entrypoints.load_file import BadLoadFile, parse_load_file, read_load_file
 
@@ -68,7 +68,7 @@ def test_a_response_with_its_people_dates_and_amounts():
     (loaded,) = parse({"responses": [document]}).responses
     assert loaded.respondent == RespondentRecord(name="Acme Ltd", organisation_employ_gb=40, disability=False)
     assert loaded.representative == RepresentativeRecord(name="Sam Law", organisation_name="Law LLP")
-    assert loaded.date_of_receipt == datetime(2024, 3, 1, 9, 15, tzinfo=timezone.utc)
+    assert loaded.date_of_receipt == datetime(2024, 3, 1, 9, 15, tzinfo=UTC)
     assert loaded.employment_start == date(2019, 5, 1)
     assert (loaded.queried_hours, loaded.queried_pay_before_tax) == (Decimal("37.5"), Decimal("2150"))
     assert (loaded.office_code, loaded.defend_claim) == (22, True)
@@ -76,7 +76,7 @@ def test_a_response_with_its_people_dates_and_amounts():
 
 def test_a_time_without_an_offset_is_utc():
     (loaded,) = parse({"responses": [response(date_of_receipt="2024-03-01T10:15:00")]}).responses
-    assert loaded.date_of_receipt == datetime(2024, 3, 1, 10, 15, tzinfo=timezone.utc)
+    assert loaded.date_of_receipt == datetime(2024, 3, 1, 10, 15, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

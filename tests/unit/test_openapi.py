@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,7 +32,7 @@ SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), api_tokens=(
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 DOCUMENT_URI = "urn:export-responses:openapi"
 EXPORT_TEMPLATE, EXPORTS_TEMPLATE = "/api/v2/exports/{export_id}", "/api/v2/exports"
-T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def command(uuid: str, system_id: int, ids: list, **extra) -> bytes:

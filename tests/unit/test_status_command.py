@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from entrypoints.config import Settings
 from entrypoints.status_command import progress_bar, show_status
 from tests.builders import add_external_system
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 COMMAND = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 OTHER = "bb86cdc9-9900-4cec-82a3-1355649c00d7"
 

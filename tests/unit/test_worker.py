@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 
@@ -17,7 +17,7 @@ from domain.external_systems import Configuration, ExternalSystem
 from entrypoints import worker as worker_module
 from entrypoints.worker import Worker
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 SYSTEM = ExternalSystem(43, "CCD Manchester", "ccd_manchester", export_responses=True,
                         configurations=(Configuration("case_type_id", "Manchester_Dev"),))  # fmt: skip
 

@@ -5,8 +5,8 @@ Revises: (none)
 Create Date: 2026-11-27
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from adapters.sql.migrations.adoption import adopting

@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-27
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -37,7 +37,7 @@ def upgrade() -> None:
     if adopting():  # the original's own tables stand in for these (see adoption.py)
         return
     # Only the missing ones, in plain SQL (no read first), so that `migrate --dry-run` can print it.
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for code, name in OFFICES.items():
         present = sa.exists().where(offices.c.code == code)
         row = sa.select(sa.literal(code), sa.literal(name), sa.literal(now, offices.c.created_at.type),
