@@ -41,7 +41,9 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
     """
     now = deps.clock.now()
     with deps.unit_of_work() as uow:
-        claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), claim_token or deps.new_uuid())
+        claims = uow.queue.claim_due(
+            now, limit, now + timedelta(seconds=deps.claim_seconds), claim_token or deps.new_uuid()
+        )
         started, records = [], []
         for claim in claims:
             report = attrs.evolve(progress.started(deps.new_uuid()), attempt=claim.attempt)
@@ -106,8 +108,14 @@ def _fail(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportSta
     return _finish(claim, deps, reports, next_attempt_at=deps.clock.now() + timedelta(seconds=delay))
 
 
-def _finish(claim, deps, reports: Sequence[ProgressReport], next_attempt_at: datetime | None = None,
-            assign_office: bool = False, office: str | None = None) -> ExportState | None:  # fmt: skip
+def _finish(
+    claim,
+    deps,
+    reports: Sequence[ProgressReport],
+    next_attempt_at: datetime | None = None,
+    assign_office: bool = False,
+    office: str | None = None,
+) -> ExportState | None:
     # The last report ends the claim in the transaction that records them all: when a
     # commit reached the database but its acknowledgement was lost, the next try finds
     # the export no longer held and records nothing twice.
@@ -131,8 +139,15 @@ def _record(claim, deps, reports, next_attempt_at, assign_office, office) -> Exp
             if updated is None:
                 continue
             report = attrs.evolve(report, attempt=claim.attempt)
-            held = uow.queue.record(claim.export_id, claim.claim_token, report, updated, now,
-                                    next_attempt_at=next_attempt_at if last else None, release=last)  # fmt: skip
+            held = uow.queue.record(
+                claim.export_id,
+                claim.claim_token,
+                report,
+                updated,
+                now,
+                next_attempt_at=next_attempt_at if last else None,
+                release=last,
+            )
             if not held:
                 return None
             current = updated

@@ -45,7 +45,9 @@ def measure(url: str) -> Durability:
         for turn in range(TURNS):
             mode = "durable" if turn % 2 == 0 else "relaxed"
             engine = engines[mode]
-            deps = ExportResponsesDeps(functools.partial(SqlAlchemyUnitOfWork, engine), SystemClock(), lambda: str(uuid.uuid4()))
+            deps = ExportResponsesDeps(
+                functools.partial(SqlAlchemyUnitOfWork, engine), SystemClock(), lambda: str(uuid.uuid4())
+            )
             started = time.perf_counter()
             for _ in range(COMMANDS_PER_TURN):
                 command = ExportResponses(str(uuid.uuid4()), data.SYSTEM_ID, (next(ids),))

@@ -61,8 +61,11 @@ def _checked(load: Load, expect_2xx: bool) -> Load:
 
 
 def _post(base: str, command_uuid: str, response_ids: list[int]) -> requests.Response:
-    body = {"uuid": command_uuid, "command": "ExportResponses",
-            "data": {"external_system_id": data.SYSTEM_ID, "response_ids": response_ids}}  # fmt: skip
+    body = {
+        "uuid": command_uuid,
+        "command": "ExportResponses",
+        "data": {"external_system_id": data.SYSTEM_ID, "response_ids": response_ids},
+    }
     return requests.post(base + _PATH, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=HTTP_TIMEOUT)
 
 

@@ -76,6 +76,4 @@ def result_from_envelope(body: dict[str, Any], command: str) -> CommandResult:
     """Inverse of `envelope`, for replies kept in the command log."""
     if body["status"] == "accepted":
         return CommandResult.accept(body["uuid"], command, body.get("meta") or {})
-    return CommandResult.reject(
-        body["uuid"], command, [CommandError(**error) for error in body["errors"]]
-    )
+    return CommandResult.reject(body["uuid"], command, [CommandError(**error) for error in body["errors"]])

@@ -37,9 +37,10 @@ def add_responses(connection: sa.Connection, response_ids) -> None:
     if not ids:
         return
     respondent_id = connection.execute(
-        sa.insert(tables.respondents).values(name="Acme Ltd", created_at=NOW, updated_at=NOW)
+        sa.insert(tables.respondents)
+        .values(name="Acme Ltd", created_at=NOW, updated_at=NOW)
         .returning(tables.respondents.c.id)
-    ).scalar_one()  # fmt: skip
+    ).scalar_one()
     connection.execute(
         sa.insert(tables.responses),
         [

@@ -45,8 +45,13 @@ def find_pgbouncer() -> str:
     if os.geteuid() != 0:
         raise PgBouncerUnavailable("no pgbouncer on PATH (apt-get install pgbouncer, as root)")
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "pgbouncer"]):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         if done.returncode != 0:
             raise PgBouncerUnavailable(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
     found = _installed()
@@ -96,34 +101,44 @@ class PgBouncer:
 
     def start(self) -> PgBouncer:
         config = self.root / "pgbouncer.ini"
-        config.write_text("\n".join([
-            "[databases]",
-            f"* = host=127.0.0.1 port={self.cluster.port} user=postgres",
-            "[pgbouncer]",
-            "listen_addr = 127.0.0.1",
-            f"listen_port = {self.port}",
-            f"unix_socket_dir = {self.root}",
-            "auth_type = any",
-            "pool_mode = transaction",
-            f"default_pool_size = {POOL_SIZE}",
-            "max_client_conn = 500",
-            # The default, 15 s, is how long it waits before trying a server that refused it
-            # again: recovery after a restart would take that long.
-            "server_login_retry = 1",
-            # While the server is down, queries of connected clients wait in PgBouncer's queue
-            # this long (default 120 s, past gunicorn's 30 s timeout), then get an error: what
-            # the README asks of a production PgBouncer, so that an outage is a quick 503.
-            f"query_wait_timeout = {QUERY_WAIT_SECONDS}",
-            f"query_timeout = {QUERY_TIMEOUT_SECONDS}",
-            f"logfile = {self.root / 'pgbouncer.log'}",
-            f"pidfile = {self.root / 'pgbouncer.pid'}",
-            "",
-        ]))  # fmt: skip
+        config.write_text(
+            "\n".join(
+                [
+                    "[databases]",
+                    f"* = host=127.0.0.1 port={self.cluster.port} user=postgres",
+                    "[pgbouncer]",
+                    "listen_addr = 127.0.0.1",
+                    f"listen_port = {self.port}",
+                    f"unix_socket_dir = {self.root}",
+                    "auth_type = any",
+                    "pool_mode = transaction",
+                    f"default_pool_size = {POOL_SIZE}",
+                    "max_client_conn = 500",
+                    # The default, 15 s, is how long it waits before trying a server that refused it
+                    # again: recovery after a restart would take that long.
+                    "server_login_retry = 1",
+                    # While the server is down, queries of connected clients wait in PgBouncer's queue
+                    # this long (default 120 s, past gunicorn's 30 s timeout), then get an error: what
+                    # the README asks of a production PgBouncer, so that an outage is a quick 503.
+                    f"query_wait_timeout = {QUERY_WAIT_SECONDS}",
+                    f"query_timeout = {QUERY_TIMEOUT_SECONDS}",
+                    f"logfile = {self.root / 'pgbouncer.log'}",
+                    f"pidfile = {self.root / 'pgbouncer.pid'}",
+                    "",
+                ]
+            )
+        )
         if self.cluster.as_root:
             shutil.chown(config, "postgres", "postgres")
         prefix = ["runuser", "-u", "postgres", "--"] if self.cluster.as_root else []
-        self.process = subprocess.Popen([*prefix, self.binary, str(config)], cwd=self.root, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [*prefix, self.binary, str(config)],
+            cwd=self.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + START_SECONDS
         while not self._listening():
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -22,18 +22,31 @@ from application.export_status import (
 from domain.exports import RESPONSE, ExportState
 
 _EXPORT_COLUMNS = [
-    exports.c.id, exports.c.state, exports.c.percent_complete, exports.c.message,
-    exports.c.external_data, exports.c.resource_type, exports.c.resource_id, exports.c.external_system_id,
-    exports.c.command_uuid, exports.c.attempts, exports.c.next_attempt_at, exports.c.created_at,
+    exports.c.id,
+    exports.c.state,
+    exports.c.percent_complete,
+    exports.c.message,
+    exports.c.external_data,
+    exports.c.resource_type,
+    exports.c.resource_id,
+    exports.c.external_system_id,
+    exports.c.command_uuid,
+    exports.c.attempts,
+    exports.c.next_attempt_at,
+    exports.c.created_at,
     exports.c.updated_at,
-]  # fmt: skip
+]
 # The original's `exports.state` may be null (its default, 'created', is only a default):
 # such an export of the Rails side's has not been queued, as one in `created`.
 _ROW_DEFAULT_STATE = ExportState.CREATED.value
 _EVENT_COLUMNS = [
-    export_events.c.uuid, export_events.c.state, export_events.c.percent_complete,
-    export_events.c.message, export_events.c.data, export_events.c.created_at,
-]  # fmt: skip
+    export_events.c.uuid,
+    export_events.c.state,
+    export_events.c.percent_complete,
+    export_events.c.message,
+    export_events.c.data,
+    export_events.c.created_at,
+]
 
 
 class SqlAlchemyExportReader(ExportReader):

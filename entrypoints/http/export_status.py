@@ -63,10 +63,13 @@ class ExportListResource:
         per_page = query.value("per_page", _per_page, default=DEFAULT_PER_PAGE)
         query.raise_problems()
         found = self.reader.find(filters, page, per_page)
-        _reply(resp, {
-            "exports": [export_body(export, with_events=False) for export in found.exports],
-            "meta": {"page": found.page, "per_page": found.per_page, "total": found.total},
-        })  # fmt: skip
+        _reply(
+            resp,
+            {
+                "exports": [export_body(export, with_events=False) for export in found.exports],
+                "meta": {"page": found.page, "per_page": found.per_page, "total": found.total},
+            },
+        )
 
 
 class Query:
@@ -86,7 +89,9 @@ class Query:
             return parse(raw)
         except Problem as problem:
             message = f"{name} {problem.message}"
-            self.errors.append(CommandError(FIELD_STATUS, "invalid_query_parameter", message, message, f"/{name}", None, None))
+            self.errors.append(
+                CommandError(FIELD_STATUS, "invalid_query_parameter", message, message, f"/{name}", None, None)
+            )
             return default
 
     def raise_problems(self) -> None:

@@ -67,9 +67,13 @@ class LiveClient:
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:
         response = self._session.request(
-            method, self._base_url + path, data=body, headers={**self.credentials, **headers},
-            timeout=LIVE_TIMEOUT, allow_redirects=False,
-        )  # fmt: skip
+            method,
+            self._base_url + path,
+            data=body,
+            headers={**self.credentials, **headers},
+            timeout=LIVE_TIMEOUT,
+            allow_redirects=False,
+        )
         return Reply(response.status_code, _lower(response.headers), response.content)
 
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:

@@ -122,9 +122,13 @@ def small_disk(tmp_path):
     """A 4 MiB tmpfs: filling it is a full disk for whatever is on it (needs root to mount)."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
-    mounted = os.geteuid() == 0 and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True
-    ).returncode == 0
+    mounted = (
+        os.geteuid() == 0
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True
+        ).returncode
+        == 0
+    )
     if not mounted:
         if IN_CI:
             pytest.fail("the full-disk test must run under CI=true: it needs root and mount")

@@ -195,5 +195,7 @@ def test_an_export_whose_result_cannot_be_recorded_is_taken_again_once_its_claim
     assert outcomes == {"crashed": 1, "complete": 1}
     assert event_states(engine) == ["queued", "in_progress", "in_progress", "complete"]
     with engine.connect() as connection:
-        attempts, claim_token = connection.execute(sa.select(tables.exports.c.attempts, tables.exports.c.claim_token)).one()
+        attempts, claim_token = connection.execute(
+            sa.select(tables.exports.c.attempts, tables.exports.c.claim_token)
+        ).one()
     assert (attempts, claim_token) == (2, None)

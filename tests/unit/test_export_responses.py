@@ -126,8 +126,12 @@ class LosingUnitOfWork(InMemoryUnitOfWork):
 
 def test_a_write_conflict_is_retried_and_answered_from_the_winner(store):
     writers = iter([LosingUnitOfWork(store)])  # a second write would raise StopIteration
-    deps = ExportResponsesDeps(unit_of_work=lambda: next(writers), clock=FixedClock(), new_uuid=lambda: "e",
-                               reading=lambda: InMemoryUnitOfWork(store))  # fmt: skip
+    deps = ExportResponsesDeps(
+        unit_of_work=lambda: next(writers),
+        clock=FixedClock(),
+        new_uuid=lambda: "e",
+        reading=lambda: InMemoryUnitOfWork(store),
+    )
     result = export_responses(ExportResponses(UUID, 43, (18,)), deps)
     assert result.accepted
     assert store.exports == {}  # the loser wrote nothing; the "winner" here logged only

@@ -152,11 +152,22 @@ def test_run_status_reads_the_configured_database(sqlite_url, capsys):
     engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:
         add_external_system(connection, 43)
-        connection.execute(sa.insert(tables.exports), [
-            {"resource_type": "Response", "resource_id": rid, "external_system_id": 43, "state": state,
-             "external_data": {}, "command_uuid": COMMAND, "created_at": T0, "updated_at": T0}
-            for rid, state in [(1, "complete"), (2, "failed")]
-        ])  # fmt: skip
+        connection.execute(
+            sa.insert(tables.exports),
+            [
+                {
+                    "resource_type": "Response",
+                    "resource_id": rid,
+                    "external_system_id": 43,
+                    "state": state,
+                    "external_data": {},
+                    "command_uuid": COMMAND,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for rid, state in [(1, "complete"), (2, "failed")]
+            ],
+        )
     engine.dispose()
     settings = Settings(database_url=sqlite_url, data_dir=Path("var"))
     assert status_command.run_status(parser().parse_args(["status", "--follow"]), settings) == 0
