@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 from attrs import field, frozen
@@ -47,7 +48,9 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
         started, records = [], []
         for claim in claims:
             report = attrs.evolve(progress.started(deps.new_uuid()), attempt=claim.attempt)
-            claim = attrs.evolve(claim, progress=progress.apply_report(claim.progress, report))
+            started_progress = progress.apply_report(claim.progress, report)
+            assert started_progress is not None, "the queue claims only exports that are not final"
+            claim = attrs.evolve(claim, progress=started_progress)
             started.append(claim)
             records.append((claim.export_id, report, claim.progress))
         uow.queue.record_all(records, now)
@@ -90,7 +93,7 @@ def release_claims(deps: ExportWorkDeps, claim_token: str, export_ids: Sequence[
     return released
 
 
-def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict:
+def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict[str, Any]:
     return {
         "case_id": case.id if case else None,
         "case_reference": claim.case_number,
@@ -109,8 +112,8 @@ def _fail(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportSta
 
 
 def _finish(
-    claim,
-    deps,
+    claim: ClaimedExport,
+    deps: ExportWorkDeps,
     reports: Sequence[ProgressReport],
     next_attempt_at: datetime | None = None,
     assign_office: bool = False,
@@ -129,7 +132,14 @@ def _finish(
     raise AssertionError("unreachable")
 
 
-def _record(claim, deps, reports, next_attempt_at, assign_office, office) -> ExportState | None:
+def _record(
+    claim: ClaimedExport,
+    deps: ExportWorkDeps,
+    reports: Sequence[ProgressReport],
+    next_attempt_at: datetime | None,
+    assign_office: bool,
+    office: str | None,
+) -> ExportState | None:
     now = deps.clock.now()
     current = claim.progress
     with deps.unit_of_work() as uow:

@@ -155,7 +155,7 @@ class UnitOfWork(abc.ABC):
     def __enter__(self) -> UnitOfWork:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.rollback()
 
     @abc.abstractmethod
