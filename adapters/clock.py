@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 
@@ -11,12 +11,12 @@ from application.ports import Clock
 
 class SystemClock(Clock):
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 @attrs.define
 class FixedClock(Clock):
-    at: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at: datetime = datetime(2026, 1, 1, tzinfo=UTC)
 
     def now(self) -> datetime:
         return self.at

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 from attrs import field, frozen
@@ -41,11 +42,15 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
     """
     now = deps.clock.now()
     with deps.unit_of_work() as uow:
-        claims = uow.queue.claim_due(now, limit, now + timedelta(seconds=deps.claim_seconds), claim_token or deps.new_uuid())
+        claims = uow.queue.claim_due(
+            now, limit, now + timedelta(seconds=deps.claim_seconds), claim_token or deps.new_uuid()
+        )
         started, records = [], []
         for claim in claims:
             report = attrs.evolve(progress.started(deps.new_uuid()), attempt=claim.attempt)
-            claim = attrs.evolve(claim, progress=progress.apply_report(claim.progress, report))
+            started_progress = progress.apply_report(claim.progress, report)
+            assert started_progress is not None, "the queue claims only exports that are not final"
+            claim = attrs.evolve(claim, progress=started_progress)
             started.append(claim)
             records.append((claim.export_id, report, claim.progress))
         uow.queue.record_all(records, now)
@@ -88,7 +93,7 @@ def release_claims(deps: ExportWorkDeps, claim_token: str, export_ids: Sequence[
     return released
 
 
-def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict:
+def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict[str, Any]:
     return {
         "case_id": case.id if case else None,
         "case_reference": claim.case_number,
@@ -106,8 +111,14 @@ def _fail(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportSta
     return _finish(claim, deps, reports, next_attempt_at=deps.clock.now() + timedelta(seconds=delay))
 
 
-def _finish(claim, deps, reports: Sequence[ProgressReport], next_attempt_at: datetime | None = None,
-            assign_office: bool = False, office: str | None = None) -> ExportState | None:  # fmt: skip
+def _finish(
+    claim: ClaimedExport,
+    deps: ExportWorkDeps,
+    reports: Sequence[ProgressReport],
+    next_attempt_at: datetime | None = None,
+    assign_office: bool = False,
+    office: str | None = None,
+) -> ExportState | None:
     # The last report ends the claim in the transaction that records them all: when a
     # commit reached the database but its acknowledgement was lost, the next try finds
     # the export no longer held and records nothing twice.
@@ -121,7 +132,14 @@ def _finish(claim, deps, reports: Sequence[ProgressReport], next_attempt_at: dat
     raise AssertionError("unreachable")
 
 
-def _record(claim, deps, reports, next_attempt_at, assign_office, office) -> ExportState | None:
+def _record(
+    claim: ClaimedExport,
+    deps: ExportWorkDeps,
+    reports: Sequence[ProgressReport],
+    next_attempt_at: datetime | None,
+    assign_office: bool,
+    office: str | None,
+) -> ExportState | None:
     now = deps.clock.now()
     current = claim.progress
     with deps.unit_of_work() as uow:
@@ -131,8 +149,15 @@ def _record(claim, deps, reports, next_attempt_at, assign_office, office) -> Exp
             if updated is None:
                 continue
             report = attrs.evolve(report, attempt=claim.attempt)
-            held = uow.queue.record(claim.export_id, claim.claim_token, report, updated, now,
-                                    next_attempt_at=next_attempt_at if last else None, release=last)  # fmt: skip
+            held = uow.queue.record(
+                claim.export_id,
+                claim.claim_token,
+                report,
+                updated,
+                now,
+                next_attempt_at=next_attempt_at if last else None,
+                release=last,
+            )
             if not held:
                 return None
             current = updated

@@ -31,7 +31,9 @@ class ExportResponsesDeps:
     reading: Callable[[], UnitOfWork] | None = None
 
 
-def export_responses(command: ExportResponses, deps: ExportResponsesDeps, received: Received | None = None) -> CommandResult:
+def export_responses(
+    command: ExportResponses, deps: ExportResponsesDeps, received: Received | None = None
+) -> CommandResult:
     """Validate the command and, when valid, queue its exports in one transaction.
 
     Accepted commands are logged under their uuid: sending the same command again
@@ -44,7 +46,11 @@ def export_responses(command: ExportResponses, deps: ExportResponsesDeps, receiv
         return CommandResult.reject(
             command.uuid,
             command.name,
-            [errors.too_many_response_ids(command.name, command.uuid, len(command.response_ids), deps.max_response_ids)],
+            [
+                errors.too_many_response_ids(
+                    command.name, command.uuid, len(command.response_ids), deps.max_response_ids
+                )
+            ],
         )
     for attempt in range(_ATTEMPTS):
         try:

@@ -108,8 +108,16 @@ class ExportQueue(abc.ABC):
         expired claim) so that no other worker can; marks them in progress (attempt + 1)."""
 
     @abc.abstractmethod
-    def record(self, export_id: int, claim_token: str, report: ProgressReport, progress: Progress,
-               now: datetime, next_attempt_at: datetime | None = None, release: bool = False) -> bool:
+    def record(
+        self,
+        export_id: int,
+        claim_token: str,
+        report: ProgressReport,
+        progress: Progress,
+        now: datetime,
+        next_attempt_at: datetime | None = None,
+        release: bool = False,
+    ) -> bool:
         """Store the report as an event and `progress` on the export, if it is still held
         under `claim_token`; `release` ends the claim. False, storing nothing, if not."""
 
@@ -147,7 +155,7 @@ class UnitOfWork(abc.ABC):
     def __enter__(self) -> UnitOfWork:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.rollback()
 
     @abc.abstractmethod

@@ -19,11 +19,16 @@ SCENARIOS = ("rejected", "accepted", "replay")
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--seconds", type=int, default=3, help="wrk duration per run (default %(default)s)")
-    parser.add_argument("--rounds", type=int, default=3, choices=(1, 2, 3), help="runs of each scenario (default %(default)s)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, choices=(1, 2, 3), help="runs of each scenario (default %(default)s)"
+    )
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (default %(default)s)")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parents[1] / "BENCHMARKS.md")
-    parser.add_argument("--only-prepared", action="store_true",
-                        help="only prepared statements against none on PostgreSQL; prints, writes nothing")  # fmt: skip
+    parser.add_argument(
+        "--only-prepared",
+        action="store_true",
+        help="only prepared statements against none on PostgreSQL; prints, writes nothing",
+    )
     args = parser.parse_args()
     if not wrk_available():
         print("bench: wrk is needed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -72,9 +77,14 @@ def measure(url: str, folder: Path, seconds: int, kind: str, rounds: int) -> dic
     print(f"bench: {kind}: durable commits", flush=True)
     durable = durability.measure(url)
     print(f"bench: {kind}: worker throughput", flush=True)
-    return {**{name: median_load(loads) for name, loads in runs.items()}, "runs": runs, "batch": batch,
-            "prepared": prepared, "durability": durable,
-            "worker": measures.worker_throughput(url, folder)}  # fmt: skip
+    return {
+        **{name: median_load(loads) for name, loads in runs.items()},
+        "runs": runs,
+        "batch": batch,
+        "prepared": prepared,
+        "durability": durable,
+        "worker": measures.worker_throughput(url, folder),
+    }
 
 
 if __name__ == "__main__":

@@ -51,9 +51,17 @@ def seed(url: str) -> None:
     migrate.upgrade(engine)
     with engine.begin() as connection:
         add_external_system(connection, SYSTEM_ID, name="CCD Manchester", reference="ccd_manchester")
-        connection.execute(sa.insert(tables.external_system_configurations).values(
-            external_system_id=SYSTEM_ID, key="case_type_id", value=CASE_TYPE, can_read=True, can_write=True,
-            created_at=NOW, updated_at=NOW))  # fmt: skip
+        connection.execute(
+            sa.insert(tables.external_system_configurations).values(
+                external_system_id=SYSTEM_ID,
+                key="case_type_id",
+                value=CASE_TYPE,
+                can_read=True,
+                can_write=True,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
         for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS, DURABILITY_IDS):
             add_responses(connection, ids)
     engine.dispose()

@@ -7,6 +7,7 @@ turns (ABAB...) so that the machine's drift falls on both alike.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 import uuid
@@ -44,7 +45,9 @@ def measure(url: str) -> Durability:
         for turn in range(TURNS):
             mode = "durable" if turn % 2 == 0 else "relaxed"
             engine = engines[mode]
-            deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
+            deps = ExportResponsesDeps(
+                functools.partial(SqlAlchemyUnitOfWork, engine), SystemClock(), lambda: str(uuid.uuid4())
+            )
             started = time.perf_counter()
             for _ in range(COMMANDS_PER_TURN):
                 command = ExportResponses(str(uuid.uuid4()), data.SYSTEM_ID, (next(ids),))

@@ -11,7 +11,9 @@ from attrs import frozen
 
 SCRIPT = Path(__file__).with_name("wrk") / "command.lua"
 THREADS, CONNECTIONS = 2, 16
-_RESULT = re.compile(r"RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) non2xx=(\d+) socket_errors=(\d+)")
+_RESULT = re.compile(
+    r"RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) non2xx=(\d+) socket_errors=(\d+)"
+)
 
 
 @frozen
@@ -33,8 +35,17 @@ def wrk_available() -> bool:
 
 
 def run_wrk(url: str, seconds: int, *script_arguments: str) -> Load:
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(SCRIPT), url,
-               "--", *script_arguments]  # fmt: skip
+    command = [
+        "wrk",
+        f"-t{THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "-s",
+        str(SCRIPT),
+        url,
+        "--",
+        *script_arguments,
+    ]
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     found = _RESULT.search(output)
     if not found:

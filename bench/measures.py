@@ -61,8 +61,11 @@ def _checked(load: Load, expect_2xx: bool) -> Load:
 
 
 def _post(base: str, command_uuid: str, response_ids: list[int]) -> requests.Response:
-    body = {"uuid": command_uuid, "command": "ExportResponses",
-            "data": {"external_system_id": data.SYSTEM_ID, "response_ids": response_ids}}  # fmt: skip
+    body = {
+        "uuid": command_uuid,
+        "command": "ExportResponses",
+        "data": {"external_system_id": data.SYSTEM_ID, "response_ids": response_ids},
+    }
     return requests.post(base + _PATH, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=HTTP_TIMEOUT)
 
 
@@ -91,7 +94,7 @@ def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
     for size in BATCH_SIZES:
         statements: list[str] = []
 
-        def count(conn, cursor, statement, *rest) -> None:
+        def count(conn, cursor, statement, *rest, statements: list[str] = statements) -> None:
             statements.append(statement)
 
         sa.event.listen(engine, "before_cursor_execute", count)

@@ -68,7 +68,7 @@ def _load(url: str, env: dict, folder: Path, per_client: int) -> Counter:
 
         def client(number: int) -> None:
             session = requests.Session()
-            ids = iter(data.ACCEPTED_IDS[number * per_client:])
+            ids = iter(data.ACCEPTED_IDS[number * per_client :])
             accepted: list[dict] = []
             for sent in range(per_client):
                 kind = ("accepted", "replayed", "rejected")[sent % 3]
@@ -76,11 +76,15 @@ def _load(url: str, env: dict, folder: Path, per_client: int) -> Counter:
                     body = accepted[-1]
                 else:
                     system = data.SYSTEM_ID if kind != "rejected" else -1
-                    body = {"uuid": str(uuid.uuid4()), "command": "ExportResponses",
-                            "data": {"external_system_id": system, "response_ids": [next(ids), next(ids)]}}  # fmt: skip
+                    body = {
+                        "uuid": str(uuid.uuid4()),
+                        "command": "ExportResponses",
+                        "data": {"external_system_id": system, "response_ids": [next(ids), next(ids)]},
+                    }
                 try:
-                    status = session.post(base + _PATH, json=body, headers={"Authorization": f"Bearer {TOKEN}"},
-                                          timeout=(5, 60)).status_code  # fmt: skip
+                    status = session.post(
+                        base + _PATH, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=(5, 60)
+                    ).status_code
                 except requests.RequestException as error:
                     status = type(error).__name__
                 if status == 202 and kind == "accepted":
@@ -99,21 +103,37 @@ def _load(url: str, env: dict, folder: Path, per_client: int) -> Counter:
 def _drain_with_two_workers(url: str, direct: str, env: dict, folder: Path) -> None:
     with fake_ccd(direct, 0.005, folder) as ccd:
         worker_env = {**os.environ, **ccd, **env, "DATABASE_URL": url, "EXPORT_RETRY_DELAYS": "1"}
-        workers = [subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker", "--drain", "--concurrency", "4"],
-                                    cwd=ROOT, env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                   for _ in range(2)]  # fmt: skip
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "entrypoints.cli", "worker", "--drain", "--concurrency", "4"],
+                cwd=ROOT,
+                env=worker_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(2)
+        ]
         outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     for worker, output in zip(workers, outputs, strict=True):
         crashes = output.count("Traceback")
         print(f"worker: exit {worker.returncode}, {crashes} tracebacks, last line: {output.strip().splitlines()[-1:]}")
     engine = sa.create_engine(direct)
     with engine.connect() as connection:
-        states = dict(connection.execute(sa.select(tables.exports.c.state, sa.func.count()).group_by(tables.exports.c.state)).all())
+        states = dict(
+            connection.execute(
+                sa.select(tables.exports.c.state, sa.func.count()).group_by(tables.exports.c.state)
+            ).all()
+        )
         twice = connection.execute(
             sa.select(sa.func.count()).select_from(
-                sa.select(tables.export_events.c.export_id).where(tables.export_events.c.state == "complete")
-                .group_by(tables.export_events.c.export_id).having(sa.func.count() > 1).subquery())
-        ).scalar_one()  # fmt: skip
+                sa.select(tables.export_events.c.export_id)
+                .where(tables.export_events.c.state == "complete")
+                .group_by(tables.export_events.c.export_id)
+                .having(sa.func.count() > 1)
+                .subquery()
+            )
+        ).scalar_one()
     engine.dispose()
     print(f"exports by state: {states}; completed more than once: {twice}")
 

@@ -34,8 +34,10 @@ class Prepared:
 
 def prepared_against_not(url: str, folder: Path, seconds: int, rounds: int) -> list[Prepared]:
     runs: dict[tuple[str, bool], list[Load]] = {(name, on): [] for name in SCENARIOS for on in (True, False)}
-    with service(url, free_port(), folder) as preparing, \
-            service(url, free_port(), folder, DATABASE_POOLING="transaction") as not_preparing:  # fmt: skip
+    with (
+        service(url, free_port(), folder) as preparing,
+        service(url, free_port(), folder, DATABASE_POOLING="transaction") as not_preparing,
+    ):
         for base in (preparing, not_preparing):
             measures.warm_up(base)
         for round_number in range(rounds):

@@ -19,9 +19,14 @@ TOKEN = "bench-token-3b9f7c1d5e2a"
 def _start(arguments: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     with log.open("ab") as output:
         return subprocess.Popen(
-            [sys.executable, *arguments], cwd=ROOT, env={**os.environ, **(env or {})},
-            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, *arguments],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -78,9 +83,13 @@ def fake_ccd(database_url: str, latency: float, folder: Path):
     with variables.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "entrypoints.cli", "fake-ccd", "--latency", str(latency), "--cases-from-database"],
-            cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, stdin=subprocess.DEVNULL,
-            stdout=output, stderr=log.open("ab"), start_new_session=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": database_url},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=log.open("ab"),
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 120
         while "CCD_SIDAM_PASSWORD=" not in variables.read_text():

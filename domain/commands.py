@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from attrs import field, frozen
 
 
-def _int_tuple(values) -> tuple[int, ...]:
+def _int_tuple(values: Iterable[int]) -> tuple[int, ...]:
     return tuple(values)
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from domain.commands import ExportResponses
 from domain.results import CommandError
 
 UNPROCESSABLE = 422
 
 
-def _error(status, code, message, source, command, uuid) -> CommandError:
+def _error(status: int, code: str, message: str, source: str, command: str | None, uuid: str | None) -> CommandError:
     return CommandError(status, code, message, message, source, command, uuid)
 
 
-def external_system_not_found(command, system_id: int) -> CommandError:
+def external_system_not_found(command: ExportResponses, system_id: int) -> CommandError:
     return _error(
         UNPROCESSABLE,
         "external_system_not_found",
@@ -22,7 +23,7 @@ def external_system_not_found(command, system_id: int) -> CommandError:
     )
 
 
-def external_system_not_exporting_responses(command, system_id: int) -> CommandError:
+def external_system_not_exporting_responses(command: ExportResponses, system_id: int) -> CommandError:
     return _error(
         UNPROCESSABLE,
         "external_system_not_exporting_responses",
@@ -33,7 +34,7 @@ def external_system_not_exporting_responses(command, system_id: int) -> CommandE
     )
 
 
-def response_not_found(command, response_id: int) -> CommandError:
+def response_not_found(command: ExportResponses, response_id: int) -> CommandError:
     return _error(
         UNPROCESSABLE,
         "response_not_found",
@@ -77,7 +78,7 @@ def capped(errors: list[CommandError] | tuple[CommandError, ...], limit: int) ->
     return [*errors[:limit], too_many_errors(first.command, first.uuid, len(errors), limit)]
 
 
-def uuid_conflict(command) -> CommandError:
+def uuid_conflict(command: ExportResponses) -> CommandError:
     return _error(
         409,
         "uuid_conflict",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from attrs import field, frozen
 
 
-class ExportState(str, enum.Enum):
+class ExportState(enum.StrEnum):
     CREATED = "created"
     QUEUED = "queued"
     IN_PROGRESS = "in_progress"
@@ -50,6 +51,10 @@ class ExportEvent:
     data: dict[str, Any] = field(factory=dict)
 
 
+def _events(events: Iterable[ExportEvent]) -> tuple[ExportEvent, ...]:
+    return tuple(events)
+
+
 @frozen
 class Export:
     """An export before or after it is stored; `id` is None until the store assigns one."""
@@ -63,7 +68,7 @@ class Export:
     command_uuid: str | None
     created_at: datetime
     external_data: dict[str, Any] = field(factory=dict)
-    events: tuple[ExportEvent, ...] = field(default=(), converter=tuple)
+    events: tuple[ExportEvent, ...] = field(default=(), converter=_events)
     id: int | None = None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from attrs import field, frozen
 
 
@@ -13,7 +15,7 @@ class Configuration:
     can_write: bool = True
 
 
-def _codes(values) -> tuple[int, ...]:
+def _codes(values: Iterable[int] | None) -> tuple[int, ...]:
     return tuple(values or ())  # the original's office_codes may be null
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from attrs import field, frozen
@@ -25,12 +26,16 @@ class CommandError:
     uuid: str | None
 
 
+def _errors(errors: Iterable[CommandError]) -> tuple[CommandError, ...]:
+    return tuple(errors)
+
+
 @frozen
 class CommandResult:
     uuid: str | None
     command: str | None
     accepted: bool
-    errors: tuple[CommandError, ...] = field(default=(), converter=tuple)
+    errors: tuple[CommandError, ...] = field(default=(), converter=_errors)
     meta: dict[str, Any] = field(factory=dict)
 
     @classmethod
@@ -38,7 +43,7 @@ class CommandResult:
         return cls(uuid=uuid, command=command, accepted=True, meta=meta or {})
 
     @classmethod
-    def reject(cls, uuid: str | None, command: str | None, errors) -> CommandResult:
+    def reject(cls, uuid: str | None, command: str | None, errors: Iterable[CommandError]) -> CommandResult:
         errors = tuple(errors)
         if not errors:
             raise ValueError("a rejected command needs at least one error")
@@ -76,6 +81,4 @@ def result_from_envelope(body: dict[str, Any], command: str) -> CommandResult:
     """Inverse of `envelope`, for replies kept in the command log."""
     if body["status"] == "accepted":
         return CommandResult.accept(body["uuid"], command, body.get("meta") or {})
-    return CommandResult.reject(
-        body["uuid"], command, [CommandError(**error) for error in body["errors"]]
-    )
+    return CommandResult.reject(body["uuid"], command, [CommandError(**error) for error in body["errors"]])

@@ -20,9 +20,7 @@ def check_export_responses(
     if system is None:
         found.append(errors.external_system_not_found(command, command.external_system_id))
     elif not system.accepts_response_exports:
-        found.append(
-            errors.external_system_not_exporting_responses(command, command.external_system_id)
-        )
+        found.append(errors.external_system_not_exporting_responses(command, command.external_system_id))
     found.extend(
         errors.response_not_found(command, response_id)
         for response_id in command.distinct_response_ids()

@@ -11,7 +11,9 @@ def bind_problem(bind: str) -> str | None:
     if not colon or not port.isdigit():
         return f"the address must be HOST:PORT, such as 127.0.0.1:8000, not {bind!r}"
     try:
-        family, kind, protocol, _, address = socket.getaddrinfo(host or "0.0.0.0", int(port), type=socket.SOCK_STREAM)[0]
+        family, kind, protocol, _, address = socket.getaddrinfo(host or "0.0.0.0", int(port), type=socket.SOCK_STREAM)[
+            0
+        ]
         with socket.socket(family, kind, protocol) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
             probe.bind(address)

@@ -32,8 +32,14 @@ def positive_float(text: str) -> float:
 
 def add_command(commands, name: str, help: str, **options) -> argparse.ArgumentParser:
     """A subcommand whose --help ends with the environment variables it reads and their defaults."""
-    return commands.add_parser(name, help=help, description=help, epilog=settings_epilog(name),
-                               formatter_class=argparse.RawDescriptionHelpFormatter, **options)  # fmt: skip
+    return commands.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=settings_epilog(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **options,
+    )
 
 
 def settings_epilog(command: str) -> str:
@@ -41,6 +47,12 @@ def settings_epilog(command: str) -> str:
     for setting in settings_read_by(command):
         lines.append(f"  {setting.name}")
         text = f"{setting.meaning} (default: {setting.default})"
-        lines += textwrap.wrap(text, _WIDTH, initial_indent="      ", subsequent_indent="      ",
-                               break_on_hyphens=False, break_long_words=False)
+        lines += textwrap.wrap(
+            text,
+            _WIDTH,
+            initial_indent="      ",
+            subsequent_indent="      ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
     return "\n".join(lines)

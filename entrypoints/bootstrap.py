@@ -91,8 +91,15 @@ def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
     )
 
 
-def _services(settings: Settings, unit_of_work, database_answers, database_accepts_writes, export_reader,
-              engine=None, reading=None) -> Services:  # fmt: skip
+def _services(
+    settings: Settings,
+    unit_of_work,
+    database_answers,
+    database_accepts_writes,
+    export_reader,
+    engine=None,
+    reading=None,
+) -> Services:
     deps = ExportResponsesDeps(
         unit_of_work=unit_of_work,
         reading=reading,

@@ -46,25 +46,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="export-responses", description=__doc__.strip(),
-                                     epilog="Each command's --help lists the environment variables it reads.")  # fmt: skip
-    parser.add_argument("--version", action="version",
-                        version=f"%(prog)s {importlib.metadata.version('export-responses')}")  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="export-responses",
+        description=__doc__.strip(),
+        epilog="Each command's --help lists the environment variables it reads.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {importlib.metadata.version('export-responses')}"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    migrate = add_command(commands, "migrate", "create or upgrade the schema, with the standard offices; "
-                          "adopts the original ET API's database by adding only this service's extras")  # fmt: skip
+    migrate = add_command(
+        commands,
+        "migrate",
+        "create or upgrade the schema, with the standard offices; "
+        "adopts the original ET API's database by adding only this service's extras",
+    )
     migrate.add_argument("--dry-run", action="store_true", help="print the SQL it would run and change nothing")
     migrate.set_defaults(run=run_migrate)
 
     serve = add_command(commands, "serve", "migrate if needed, then serve the API under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT (default %(default)s)")
-    serve.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
-                       help="gunicorn worker processes (default: twice the cores, %(default)s)")  # fmt: skip
-    serve.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
-                       help="threads per worker (default %(default)s)")  # fmt: skip
-    serve.add_argument("--no-auth", action="store_true",
-                       help="serve /api/ without authentication (legacy clients on a trusted network only)")  # fmt: skip
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=DEFAULT_WORKERS,
+        help="gunicorn worker processes (default: twice the cores, %(default)s)",
+    )
+    serve.add_argument(
+        "--threads", type=positive_int, default=DEFAULT_THREADS, help="threads per worker (default %(default)s)"
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve /api/ without authentication (legacy clients on a trusted network only)",
+    )
     serve.set_defaults(run=run_serve)
 
     data_commands.add_to(commands)
@@ -94,8 +110,7 @@ def run_serve(args, settings: Settings) -> int:
 
     problem = bind_problem(args.bind)
     if problem:  # before migrating: gunicorn would retry for five seconds, then fail
-        print(f"export-responses serve: {problem}; stop what holds it, or choose another with --bind",
-              file=sys.stderr)  # fmt: skip
+        print(f"export-responses serve: {problem}; stop what holds it, or choose another with --bind", file=sys.stderr)
         return 1
     logs.configure(settings.log_format)
     prepare_folder(settings.database_url)
@@ -113,14 +128,19 @@ def run_serve(args, settings: Settings) -> int:
 
 def _with_authentication(settings: Settings, no_auth: bool) -> Settings:
     if no_auth or not settings.api_auth:
-        LOG.warning("WARNING: /api/ is served WITHOUT authentication: anyone who can reach this service "
-                    "can export responses. Use it only for legacy clients on a trusted network.")  # fmt: skip
+        LOG.warning(
+            "WARNING: /api/ is served WITHOUT authentication: anyone who can reach this service "
+            "can export responses. Use it only for legacy clients on a trusted network."
+        )
         return attrs.evolve(settings, api_auth=False)
     if settings.api_tokens:
         return settings
     token, path = local_token(settings.data_dir)
-    print(f"serve: API_TOKENS is not set, so clients use the token kept in {path} (owner-readable only):\n"
-          f'  curl -H "Authorization: Bearer $(cat {path})" ...', file=sys.stderr)
+    print(
+        f"serve: API_TOKENS is not set, so clients use the token kept in {path} (owner-readable only):\n"
+        f'  curl -H "Authorization: Bearer $(cat {path})" ...',
+        file=sys.stderr,
+    )
     return attrs.evolve(settings, api_tokens=(token,))
 
 

@@ -11,9 +11,9 @@ import sqlalchemy.exc
 from attrs import frozen
 from sqlalchemy.engine import make_url
 
+from adapters.ccd.settings import URL_VARIABLES
 from adapters.sql.engine import DEFAULT_LOCK_WAIT_SECONDS, DEFAULT_STATEMENT_TIMEOUT_SECONDS
 from adapters.sql.pooling import Pooling, connect_arguments, parse_pooling
-from adapters.ccd.settings import URL_VARIABLES
 from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
 from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONSE_IDS
 from domain.retries import parse_delays
@@ -42,21 +42,38 @@ _CCD = "none; the worker needs it"
 # Every setting any command reads: `--help` lists each command's from here, so a setting
 # added here shows up there by itself (a test checks that every variable read is here).
 SETTINGS = (
-    Setting("DATABASE_URL", "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB",
-            f"a SQLite file in the data folder, {DATABASE_FILE}", _ALL),
-    Setting("EXPORT_RESPONSES_DATA_DIR", "the local data folder: the SQLite database, the API token file",
-            f"$XDG_DATA_HOME/{DATA_DIR_NAME}, else ~/.local/share/{DATA_DIR_NAME}", _ALL),
-    Setting("API_TOKENS", "bearer tokens for /api/, comma-separated; sha256:<hex> entries hold digests",
-            "a token made once in the data folder (api-token)", ("serve",)),
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB",
+        f"a SQLite file in the data folder, {DATABASE_FILE}",
+        _ALL,
+    ),
+    Setting(
+        "EXPORT_RESPONSES_DATA_DIR",
+        "the local data folder: the SQLite database, the API token file",
+        f"$XDG_DATA_HOME/{DATA_DIR_NAME}, else ~/.local/share/{DATA_DIR_NAME}",
+        _ALL,
+    ),
+    Setting(
+        "API_TOKENS",
+        "bearer tokens for /api/, comma-separated; sha256:<hex> entries hold digests",
+        "a token made once in the data folder (api-token)",
+        ("serve",),
+    ),
     Setting("API_AUTH", "bearer, or none to serve /api/ without authentication", "bearer", ("serve",)),
     Setting("MAX_RESPONSE_IDS", "most response ids one command may list", str(DEFAULT_MAX_RESPONSE_IDS), ("serve",)),
     Setting("MAX_BODY_BYTES", "largest request body, in bytes", str(MiB), ("serve",)),
-    Setting("EXPORT_RETRY_DELAYS", "seconds before each retry, comma-separated, or none",
-            "the original's eight, n**6 + 15 + jitter", ("worker",)),
-    Setting("EXPORT_CLAIM_SECONDS", "how long a worker holds an export", str(int(DEFAULT_CLAIM_SECONDS)),
-            ("worker",)),
-    *(Setting(name, f"base URL of CCD's {name[4:-9].lower().replace('_', ' ')} service", _CCD, ("worker",))
-      for name in URL_VARIABLES),
+    Setting(
+        "EXPORT_RETRY_DELAYS",
+        "seconds before each retry, comma-separated, or none",
+        "the original's eight, n**6 + 15 + jitter",
+        ("worker",),
+    ),
+    Setting("EXPORT_CLAIM_SECONDS", "how long a worker holds an export", str(int(DEFAULT_CLAIM_SECONDS)), ("worker",)),
+    *(
+        Setting(name, f"base URL of CCD's {name[4:-9].lower().replace('_', ' ')} service", _CCD, ("worker",))
+        for name in URL_VARIABLES
+    ),
     Setting("CCD_JURISDICTION_ID", "CCD jurisdiction", "EMPLOYMENT", ("worker",)),
     Setting("CCD_MICROSERVICE_ID", "service-to-service login name", _CCD, ("worker",)),
     Setting("CCD_MICROSERVICE_SECRET", "service-to-service TOTP seed (base32)", _CCD, ("worker",)),
@@ -64,18 +81,27 @@ SETTINGS = (
     Setting("CCD_SIDAM_PASSWORD", "the exporting user's password", _CCD, ("worker",)),
     Setting("CCD_CONNECT_TIMEOUT", "seconds to connect to CCD", "5", ("worker",)),
     Setting("CCD_READ_TIMEOUT", "seconds to wait for each CCD answer", "25", ("worker",)),
-    Setting("DATABASE_POOLING", "session (direct, or a pooler in session mode) or transaction (PgBouncer)",
-            "session", _ALL),
-    Setting("DATABASE_DIRECT_URL", "a PostgreSQL URL past the pooler, for migrations and sessions",
-            "none", ("migrate", "serve")),
+    Setting(
+        "DATABASE_POOLING", "session (direct, or a pooler in session mode) or transaction (PgBouncer)", "session", _ALL
+    ),
+    Setting(
+        "DATABASE_DIRECT_URL",
+        "a PostgreSQL URL past the pooler, for migrations and sessions",
+        "none",
+        ("migrate", "serve"),
+    ),
     Setting("LOCK_WAIT_SECONDS", "longest wait for a database lock, then 503", "5", ("serve", "worker")),
     Setting("STATEMENT_TIMEOUT_SECONDS", "longest PostgreSQL statement, then 503", "20", ("serve", "worker")),
     Setting("HEADER_READ_SECONDS", "time a client has to send a request's headers, then 408", "10", ("serve",)),
     Setting("BODY_READ_SECONDS", "time a client has to send a request's body, then 408", "30", ("serve",)),
-    Setting("MAX_ERRORS", "most errors one rejection lists, before one that gives the total",
-            str(DEFAULT_MAX_ERRORS), ("serve",)),
+    Setting(
+        "MAX_ERRORS",
+        "most errors one rejection lists, before one that gives the total",
+        str(DEFAULT_MAX_ERRORS),
+        ("serve",),
+    ),
     Setting("LOG_FORMAT", "json (one object a line) or text, for a terminal", "json", ("serve", "worker")),
-)  # fmt: skip
+)
 
 
 def settings_read_by(command: str) -> list[Setting]:
@@ -149,6 +175,7 @@ class Settings:
             return self.database_direct_url
         return self.database_url if self.database_pooling is Pooling.SESSION else None
 
+
 def data_folder(environ: Mapping[str, str] = os.environ) -> Path:
     """The same absolute folder from any directory: EXPORT_RESPONSES_DATA_DIR, else the
     XDG data folder's export-responses (~/.local/share/export-responses)."""
@@ -172,14 +199,16 @@ def _database_url(name: str, text: str, pooling: Pooling) -> str:
     except sa.exc.ArgumentError:
         url = None
     if url is None or url.get_backend_name() not in ("postgresql", "sqlite"):
-        raise ConfigError(f"{name} must be a PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DB) "
-                          "or SQLite (sqlite:///PATH) URL")  # fmt: skip
+        raise ConfigError(
+            f"{name} must be a PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DB) or SQLite (sqlite:///PATH) URL"
+        )
     try:
         (url.host or "").encode("idna")
     except UnicodeError:
         # Checked here: the driver would fail on it with a traceback from the resolver.
-        raise ConfigError(f"{name}: {url.host!r} is not a host name "
-                          f"(postgresql+psycopg://USER:PASSWORD@HOST/DB)") from None  # fmt: skip
+        raise ConfigError(
+            f"{name}: {url.host!r} is not a host name (postgresql+psycopg://USER:PASSWORD@HOST/DB)"
+        ) from None
     if url.get_backend_name() == "postgresql":
         try:
             connect_arguments(url, pooling)

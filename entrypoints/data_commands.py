@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,8 +15,8 @@ from adapters.sql.loading import UpsertBy, load
 from entrypoints.arguments import add_command
 from entrypoints.bootstrap import database_engine
 from entrypoints.config import Settings
-from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.database import prepare_folder, shown, unusable
+from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.load_file import BadLoadFile, label, parse_load_file, read_load_file
 
 STANDARD_INPUT = Path("-")
@@ -27,23 +27,33 @@ def add_to(commands) -> None:
     load_command = add_command(
         commands, "load", "upsert external systems and responses from a JSON file, by id, all or nothing"
     )
-    load_command.add_argument("file", type=Path, metavar="FILE",
-                              help='{"external_systems": [...], "responses": [...]}; - reads standard input')  # fmt: skip
+    load_command.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help='{"external_systems": [...], "responses": [...]}; - reads standard input',
+    )
     load_command.set_defaults(run=run_load)
 
     seed = add_command(commands, "seed", "upsert the development CCD systems and, optionally, demo responses")
     seed.add_argument(
-        "--demo-responses", type=_demo_count, default=0, metavar="N",
+        "--demo-responses",
+        type=_demo_count,
+        default=0,
+        metavar="N",
         help=f"also upsert N demo ET3 responses, by reference (0 to {MAX_DEMO_RESPONSES}, default %(default)s)",
-    )  # fmt: skip
+    )
     seed.set_defaults(run=run_seed)
 
 
 def run_load(args, settings: Settings) -> int:
     source = "standard input" if args.file == STANDARD_INPUT else str(args.file)
     try:
-        dataset = parse_load_file(sys.stdin.buffer.read(), source) if source == "standard input" else (
-            read_load_file(args.file))  # fmt: skip
+        dataset = (
+            parse_load_file(sys.stdin.buffer.read(), source)
+            if source == "standard input"
+            else (read_load_file(args.file))
+        )
     except BadLoadFile as bad:
         return _refuse(f"{source} was not loaded", bad.problems)
     outcome = _write(settings, dataset, "id")
@@ -69,7 +79,7 @@ def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written
         if not migrations.is_current(engine):
             migrations.upgrade(engine, adopt=False)
             print(f"migrated the schema on {shown(settings.database_url)}")
-        outcome = load(engine, dataset, datetime.now(timezone.utc), upsert_by)
+        outcome = load(engine, dataset, datetime.now(UTC), upsert_by)
     except sa.exc.DBAPIError as error:
         # What the checks cannot foresee (a concurrent writer, an unreachable server) is
         # still reported in one line: the transaction has been rolled back.
@@ -99,8 +109,10 @@ def _count(number: int, noun: str) -> str:
 
 
 def _refuse(headline: str, problems) -> int:
-    lines = [f"export-responses: {headline}, nothing was written ({_count(len(problems), 'problem')}):",
-             *[f"  {problem}" for problem in problems]]  # fmt: skip
+    lines = [
+        f"export-responses: {headline}, nothing was written ({_count(len(problems), 'problem')}):",
+        *[f"  {problem}" for problem in problems],
+    ]
     print("\n".join(lines), file=sys.stderr)
     return 1
 

@@ -44,9 +44,11 @@ def prepare_folder(url: str) -> None:
         # Owner only: the database holds the responses' personal data.
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
-        raise DatabaseProblem(f"cannot create the folder {path.parent} for the database {shown(url)}: "
-                              f"{error.strerror or error}; set DATABASE_URL or EXPORT_RESPONSES_DATA_DIR "
-                              f"to a folder you can write") from None  # fmt: skip
+        raise DatabaseProblem(
+            f"cannot create the folder {path.parent} for the database {shown(url)}: "
+            f"{error.strerror or error}; set DATABASE_URL or EXPORT_RESPONSES_DATA_DIR "
+            f"to a folder you can write"
+        ) from None
 
 
 def require_current_schema(engine: sa.Engine) -> None:

@@ -7,7 +7,7 @@ count asked for, so seeding again (with as many or more) updates rows rather tha
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from adapters.sql.load_records import (
@@ -21,27 +21,105 @@ from domain.external_systems import Configuration
 MAX_DEMO_RESPONSES = 100_000
 # name, reference, office code, configuration: the contract's table of seeded systems.
 _CCD_SYSTEMS = (
-    ("CCD Manchester", "ccd_manchester", 24,
-     {"case_type_id": "Manchester_Dev", "multiples_case_type_id": "Manchester_Multiples_Dev"}),
-    ("CCD Glasgow", "ccd_glasgow", 41,
-     {"case_type_id": "Glasgow_Dev", "multiples_case_type_id": "Glasgow_Multiples_Dev"}),
+    (
+        "CCD Manchester",
+        "ccd_manchester",
+        24,
+        {"case_type_id": "Manchester_Dev", "multiples_case_type_id": "Manchester_Multiples_Dev"},
+    ),
+    (
+        "CCD Glasgow",
+        "ccd_glasgow",
+        41,
+        {"case_type_id": "Glasgow_Dev", "multiples_case_type_id": "Glasgow_Multiples_Dev"},
+    ),
     ("CCD London Central", "ccd_london_central", 22, {}),
     ("CCD Bristol", "ccd_bristol", 14, {}),
-    ("CCD England And Wales (Reform)", "ccd_england_and_wales_reform", 60,
-     {"case_type_id": "ET_EnglandWales", "send_request_id": "true"}),
+    (
+        "CCD England And Wales (Reform)",
+        "ccd_england_and_wales_reform",
+        60,
+        {"case_type_id": "ET_EnglandWales", "send_request_id": "true"},
+    ),
     ("CCD Scotland (Reform)", "ccd_scotland_reform", 80, {"case_type_id": "ET_Scotland", "send_request_id": "true"}),
-)  # fmt: skip
+)
 _REMOTE_OFFICE = {"ccd_england_and_wales_reform"}
-_TOWNS = {24: ("Manchester", "M"), 41: ("Glasgow", "G"), 22: ("London", "WC"), 14: ("Bristol", "BS"),
-          60: ("Birmingham", "B"), 80: ("Edinburgh", "EH")}  # fmt: skip
-_FIRST_NAMES = ("Amelia", "Oliver", "Isla", "Harry", "Priya", "Mohammed", "Grace", "Jack", "Siobhan",
-                "Tomasz", "Chloe", "Kwame", "Eilidh", "Rhys", "Fatima", "George", "Hannah", "Callum")  # fmt: skip
-_LAST_NAMES = ("Smith", "Jones", "Patel", "Williams", "Brown", "Taylor", "Khan", "Davies", "Wilson",
-               "Campbell", "Evans", "Kowalski", "Murray", "Thomas", "Roberts", "Okafor", "Walker")  # fmt: skip
-_COMPANY_WORDS = ("Northgate", "Pennine", "Clyde", "Riverside", "Harbour", "Oakwood", "Summit", "Kingfisher",
-                  "Meridian", "Thistle", "Severn", "Beacon", "Highland", "Ashford", "Crown")  # fmt: skip
-_COMPANY_TRADES = ("Logistics", "Care Homes", "Engineering", "Retail", "Hospitality", "Construction",
-                   "Software", "Cleaning Services", "Print", "Foods")  # fmt: skip
+_TOWNS = {
+    24: ("Manchester", "M"),
+    41: ("Glasgow", "G"),
+    22: ("London", "WC"),
+    14: ("Bristol", "BS"),
+    60: ("Birmingham", "B"),
+    80: ("Edinburgh", "EH"),
+}
+_FIRST_NAMES = (
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "Harry",
+    "Priya",
+    "Mohammed",
+    "Grace",
+    "Jack",
+    "Siobhan",
+    "Tomasz",
+    "Chloe",
+    "Kwame",
+    "Eilidh",
+    "Rhys",
+    "Fatima",
+    "George",
+    "Hannah",
+    "Callum",
+)
+_LAST_NAMES = (
+    "Smith",
+    "Jones",
+    "Patel",
+    "Williams",
+    "Brown",
+    "Taylor",
+    "Khan",
+    "Davies",
+    "Wilson",
+    "Campbell",
+    "Evans",
+    "Kowalski",
+    "Murray",
+    "Thomas",
+    "Roberts",
+    "Okafor",
+    "Walker",
+)
+_COMPANY_WORDS = (
+    "Northgate",
+    "Pennine",
+    "Clyde",
+    "Riverside",
+    "Harbour",
+    "Oakwood",
+    "Summit",
+    "Kingfisher",
+    "Meridian",
+    "Thistle",
+    "Severn",
+    "Beacon",
+    "Highland",
+    "Ashford",
+    "Crown",
+)
+_COMPANY_TRADES = (
+    "Logistics",
+    "Care Homes",
+    "Engineering",
+    "Retail",
+    "Hospitality",
+    "Construction",
+    "Software",
+    "Cleaning Services",
+    "Print",
+    "Foods",
+)
 _STREETS = ("High Street", "Station Road", "Church Lane", "Victoria Road", "Mill Lane", "Park Avenue", "King Street")
 
 
@@ -49,13 +127,19 @@ def ccd_external_systems() -> tuple[ExternalSystemRecord, ...]:
     """The six development CCD systems; ids are left to the database (seed upserts by reference)."""
     return tuple(
         ExternalSystemRecord(
-            id=None, name=name, reference=reference, office_codes=(office,), enabled=True,
-            export_responses=True, export_claims=True, export_queue="external_system_ccd",
+            id=None,
+            name=name,
+            reference=reference,
+            office_codes=(office,),
+            enabled=True,
+            export_responses=True,
+            export_claims=True,
+            export_queue="external_system_ccd",
             response_remote_office=reference in _REMOTE_OFFICE,
             configurations=tuple(Configuration(key, value) for key, value in settings.items()),
         )
         for name, reference, office, settings in _CCD_SYSTEMS
-    )  # fmt: skip
+    )
 
 
 def demo_responses(count: int) -> tuple[ResponseRecord, ...]:
@@ -66,8 +150,9 @@ def demo_response(number: int) -> ResponseRecord:
     """Demo response `number` (from 1): an ET3 for one of the seeded systems' offices."""
     rng = random.Random(number)
     office = _CCD_SYSTEMS[(number - 1) % len(_CCD_SYSTEMS)][2]
-    received = datetime(2024, 1, 2, 9, tzinfo=timezone.utc) + timedelta(
-        days=rng.randrange(360), hours=rng.randrange(8), minutes=rng.randrange(60))  # fmt: skip
+    received = datetime(2024, 1, 2, 9, tzinfo=UTC) + timedelta(
+        days=rng.randrange(360), hours=rng.randrange(8), minutes=rng.randrange(60)
+    )
     started = received.date() - timedelta(days=rng.randrange(400, 4000))
     still_employed = rng.random() < 0.2
     defends = rng.random() < 0.8
@@ -144,12 +229,14 @@ def _representative(rng: random.Random, office: int) -> RepresentativeRecord:
 
 
 def _defence(rng: random.Random) -> str:
-    return rng.choice((
-        "The claimant was dismissed for gross misconduct after a fair disciplinary process.",
-        "The claimant resigned and was not constructively dismissed.",
-        "All wages due were paid in full; the claimed overtime was never authorised.",
-        "The role was genuinely redundant and the selection criteria were applied fairly.",
-    ))  # fmt: skip
+    return rng.choice(
+        (
+            "The claimant was dismissed for gross misconduct after a fair disciplinary process.",
+            "The claimant resigned and was not constructively dismissed.",
+            "All wages due were paid in full; the claimed overtime was never authorised.",
+            "The role was genuinely redundant and the selection criteria were applied fairly.",
+        )
+    )
 
 
 def _before(received: date, started: date, rng: random.Random) -> date:

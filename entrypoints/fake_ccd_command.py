@@ -20,13 +20,24 @@ from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 
 def add_to(commands) -> None:
     fake_ccd = add_command(commands, "fake-ccd", "serve a fake CCD until stopped (Ctrl-C, SIGTERM or SIGHUP)")
-    fake_ccd.add_argument("--bind", type=_host_port, default="127.0.0.1:0",
-                          help="HOST:PORT; port 0 picks a free one (default %(default)s)")  # fmt: skip
-    fake_ccd.add_argument("--latency", type=_seconds, default=0.0,
-                          help="seconds before answering each data-store call (default %(default)s)")  # fmt: skip
-    fake_ccd.add_argument("--cases-from-database", action="store_true",
-                          help="serve a case for every response in the database (DATABASE_URL), "
-                               "in each case type of the systems exporting responses")  # fmt: skip
+    fake_ccd.add_argument(
+        "--bind",
+        type=_host_port,
+        default="127.0.0.1:0",
+        help="HOST:PORT; port 0 picks a free one (default %(default)s)",
+    )
+    fake_ccd.add_argument(
+        "--latency",
+        type=_seconds,
+        default=0.0,
+        help="seconds before answering each data-store call (default %(default)s)",
+    )
+    fake_ccd.add_argument(
+        "--cases-from-database",
+        action="store_true",
+        help="serve a case for every response in the database (DATABASE_URL), "
+        "in each case type of the systems exporting responses",
+    )
     fake_ccd.set_defaults(run=run)
 
 
@@ -60,11 +71,12 @@ def add_cases_from_database(fake: FakeCcd, database_url: str, pooling: Pooling =
 def _read(database_url: str, pooling: Pooling) -> tuple[dict[int, str], list[str], list[str]]:
     configuration = external_system_configurations
     case_types = (
-        sa.select(configuration.c.value).distinct()
+        sa.select(configuration.c.value)
+        .distinct()
         .join(external_systems, external_systems.c.id == configuration.c.external_system_id)
         .where(external_systems.c.export_responses.is_(True), configuration.c.key == "case_type_id")
         .order_by(configuration.c.value)
-    )  # fmt: skip
+    )
     case_numbers = sa.select(responses.c.case_number).distinct().order_by(responses.c.case_number)
     require_existing(database_url)
     engine = create_engine(database_url, pooling=pooling)

@@ -282,4 +282,3 @@ def _client(conn: TConn) -> str:
         return f"{conn.client[0]}:{conn.client[1]}"
     except (TypeError, IndexError):
         return str(conn.client)
-

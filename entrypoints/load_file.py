@@ -12,7 +12,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -66,10 +66,14 @@ def parse_load_file(raw: bytes, name: str = "the file") -> Dataset:
     """The dataset in `raw`, or BadLoadFile listing every problem found in it."""
     document = _decode(raw, name)
     if not isinstance(document, dict):
-        raise BadLoadFile([f"{name} must hold a JSON object with external_systems and responses, "
-                           f"not {json_type(document)}"])  # fmt: skip
-    found = [f"{key} is not a known top-level key (expected {' or '.join(COLLECTIONS)})"
-             for key in document if key not in COLLECTIONS]  # fmt: skip
+        raise BadLoadFile(
+            [f"{name} must hold a JSON object with external_systems and responses, not {json_type(document)}"]
+        )
+    found = [
+        f"{key} is not a known top-level key (expected {' or '.join(COLLECTIONS)})"
+        for key in document
+        if key not in COLLECTIONS
+    ]
     converter = make_converter()
     collections = {}
     for collection in COLLECTIONS:
@@ -154,21 +158,46 @@ def _duplicates(collection: str, records: list[tuple[int, Any]], field: str) -> 
 
 def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    for kind, hook in ((str, string), (bool, boolean), (int, integer), (date, _date),
-                       (datetime, _datetime), (Decimal, _decimal(38, 2))):  # fmt: skip
+    for kind, hook in (
+        (str, string),
+        (bool, boolean),
+        (int, integer),
+        (date, _date),
+        (datetime, _datetime),
+        (Decimal, _decimal(38, 2)),
+    ):
         converter.register_structure_hook(kind, hook)
     # Generic types are matched by equality: singledispatch only takes classes.
     converter.register_structure_hook_func(lambda kind: kind == tuple[int, ...], _integer_tuple)
     converter.register_structure_hook_func(lambda kind: kind == tuple[Configuration, ...], _configurations(converter))
     _register_record(converter, SecretConfiguration)
-    _register_record(converter, ExternalSystemRecord, id=_row_id, name=_text, reference=_text, export_queue=_text,
-                     export_feedback_queue=_text)  # fmt: skip
-    _register_record(converter, RespondentRecord, name=_text, organisation_employ_gb=_optional(_int32),
-                     employment_at_site_number=_optional(_int32))  # fmt: skip
+    _register_record(
+        converter,
+        ExternalSystemRecord,
+        id=_row_id,
+        name=_text,
+        reference=_text,
+        export_queue=_text,
+        export_feedback_queue=_text,
+    )
+    _register_record(
+        converter,
+        RespondentRecord,
+        name=_text,
+        organisation_employ_gb=_optional(_int32),
+        employment_at_site_number=_optional(_int32),
+    )
     _register_record(converter, RepresentativeRecord, name=_text)
-    _register_record(converter, ResponseRecord, id=_row_id, reference=_response_reference, case_number=_text,
-                     claimants_name=_text, queried_hours=_optional(_decimal(8, 2)),
-                     queried_pay_before_tax=_optional(_decimal(10, 2)))  # fmt: skip
+    _register_record(
+        converter,
+        ResponseRecord,
+        id=_row_id,
+        reference=_response_reference,
+        case_number=_text,
+        claimants_name=_text,
+        queried_hours=_optional(_decimal(8, 2)),
+        queried_pay_before_tax=_optional(_decimal(10, 2)),
+    )
     return converter
 
 
@@ -182,18 +211,10 @@ def _optional(hook: Callable) -> Callable:
     return lambda value, kind=None: None if value is None else hook(value, kind)
 
 
-
-
-
-
 def _text(value: Any, _kind=None) -> str:
     if not string(value).strip():
         raise Problem("blank", "must not be blank")
     return value
-
-
-
-
 
 
 def _int32(value: Any, _kind=None) -> int:
@@ -208,8 +229,6 @@ def _response_reference(value: Any, _kind=None) -> str:
     if not _RESPONSE_REFERENCE.fullmatch(string(value)):
         raise Problem("invalid_reference", "must be 12 digits, the first two an office code, e.g. 242000000100")
     return value
-
-
 
 
 def _decimal(precision: int, scale: int) -> Callable:
@@ -241,7 +260,7 @@ def _datetime(value: Any, _kind=None) -> datetime:
     except ValueError:
         raise Problem("invalid_datetime", "must be a date and time such as 2024-01-31T09:30:00Z") from None
     # A time without an offset is taken to be UTC, as the original stored every time.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _configurations(converter: cattrs.Converter) -> Callable:
@@ -266,8 +285,9 @@ def _configuration(converter: cattrs.Converter, key: str, setting: Any) -> Confi
     if isinstance(setting, dict):
         secret = converter.structure(setting, SecretConfiguration)
         return Configuration(key, secret.value, secret.can_read, secret.can_write)
-    raise Problem("invalid_type", f"must be a string, or an object with value, can_read and can_write, "
-                                  f"not {json_type(setting)}")  # fmt: skip
+    raise Problem(
+        "invalid_type", f"must be a string, or an object with value, can_read and can_write, not {json_type(setting)}"
+    )
 
 
 def _integer_tuple(value: Any, _kind=None) -> tuple[int, ...]:

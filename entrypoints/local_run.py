@@ -1,9 +1,9 @@
 """What scripts/run asks before and after it starts the service on this machine.
 
-    python -m entrypoints.local_run prepare HOST:PORT
-        prints the data folder; one line and status 1 if nothing can listen there
-    python -m entrypoints.local_run ready --api URL --worker PID --stop PID [--fake-ccd URL]
-        waits until GET URL/health answers 200, then prints the banner
+python -m entrypoints.local_run prepare HOST:PORT
+    prints the data folder; one line and status 1 if nothing can listen there
+python -m entrypoints.local_run ready --api URL --worker PID --stop PID [--fake-ccd URL]
+    waits until GET URL/health answers 200, then prints the banner
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.step == "prepare":
         problem = bind_problem(args.bind)
         if problem:
-            print(f"run: {problem}; stop what holds it, or choose another: BIND=127.0.0.1:8001 scripts/run",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"run: {problem}; stop what holds it, or choose another: BIND=127.0.0.1:8001 scripts/run",
+                file=sys.stderr,
+            )
             return 1
         print(settings.data_dir)
         return 0

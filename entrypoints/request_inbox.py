@@ -18,7 +18,9 @@ from attrs import define, field
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _MAX_CHUNK_LINE = 4096  # a size line longer than this is malformed, not incomplete
 # A chunk extension: `;name` or `;name=value`, tokens or quoted strings (RFC 9112 7.1.1).
-_EXTENSION = re.compile(rb'(;[ \t]*[!#$%&\'*+.^_`|~0-9A-Za-z-]+([ \t]*=[ \t]*([!#$%&\'*+.^_`|~0-9A-Za-z-]+|"[^"\\\x00-\x08\x0a-\x1f]*"))?[ \t]*)*')
+_EXTENSION = re.compile(
+    rb'(;[ \t]*[!#$%&\'*+.^_`|~0-9A-Za-z-]+([ \t]*=[ \t]*([!#$%&\'*+.^_`|~0-9A-Za-z-]+|"[^"\\\x00-\x08\x0a-\x1f]*"))?[ \t]*)*'
+)
 
 
 class Arrival(enum.Enum):

@@ -12,8 +12,8 @@ from entrypoints import logs
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import DEFAULT_BODY_READ_SECONDS, DEFAULT_HEADER_READ_SECONDS, MiB, Settings
 from entrypoints.gunicorn_worker import BufferedThreadWorker
-from entrypoints.logs import GunicornLogger
 from entrypoints.http.app import create_app
+from entrypoints.logs import GunicornLogger
 from entrypoints.server_stop import request_finished, request_started, stop_promptly
 from entrypoints.signals import exiting_soon, ignore_stop_signals
 

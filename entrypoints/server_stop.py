@@ -60,8 +60,9 @@ def stop_promptly(worker, graceful_seconds: float) -> None:
     """gunicorn's post_worker_init: take over the worker's stop signals."""
     worker.requests_in_hand = RequestsInHand()
     stops = signal_queue((signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP))
-    threading.Thread(target=_stop_when_signalled, args=(worker, stops, graceful_seconds),
-                     name="stop", daemon=True).start()  # fmt: skip
+    threading.Thread(
+        target=_stop_when_signalled, args=(worker, stops, graceful_seconds), name="stop", daemon=True
+    ).start()
 
 
 def request_started(worker, _request) -> None:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from application.export_status import ExportReader
 from domain.exports import FINAL_STATES
-from entrypoints.bootstrap import bootstrap
 from entrypoints.arguments import add_command
+from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.database import require_current_schema, require_existing, unusable
 from entrypoints.http.converter import command_uuid
@@ -29,8 +29,13 @@ def add_to(commands) -> None:
     status = add_command(commands, "status", "count exports by state, optionally following them until all are final")
     status.add_argument("--command", type=_command_uuid, metavar="UUID", help="only the exports of this command")
     status.add_argument("--follow", action="store_true", help="redraw a progress bar until every export is final")
-    status.add_argument("--interval", type=_interval, default=DEFAULT_INTERVAL, metavar="SECONDS",
-                        help="seconds between refreshes with --follow (default %(default)s)")  # fmt: skip
+    status.add_argument(
+        "--interval",
+        type=_interval,
+        default=DEFAULT_INTERVAL,
+        metavar="SECONDS",
+        help="seconds between refreshes with --follow (default %(default)s)",
+    )
     status.set_defaults(run=run_status)
 
 

@@ -107,33 +107,62 @@ class Worker:
             self._after_crash(claim, error)
         with self._outcomes_lock:
             self.outcomes[outcome] += 1
-        LOG.info(json.dumps({"event": "attempt", "export_id": claim.export_id, "attempt": claim.attempt,
-                             "outcome": outcome, "seconds": round(time.perf_counter() - started, 3)}))  # fmt: skip
+        LOG.info(
+            json.dumps(
+                {
+                    "event": "attempt",
+                    "export_id": claim.export_id,
+                    "attempt": claim.attempt,
+                    "outcome": outcome,
+                    "seconds": round(time.perf_counter() - started, 3),
+                }
+            )
+        )
 
     def _after_crash(self, claim: ClaimedExport, error: Exception) -> None:
         """Log the crash, end the claim (as a failed attempt if it can still be recorded),
         and hold further claims back for a while: the fault may be anyone's."""
-        LOG.error(json.dumps({"event": "attempt_crashed", "export_ids": [claim.export_id], "attempt": claim.attempt,
-                              "error": describe(error)}))  # fmt: skip
+        LOG.error(
+            json.dumps(
+                {
+                    "event": "attempt_crashed",
+                    "export_ids": [claim.export_id],
+                    "attempt": claim.attempt,
+                    "error": describe(error),
+                }
+            )
+        )
         with self._outcomes_lock:
             self._paused_until = time.monotonic() + self.crash_backoff.failed()
         try:
             record_crash(claim, self.deps, f"the attempt failed unexpectedly: {describe(error)}")
         except Exception as second:  # noqa: BLE001
-            LOG.error(json.dumps({"event": "crash_not_recorded", "export_ids": [claim.export_id],
-                                  "error": describe(second)}))  # fmt: skip
+            LOG.error(
+                json.dumps({"event": "crash_not_recorded", "export_ids": [claim.export_id], "error": describe(second)})
+            )
             self._release(claim.claim_token, [claim.export_id])
 
     def _release(self, token: str, export_ids: list[int] | None) -> None:
         try:
             released = release_claims(self.deps, token, export_ids)
         except Exception as error:  # noqa: BLE001 - the claims expire on their own
-            LOG.warning(json.dumps({"event": "claims_left_to_expire", "claim_token": token,
-                                    "export_ids": export_ids, "error": describe(error)}))  # fmt: skip
+            LOG.warning(
+                json.dumps(
+                    {
+                        "event": "claims_left_to_expire",
+                        "claim_token": token,
+                        "export_ids": export_ids,
+                        "error": describe(error),
+                    }
+                )
+            )
             return
         if released:
-            LOG.info(json.dumps({"event": "claims_released", "claim_token": token, "export_ids": export_ids,
-                                 "released": released}))  # fmt: skip
+            LOG.info(
+                json.dumps(
+                    {"event": "claims_released", "claim_token": token, "export_ids": export_ids, "released": released}
+                )
+            )
 
 
 def describe(error: BaseException) -> str:

@@ -29,7 +29,6 @@ from entrypoints.http.app import create_app
 from features.support import database as db
 from features.support.client import Exchange, InProcessClient, LiveClient
 from tests.auth import AUTHORIZATION, TEST_TOKEN
-from tests.conftest import postgres_cluster, sqlite_template, sqlite_url  # noqa: F401
 from tests.rails_rows import create_original_database
 
 
@@ -131,8 +130,12 @@ def system_exporting_responses(database, system_id):
         db.put_external_system(connection, system_id, enabled=True, export_responses=True)
 
 
-@given(step_text("an external system with id {system_id:d} with enabled {enabled:Flag} "
-                 "and export_responses {export_responses:Flag}"))  # fmt: skip
+@given(
+    step_text(
+        "an external system with id {system_id:d} with enabled {enabled:Flag} "
+        "and export_responses {export_responses:Flag}"
+    )
+)
 def system_with_flags(database, system_id, enabled, export_responses):
     with database.begin() as connection:
         db.put_external_system(connection, system_id, enabled=enabled, export_responses=export_responses)
@@ -188,8 +191,11 @@ def nothing_written(database, exchanges):
         assert db.snapshot(connection) == exchanges[-1].rows_before
 
 
-@then(step_text("the request added rows: {exports:d} to exports, {events:d} to export_events "
-                "and {commands:d} to commands"))  # fmt: skip
+@then(
+    step_text(
+        "the request added rows: {exports:d} to exports, {events:d} to export_events and {commands:d} to commands"
+    )
+)
 def rows_added(database, exchanges, exports, events, commands):
     with database.connect() as connection:
         after = db.snapshot(connection)
@@ -199,10 +205,15 @@ def rows_added(database, exchanges, exports, events, commands):
     assert all(row in after[name] for name, rows in before.items() for row in rows), "a row changed"
 
 
-@then(step_text('the command "{command_uuid}" queued one export to external system {system_id:d} '
-                "for response {ids:Ids}"))  # fmt: skip
-@then(step_text('the command "{command_uuid}" queued one export to external system {system_id:d} '
-                "for each of responses {ids:Ids}"))  # fmt: skip
+@then(
+    step_text('the command "{command_uuid}" queued one export to external system {system_id:d} for response {ids:Ids}')
+)
+@then(
+    step_text(
+        'the command "{command_uuid}" queued one export to external system {system_id:d} '
+        "for each of responses {ids:Ids}"
+    )
+)
 def command_queued_exports(database, command_uuid, system_id, ids):
     with database.connect() as connection:
         exports = db.exports_of_command(connection, command_uuid)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from attrs import frozen
@@ -54,7 +54,7 @@ def records(datatable: list[list[str]]) -> list[dict[str, str]]:
 
 
 def instant(timestamp: str) -> datetime:
-    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 # --- fixtures: CCD and the worker, per scenario ---------------------------------------
@@ -81,15 +81,20 @@ def worker_deps(database, ccd_gateway):
 # --- Given ------------------------------------------------------------------------------
 
 
-@given(step_text('an external system with id {system_id:d} that exports responses to the CCD case type '
-                 '"{case_type_id}"'))  # fmt: skip
+@given(
+    step_text('an external system with id {system_id:d} that exports responses to the CCD case type "{case_type_id}"')
+)
 def ccd_system(database, system_id, case_type_id):
     with database.begin() as connection:
         db.put_ccd_system(connection, system_id, case_type_id=case_type_id)
 
 
-@given(step_text('an external system with id {system_id:d} that exports responses to the CCD case type '
-                 '"{case_type_id}" and assigns responses to remote offices'))  # fmt: skip
+@given(
+    step_text(
+        "an external system with id {system_id:d} that exports responses to the CCD case type "
+        '"{case_type_id}" and assigns responses to remote offices'
+    )
+)
 def ccd_system_with_remote_offices(database, system_id, case_type_id):
     with database.begin() as connection:
         db.put_ccd_system(connection, system_id, case_type_id=case_type_id, response_remote_office=True)
@@ -105,12 +110,15 @@ def responses_with_case_numbers(database, datatable):
 @given("CCD holds the cases:")
 def ccd_cases(fake_ccd, datatable):
     for row in records(datatable):
-        fake_ccd.add_case(row["case_type_id"], row["case_number"], row["managing_office"] or None,
-                          case_id=int(row["case_id"]))  # fmt: skip
+        fake_ccd.add_case(
+            row["case_type_id"], row["case_number"], row["managing_office"] or None, case_id=int(row["case_id"])
+        )
 
 
-@given(parsers.re(r"CCD answers the next (?P<stage>data store|login) request with (?P<status>[0-9]{3})"),
-       converters={"status": int})
+@given(
+    parsers.re(r"CCD answers the next (?P<stage>data store|login) request with (?P<status>[0-9]{3})"),
+    converters={"status": int},
+)
 def ccd_fails_next(fake_ccd, stage, status):
     fake_ccd.fail_next(STAGES[stage], [status])
 
@@ -141,16 +149,22 @@ def ccd_refuses_connections(fake_ccd):
 # --- When -------------------------------------------------------------------------------
 
 
-@when(step_text("the admin client exports response {ids:Ids} to external system {system_id:d}"),
-      target_fixture="command")  # fmt: skip
-@when(step_text("the admin client exports responses {ids:Ids} to external system {system_id:d}"),
-      target_fixture="command")  # fmt: skip
+@when(
+    step_text("the admin client exports response {ids:Ids} to external system {system_id:d}"), target_fixture="command"
+)
+@when(
+    step_text("the admin client exports responses {ids:Ids} to external system {system_id:d}"), target_fixture="command"
+)
 def export_responses(client, ids, system_id):
     command_uuid = str(uuid.uuid4())  # fresh per run: a live database keeps the commands of earlier runs
-    body = {"uuid": command_uuid, "command": "ExportResponses",
-            "data": {"external_system_id": system_id, "response_ids": ids}}  # fmt: skip
-    return SentCommand(command_uuid, client.post("/api/v2/exports/export_responses", json.dumps(body).encode(),
-                                                 JSON_REQUEST_HEADERS))  # fmt: skip
+    body = {
+        "uuid": command_uuid,
+        "command": "ExportResponses",
+        "data": {"external_system_id": system_id, "response_ids": ids},
+    }
+    return SentCommand(
+        command_uuid, client.post("/api/v2/exports/export_responses", json.dumps(body).encode(), JSON_REQUEST_HEADERS)
+    )
 
 
 @when("the worker runs until every export of the command is final")
@@ -185,8 +199,12 @@ def external_data_is(client, command, response_id, docstring):
     assert export_of(client, command, response_id)["external_data"] == json.loads(docstring)
 
 
-@then(step_text('the external_data of the export of response {response_id:d} names the case {case_id:d} '
-                'in the office "{office}"'))  # fmt: skip
+@then(
+    step_text(
+        "the external_data of the export of response {response_id:d} names the case {case_id:d} "
+        'in the office "{office}"'
+    )
+)
 def external_data_names_case(client, command, response_id, case_id, office):
     data = export_of(client, command, response_id)["external_data"]
     assert (data.get("case_id"), data.get("office")) == (case_id, office), data
@@ -195,20 +213,30 @@ def external_data_names_case(client, command, response_id, case_id, office):
 def event_row(event: dict) -> dict:
     # As the original wrote it, and the ET admin reads it: under data.external_data.
     error = (event["data"]["external_data"].get("error") or {}).get("message", "")
-    return {"state": event["state"], "percent_complete": event["percent_complete"], "message": event["message"],
-            "error": error}  # fmt: skip
+    return {
+        "state": event["state"],
+        "percent_complete": event["percent_complete"],
+        "message": event["message"],
+        "error": error,
+    }
 
 
 @then(step_text("the events of the export of response {response_id:d} are:"))
 def events_are(client, command, response_id, datatable):
     events = export_of(client, command, response_id)["events"]
-    expected = [{name: cell(value) if name == "percent_complete" else value for name, value in row.items()}
-                for row in records(datatable)]  # fmt: skip
+    expected = [
+        {name: cell(value) if name == "percent_complete" else value for name, value in row.items()}
+        for row in records(datatable)
+    ]
     assert [event_row(event) for event in events] == expected
 
 
-@then(step_text("the export of response {response_id:d} was tried again no sooner than {seconds:f} s "
-                "after its first attempt failed"))  # fmt: skip
+@then(
+    step_text(
+        "the export of response {response_id:d} was tried again no sooner than {seconds:f} s "
+        "after its first attempt failed"
+    )
+)
 def retried_after_delay(client, command, response_id, seconds):
     events = export_of(client, command, response_id)["events"]
     states = [event["state"] for event in events]
@@ -221,8 +249,11 @@ def retried_after_delay(client, command, response_id, seconds):
 @then(step_text("CCD saw {logins:d} logins and {searches:d} case searches, the last with fresh tokens"))
 def ccd_saw_logins(fake_ccd, logins, searches):
     assert [fake_ccd.calls[path] for path in LOGIN_PATHS] == [logins] * len(LOGIN_PATHS)
-    tokens = [(request.headers.get("serviceauthorization"), request.headers.get("authorization"))
-              for request in fake_ccd.received if request.path.startswith("/data_store/")]  # fmt: skip
+    tokens = [
+        (request.headers.get("serviceauthorization"), request.headers.get("authorization"))
+        for request in fake_ccd.received
+        if request.path.startswith("/data_store/")
+    ]
     assert len(tokens) == searches
     *before, last = tokens
     assert len(set(before)) == 1, "the searches before the fresh login used the same (expired) tokens"
@@ -236,8 +267,12 @@ def exports_read(client, command, datatable):
     assert sorted(exports) == sorted(int(row["response_id"]) for row in rows)
     for row in rows:
         export = exports[int(row["response_id"])]
-        actual = {"state": export["state"], "percent_complete": export["percent_complete"],
-                  "case_id": export["external_data"].get("case_id"), "office": export["external_data"].get("office")}  # fmt: skip
+        actual = {
+            "state": export["state"],
+            "percent_complete": export["percent_complete"],
+            "case_id": export["external_data"].get("case_id"),
+            "office": export["external_data"].get("office"),
+        }
         expected = {name: cell(value) for name, value in row.items() if name != "response_id"}
         assert actual == expected, (row["response_id"], actual)
 

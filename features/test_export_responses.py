@@ -51,8 +51,10 @@ def post_json(client, database, exchanges, path, docstring):
     return exchange(client, database, exchanges, "POST", path, docstring.encode(), JSON_REQUEST_HEADERS)
 
 
-@when(parsers.parse('the admin client sends {method} "{path}" with Content-Type "{content_type}":'),
-      target_fixture="reply")  # fmt: skip
+@when(
+    parsers.parse('the admin client sends {method} "{path}" with Content-Type "{content_type}":'),
+    target_fixture="reply",
+)
 def send_raw(client, database, exchanges, method, path, content_type, docstring):
     headers = {"Content-Type": content_type, "Accept": "application/json"}
     return exchange(client, database, exchanges, method, path, expand(docstring), headers)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from adapters.sql import tables
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def add_external_system(connection: sa.Connection, system_id: int, **overrides) -> None:
@@ -37,9 +37,10 @@ def add_responses(connection: sa.Connection, response_ids) -> None:
     if not ids:
         return
     respondent_id = connection.execute(
-        sa.insert(tables.respondents).values(name="Acme Ltd", created_at=NOW, updated_at=NOW)
+        sa.insert(tables.respondents)
+        .values(name="Acme Ltd", created_at=NOW, updated_at=NOW)
         .returning(tables.respondents.c.id)
-    ).scalar_one()  # fmt: skip
+    ).scalar_one()
     connection.execute(
         sa.insert(tables.responses),
         [

@@ -28,14 +28,51 @@ FIELDS = ("uuid", "command", "data")
 DATA_FIELDS = ("external_system_id", "response_ids")
 
 BOUNDARY_INTEGERS = (
-    0, 1, -1, 43, 2**31 - 1, 2**31, 2**53, 2**53 + 1,
-    INT64_MAX, INT64_MAX + 1, INT64_MIN, INT64_MIN - 1, 2**64, -(2**64), 10**30, -(10**30),
-)  # fmt: skip
+    0,
+    1,
+    -1,
+    43,
+    2**31 - 1,
+    2**31,
+    2**53,
+    2**53 + 1,
+    INT64_MAX,
+    INT64_MAX + 1,
+    INT64_MIN,
+    INT64_MIN - 1,
+    2**64,
+    -(2**64),
+    10**30,
+    -(10**30),
+)
 TRICKY_STRINGS = (
-    "", " ", "ExportResponses", "exportresponses", "EXPORTRESPONSES", " ExportResponses", "ExportResponses\n",
-    "ExportResponses\x00", "null", "true", "0", "43", "18", "1e3", "[]", "{}", "\x00", "\ud800", "\udfff",
-    "\ud83d\ude00", "🙂", "Ω", "ı", "\u202e", "\ufeff", "a" * 300,
-)  # fmt: skip
+    "",
+    " ",
+    "ExportResponses",
+    "exportresponses",
+    "EXPORTRESPONSES",
+    " ExportResponses",
+    "ExportResponses\n",
+    "ExportResponses\x00",
+    "null",
+    "true",
+    "0",
+    "43",
+    "18",
+    "1e3",
+    "[]",
+    "{}",
+    "\x00",
+    "\ud800",
+    "\udfff",
+    "\ud83d\ude00",
+    "🙂",
+    "Ω",
+    "ı",
+    "\u202e",
+    "\ufeff",
+    "a" * 300,
+)
 
 # Unicode with lone surrogates: JSON can carry them ("\ud800"), Python decodes them.
 any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=12) | st.sampled_from(TRICKY_STRINGS)
@@ -56,11 +93,25 @@ json_values = st.recursive(
 
 def _uuid_variants(value: uuid_module.UUID) -> st.SearchStrategy[str]:
     text = str(value)
-    return st.sampled_from([
-        text, text.upper(), text + "\n", "\n" + text, " " + text, text + " ", text + "\x00", "{" + text + "}",
-        "urn:uuid:" + text, text.replace("-", ""), text[:-1], text + "0", text.replace("a", "g"),
-        text.replace("0", "\uff10"), text.replace("1", "\u0661"),
-    ])  # fmt: skip
+    return st.sampled_from(
+        [
+            text,
+            text.upper(),
+            text + "\n",
+            "\n" + text,
+            " " + text,
+            text + " ",
+            text + "\x00",
+            "{" + text + "}",
+            "urn:uuid:" + text,
+            text.replace("-", ""),
+            text[:-1],
+            text + "0",
+            text.replace("a", "g"),
+            text.replace("0", "\uff10"),
+            text.replace("1", "\u0661"),
+        ]
+    )
 
 
 near_uuids = st.uuids().flatmap(_uuid_variants)
@@ -80,16 +131,28 @@ class Mutation:
 
 def base_documents(response_ids: st.SearchStrategy[list[int]], system_id: int = 43):
     return st.builds(
-        lambda u, ids: {"uuid": str(u), "command": "ExportResponses",
-                        "data": {"external_system_id": system_id, "response_ids": ids}},
-        st.uuids(), response_ids,
-    )  # fmt: skip
+        lambda u, ids: {
+            "uuid": str(u),
+            "command": "ExportResponses",
+            "data": {"external_system_id": system_id, "response_ids": ids},
+        },
+        st.uuids(),
+        response_ids,
+    )
 
 
 POSITIONS = (
-    "body", "uuid", "command", "data", "external_system_id", "response_ids", "response_ids[i]",
-    "extra top-level key", "extra data key", "missing field",
-)  # fmt: skip
+    "body",
+    "uuid",
+    "command",
+    "data",
+    "external_system_id",
+    "response_ids",
+    "response_ids[i]",
+    "extra top-level key",
+    "extra data key",
+    "missing field",
+)
 
 
 @st.composite
@@ -126,14 +189,33 @@ def mutations(draw, response_ids: st.SearchStrategy[list[int]], positions: tuple
     return Mutation(position, document, sources)
 
 
-json_content_types = st.sampled_from([
-    "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", " application/json ; x=y",
-    "application/json;;;", "application/vnd.api+json", "application/problem+json", "Application/Merge-Patch+JSON",
-])  # fmt: skip
-other_content_types = st.sampled_from([
-    "text/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-    "application/jsonx", "application/json-patch", "json", "", ";", "application/xml", "*/*",
-])  # fmt: skip
+json_content_types = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        " application/json ; x=y",
+        "application/json;;;",
+        "application/vnd.api+json",
+        "application/problem+json",
+        "Application/Merge-Patch+JSON",
+    ]
+)
+other_content_types = st.sampled_from(
+    [
+        "text/json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+        "application/json-patch",
+        "json",
+        "",
+        ";",
+        "application/xml",
+        "*/*",
+    ]
+)
 # Header values are Latin-1 on the wire (WSGI); control characters cannot be sent.
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=30)
 content_types = st.none() | json_content_types | other_content_types | header_text
@@ -166,8 +248,9 @@ def unicode_clean(document: Any) -> bool:
     return True
 
 
-def assert_judged_like_the_model(reply, errors: list[dict], mutation: Mutation, systems_exporting: set[int],
-                                 response_ids: set[int]) -> None:  # fmt: skip
+def assert_judged_like_the_model(
+    reply, errors: list[dict], mutation: Mutation, systems_exporting: set[int], response_ids: set[int]
+) -> None:
     """Accepted exactly when the model accepts; a refusal points at what was changed."""
     where = [(error["code"], error["source"]) for error in errors]
     if not finite(mutation.document):  # NaN or Infinity anywhere: not JSON at all
@@ -185,8 +268,9 @@ def _int64(value: Any) -> bool:
     return type(value) is int and INT64_MIN <= value <= INT64_MAX
 
 
-def expected_acceptance(document: Any, systems_exporting: set[int], response_ids: set[int],
-                        max_ids: int = 10_000) -> bool:  # fmt: skip
+def expected_acceptance(
+    document: Any, systems_exporting: set[int], response_ids: set[int], max_ids: int = 10_000
+) -> bool:
     """Whether the contract accepts `document`: well formed, and every rule satisfied."""
     if not isinstance(document, dict) or not finite(document):
         return False
@@ -215,9 +299,7 @@ def accepted_body(command_uuid: str) -> bytes:
 
 def assert_contract_reply(reply) -> list[dict]:
     """The reply is a 202 or a 4xx in the error envelope, never a 5xx; the envelope's errors."""
-    assert reply.status_code == 202 or 400 <= reply.status_code < 500, (
-        f"{reply.status_code}: {reply.content[:500]!r}"
-    )
+    assert reply.status_code == 202 or 400 <= reply.status_code < 500, f"{reply.status_code}: {reply.content[:500]!r}"
     assert reply.headers["Content-Type"] == "application/json; charset=utf-8"
     document = json.loads(reply.content)
     if reply.status_code == 202:

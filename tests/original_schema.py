@@ -36,7 +36,7 @@ def shared_tables() -> dict[str, dict[str, Column]]:
 def _column(line: str) -> Column:
     name, kind, default, not_null, primary_key = _COLUMN.match(line).groups()
     if kind == "bigserial":
-        kind, default = "bigint", f"nextval('{{table}}_id_seq'::regclass)"
+        kind, default = "bigint", "nextval('{table}_id_seq'::regclass)"
     return Column(name, kind, default, not (not_null or primary_key))
 
 

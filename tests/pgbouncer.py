@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 
 from adapters.sql.engine import create_engine
 from adapters.sql.pooling import Pooling
-
 from tests.postgres import Cluster, free_port
 
 POOL_SIZE = 5
@@ -32,7 +31,7 @@ QUERY_WAIT_SECONDS = 2
 # own (they run outside a transaction): PgBouncer's query_timeout bounds them, as the
 # README asks of a production PgBouncer. Above every statement the suite runs.
 QUERY_TIMEOUT_SECONDS = 8
-_RUNNING_PORTS: set[int] = set()
+_RUNNING_PORTS: dict[int, int] = {}  # a running PgBouncer's port: its cluster's
 
 
 class PgBouncerUnavailable(Exception):
@@ -46,8 +45,13 @@ def find_pgbouncer() -> str:
     if os.geteuid() != 0:
         raise PgBouncerUnavailable("no pgbouncer on PATH (apt-get install pgbouncer, as root)")
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "pgbouncer"]):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         if done.returncode != 0:
             raise PgBouncerUnavailable(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
     found = _installed()
@@ -66,6 +70,15 @@ def service_environment(database_url: str) -> dict[str, str]:
     one of these PgBouncers, DATABASE_POOLING=transaction."""
     port = make_url(database_url).port if database_url.startswith("postgresql") else None
     return {"DATABASE_POOLING": "transaction"} if port in _RUNNING_PORTS else {}
+
+
+def past_the_pooler(database_url: str) -> str:
+    """The same database straight on its cluster, when `database_url` goes through a test
+    PgBouncer: for a test's own session that PgBouncer's timeouts must not end."""
+    url = make_url(database_url)
+    if not database_url.startswith("postgresql") or url.port not in _RUNNING_PORTS:
+        return database_url
+    return url.set(port=_RUNNING_PORTS[url.port]).render_as_string(hide_password=False)
 
 
 def engine_for(database_url: str, **options):
@@ -97,41 +110,51 @@ class PgBouncer:
 
     def start(self) -> PgBouncer:
         config = self.root / "pgbouncer.ini"
-        config.write_text("\n".join([
-            "[databases]",
-            f"* = host=127.0.0.1 port={self.cluster.port} user=postgres",
-            "[pgbouncer]",
-            "listen_addr = 127.0.0.1",
-            f"listen_port = {self.port}",
-            f"unix_socket_dir = {self.root}",
-            "auth_type = any",
-            "pool_mode = transaction",
-            f"default_pool_size = {POOL_SIZE}",
-            "max_client_conn = 500",
-            # The default, 15 s, is how long it waits before trying a server that refused it
-            # again: recovery after a restart would take that long.
-            "server_login_retry = 1",
-            # While the server is down, queries of connected clients wait in PgBouncer's queue
-            # this long (default 120 s, past gunicorn's 30 s timeout), then get an error: what
-            # the README asks of a production PgBouncer, so that an outage is a quick 503.
-            f"query_wait_timeout = {QUERY_WAIT_SECONDS}",
-            f"query_timeout = {QUERY_TIMEOUT_SECONDS}",
-            f"logfile = {self.root / 'pgbouncer.log'}",
-            f"pidfile = {self.root / 'pgbouncer.pid'}",
-            "",
-        ]))  # fmt: skip
+        config.write_text(
+            "\n".join(
+                [
+                    "[databases]",
+                    f"* = host=127.0.0.1 port={self.cluster.port} user=postgres",
+                    "[pgbouncer]",
+                    "listen_addr = 127.0.0.1",
+                    f"listen_port = {self.port}",
+                    f"unix_socket_dir = {self.root}",
+                    "auth_type = any",
+                    "pool_mode = transaction",
+                    f"default_pool_size = {POOL_SIZE}",
+                    "max_client_conn = 500",
+                    # The default, 15 s, is how long it waits before trying a server that refused it
+                    # again: recovery after a restart would take that long.
+                    "server_login_retry = 1",
+                    # While the server is down, queries of connected clients wait in PgBouncer's queue
+                    # this long (default 120 s, past gunicorn's 30 s timeout), then get an error: what
+                    # the README asks of a production PgBouncer, so that an outage is a quick 503.
+                    f"query_wait_timeout = {QUERY_WAIT_SECONDS}",
+                    f"query_timeout = {QUERY_TIMEOUT_SECONDS}",
+                    f"logfile = {self.root / 'pgbouncer.log'}",
+                    f"pidfile = {self.root / 'pgbouncer.pid'}",
+                    "",
+                ]
+            )
+        )
         if self.cluster.as_root:
             shutil.chown(config, "postgres", "postgres")
         prefix = ["runuser", "-u", "postgres", "--"] if self.cluster.as_root else []
-        self.process = subprocess.Popen([*prefix, self.binary, str(config)], cwd=self.root, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [*prefix, self.binary, str(config)],
+            cwd=self.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + START_SECONDS
         while not self._listening():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"pgbouncer did not start:\n{self.log()[-3000:]}")
             time.sleep(0.05)
-        _RUNNING_PORTS.add(self.port)
+        _RUNNING_PORTS[self.port] = self.cluster.port
         return self
 
     def _listening(self) -> bool:
@@ -144,7 +167,7 @@ class PgBouncer:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        _RUNNING_PORTS.discard(self.port)
+        _RUNNING_PORTS.pop(self.port, None)
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:

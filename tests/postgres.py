@@ -69,8 +69,17 @@ class Cluster:
         subprocess.run([*prefix, *command], check=True, capture_output=True, cwd=self.root)
 
     def start(self) -> Cluster:
-        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                  "--auth=trust", "-E", "UTF8", "--no-sync")  # fmt: skip
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         self.start_server()
         return self
 
@@ -79,8 +88,19 @@ class Cluster:
         settings = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         if not self.durable:
             settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", settings,
-                  "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            settings,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop_server(self) -> None:
         """Stop the server as an operator would (fast: clients are disconnected), keeping its data."""

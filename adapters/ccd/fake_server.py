@@ -16,7 +16,7 @@ import secrets
 import socket
 import threading
 from collections import Counter, deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -49,22 +49,45 @@ class _Case:
     created: str
 
     def as_json(self) -> dict[str, Any]:
-        common = {"id": self.id, "jurisdiction": self.jurisdiction, "state": "Accepted",
-                  "security_classification": "PUBLIC"}  # fmt: skip
+        common = {
+            "id": self.id,
+            "jurisdiction": self.jurisdiction,
+            "state": "Accepted",
+            "security_classification": "PUBLIC",
+        }
         if self.shape == "v1":
-            return {**common, "case_type_id": self.case_type_id, "created_date": self.created,
-                    "last_modified": self.created, "case_data": dict(self.data)}  # fmt: skip
-        return {**common, "id": str(self.id), "case_type": self.case_type_id, "created_on": self.created,
-                "last_modified_on": self.created, "data": dict(self.data)}  # fmt: skip
+            return {
+                **common,
+                "case_type_id": self.case_type_id,
+                "created_date": self.created,
+                "last_modified": self.created,
+                "case_data": dict(self.data),
+            }
+        return {
+            **common,
+            "id": str(self.id),
+            "case_type": self.case_type_id,
+            "created_on": self.created,
+            "last_modified_on": self.created,
+            "data": dict(self.data),
+        }
 
 
 class FakeCcd:
     """CCD's auth, idam and data store on 127.0.0.1 (port 0: a free port). Thread-safe."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0,
-                 jurisdiction_id: str = "EMPLOYMENT", microservice_id: str = "ccd_gw",
-                 microservice_secret: str | None = None, username: str = "et.exporter@example.com",
-                 password: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        latency: float = 0.0,
+        jurisdiction_id: str = "EMPLOYMENT",
+        microservice_id: str = "ccd_gw",
+        microservice_secret: str | None = None,
+        username: str = "et.exporter@example.com",
+        password: str | None = None,
+    ) -> None:
         self.host, self.port = host, port
         self.latency = latency  # seconds before answering each data-store call
         self.jurisdiction_id = jurisdiction_id
@@ -141,8 +164,14 @@ class FakeCcd:
 
     # -- cases and controls ------------------------------------------------------------
 
-    def add_case(self, case_type_id: str, case_number: str, managing_office: str | None = None,
-                 shape: Shape = "v1", case_id: int | str | None = None) -> dict[str, Any]:  # fmt: skip
+    def add_case(
+        self,
+        case_type_id: str,
+        case_number: str,
+        managing_office: str | None = None,
+        shape: Shape = "v1",
+        case_id: int | str | None = None,
+    ) -> dict[str, Any]:
         """Store a case, newer than those already stored; returns it as the search serves it."""
         if shape not in ("v1", "v2"):
             raise ValueError(f"shape must be 'v1' or 'v2', not {shape!r}")
@@ -151,7 +180,7 @@ class FakeCcd:
             data["managingOffice"] = managing_office
         with self._lock:
             new_id = next(self._case_ids) if case_id is None else case_id
-            created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+            created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
             case = _Case(new_id, self.jurisdiction_id, case_type_id, shape, data, created)
             self._cases.append(case)
             self._by_reference.setdefault((self.jurisdiction_id, case_type_id, case_number), []).insert(0, case)
@@ -190,8 +219,11 @@ class FakeCcd:
 
     def answer(self, request: Received, body: bytes) -> Reply:
         """The reply to one request: what the HTTP handler sends back."""
-        stage: Stage | None = "token" if request.path.startswith(("/auth/", "/idam/")) else (
-            "data" if request.path.startswith("/data_store/") else None)  # fmt: skip
+        stage: Stage | None = (
+            "token"
+            if request.path.startswith(("/auth/", "/idam/"))
+            else ("data" if request.path.startswith("/data_store/") else None)
+        )
         with self._lock:
             self.calls[request.path] += 1
             self.received.append(request)
@@ -246,13 +278,20 @@ class FakeCcd:
         denied = self._check(request.headers.get("authorization"), "user")
         if denied:
             return denied
-        return 200, {"id": self.user_id, "email": self.username, "forename": "ET", "surname": "Exporter",
-                     "roles": list(self.roles)}  # fmt: skip
+        return 200, {
+            "id": self.user_id,
+            "email": self.username,
+            "forename": "ET",
+            "surname": "Exporter",
+            "roles": list(self.roles),
+        }
 
-    def _data_store(self, request: Received, user_id: str, jurisdiction: str, case_type_id: str,
-                    case_id: str | None) -> Reply:  # fmt: skip
+    def _data_store(
+        self, request: Received, user_id: str, jurisdiction: str, case_type_id: str, case_id: str | None
+    ) -> Reply:
         denied = self._check(request.headers.get("serviceauthorization"), "service") or self._check(
-            request.headers.get("authorization"), "user")
+            request.headers.get("authorization"), "user"
+        )
         if denied:
             return denied
         if user_id != self.user_id:
@@ -266,8 +305,11 @@ class FakeCcd:
             if wanted:
                 cases = list(self._by_reference.get((jurisdiction, case_type_id, wanted[0]), ()))
             else:
-                cases = [case for case in reversed(self._cases)
-                         if case.jurisdiction == jurisdiction and case.case_type_id == case_type_id]  # fmt: skip
+                cases = [
+                    case
+                    for case in reversed(self._cases)
+                    if case.jurisdiction == jurisdiction and case.case_type_id == case_type_id
+                ]
         return 200, [case.as_json() for case in cases]
 
     def _issue(self, kind: str) -> str:
@@ -293,8 +335,9 @@ class FakeCcd:
                 return
             server = _Server((self.host, self.port), self)
             self.port = server.server_address[1]
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      name=f"fake-ccd-{self.port}", daemon=True)  # fmt: skip
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-ccd-{self.port}", daemon=True
+            )
             self._server, self._thread = server, thread
         thread.start()
 

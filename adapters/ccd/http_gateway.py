@@ -77,8 +77,10 @@ class HttpCcdGateway(CcdGateway):
         s = self.settings
 
         def search(login: _Login) -> str:
-            return (f"{s.data_store_base_url}/caseworkers/{_segment(login.user_id)}/jurisdictions/"
-                    f"{_segment(s.jurisdiction_id)}/case-types/{_segment(case_type_id)}/cases")  # fmt: skip
+            return (
+                f"{s.data_store_base_url}/caseworkers/{_segment(login.user_id)}/jurisdictions/"
+                f"{_segment(s.jurisdiction_id)}/case-types/{_segment(case_type_id)}/cases"
+            )
 
         params = {"case.ethosCaseReference": case_number, "page": "1", "sortDirection": "desc"}
         return self._data_store("case search", search, lambda reply: _latest_case(reply, case_type_id), params=params)
@@ -90,17 +92,22 @@ class HttpCcdGateway(CcdGateway):
         for session in sessions:
             session.close()
 
-    def _data_store(self, purpose: str, url: Callable[[_Login], str], read: Callable[[requests.Response], T],
-                    **options: Any) -> T:  # fmt: skip
+    def _data_store(
+        self, purpose: str, url: Callable[[_Login], str], read: Callable[[requests.Response], T], **options: Any
+    ) -> T:
         login = self._login_replacing(None)
-        answer = self._send(_Call("data store", purpose, "GET", url(login), {**options, "headers": login.headers()}),
-                            read, denial_is_answer=True)  # fmt: skip
+        answer = self._send(
+            _Call("data store", purpose, "GET", url(login), {**options, "headers": login.headers()}),
+            read,
+            denial_is_answer=True,
+        )
         if answer is not _DENIED:
             return answer
         # Tokens expire: log in again (unless another thread just did) and ask once more.
         login = self._login_replacing(login)
-        again = _Call("data store", f"{purpose} after a fresh login", "GET", url(login),
-                      {**options, "headers": login.headers()})  # fmt: skip
+        again = _Call(
+            "data store", f"{purpose} after a fresh login", "GET", url(login), {**options, "headers": login.headers()}
+        )
         return self._send(again, read)
 
     def _login_replacing(self, denied: _Login | None) -> _Login:
@@ -115,13 +122,16 @@ class HttpCcdGateway(CcdGateway):
         s = self.settings
         lease = {"microservice": s.microservice_id, "oneTimePassword": ServiceTotp(s.microservice_secret).now()}
         service_token = self._send(
-            _Call("auth", "service token lease", "POST", f"{s.auth_base_url}/lease", {"json": lease}), _token_text)
+            _Call("auth", "service token lease", "POST", f"{s.auth_base_url}/lease", {"json": lease}), _token_text
+        )
         credentials = {"username": s.sidam_username, "password": s.sidam_password}
         user_token = self._send(
-            _Call("idam", "user login", "POST", f"{s.idam_base_url}/loginUser", {"data": credentials}), _access_token)
+            _Call("idam", "user login", "POST", f"{s.idam_base_url}/loginUser", {"data": credentials}), _access_token
+        )
         bearer = {"headers": {"Authorization": f"Bearer {user_token}"}}
         user_id, roles = self._send(
-            _Call("idam", "user details", "GET", f"{s.idam_base_url}/details", bearer), _user_details)
+            _Call("idam", "user details", "GET", f"{s.idam_base_url}/details", bearer), _user_details
+        )
         logger.info("logged in to CCD as user %s", user_id)
         return _Login(service_token, user_token, user_id, roles)
 
@@ -132,24 +142,28 @@ class HttpCcdGateway(CcdGateway):
         credential; a 401/403 is returned as _DENIED when `denial_is_answer`.
         """
         try:
-            reply = self._session().request(call.method, call.url, timeout=self._timeout,
-                                            **self._environment[call.service], **call.options)  # fmt: skip
+            reply = self._session().request(
+                call.method, call.url, timeout=self._timeout, **self._environment[call.service], **call.options
+            )
             if denial_is_answer and reply.status_code in _DENIED_STATUSES:
                 return _DENIED  # type: ignore[return-value]
             if not 200 <= reply.status_code < 300:
                 raise CcdFailure(f"CCD {call.service} answered {reply.status_code} to the {call.purpose}")
             return read(reply)
         except requests.ConnectTimeout as error:
-            raise CcdFailure(f"could not connect to CCD {call.service} within {self._timeout[0]:g} s "
-                             f"({call.purpose})") from error  # fmt: skip
+            raise CcdFailure(
+                f"could not connect to CCD {call.service} within {self._timeout[0]:g} s ({call.purpose})"
+            ) from error
         except requests.Timeout as error:
-            raise CcdFailure(f"CCD did not answer within {self._timeout[1]:g} s "
-                             f"({call.service}, {call.purpose})") from error  # fmt: skip
+            raise CcdFailure(
+                f"CCD did not answer within {self._timeout[1]:g} s ({call.service}, {call.purpose})"
+            ) from error
         except requests.ConnectionError as error:
             raise CcdFailure(f"{_connection_fault(error)} CCD {call.service} ({call.purpose})") from error
         except requests.JSONDecodeError as error:
-            raise CcdFailure(f"CCD {call.service} answered the {call.purpose} with something other than JSON"
-                             ) from error  # fmt: skip
+            raise CcdFailure(
+                f"CCD {call.service} answered the {call.purpose} with something other than JSON"
+            ) from error
         except _Unexpected as error:
             raise CcdFailure(f"CCD {call.service} answered the {call.purpose} with {error}") from error
         except requests.RequestException as error:

@@ -17,8 +17,14 @@ class RateLimitedCcdGateway(CcdGateway):
     but slept for outside it, so the waits of concurrent callers overlap.
     """
 
-    def __init__(self, inner: CcdGateway, max_per_second: float, *,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):  # fmt: skip
+    def __init__(
+        self,
+        inner: CcdGateway,
+        max_per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if not 0 < max_per_second < float("inf"):
             raise ValueError(f"max_per_second must be a positive number, not {max_per_second!r}")
         self.inner = inner

@@ -14,7 +14,9 @@ class InMemoryCcdGateway(CcdGateway):
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def add_case(self, case_type_id: str, case_number: str, case_id: int, managing_office: str | None = None) -> CcdCase:
+    def add_case(
+        self, case_type_id: str, case_number: str, case_id: int, managing_office: str | None = None
+    ) -> CcdCase:
         case = CcdCase(case_id, case_type_id, {"ethosCaseReference": case_number, "managingOffice": managing_office})
         self.cases.setdefault((case_type_id, case_number), []).insert(0, case)
         return case

@@ -28,7 +28,9 @@ class InMemoryExportReader(ExportReader):
         # Units of work swap whole tables in on commit: a snapshot under the lock is consistent.
         with self.store.lock:
             exports, work = self.store.exports, self.store.work
-        return [(attrs.evolve(export, id=export_id), work.get(export_id, Work())) for export_id, export in exports.items()]
+        return [
+            (attrs.evolve(export, id=export_id), work.get(export_id, Work())) for export_id, export in exports.items()
+        ]
 
     def get(self, export_id: int) -> ExportView | None:
         with self.store.lock:
@@ -52,7 +54,10 @@ class InMemoryExportReader(ExportReader):
 
 def _matches(export: Export, filters: ExportFilters) -> bool:
     return (
-        (filters.response_id is None or (export.resource_type == RESPONSE and export.resource_id == filters.response_id))
+        (
+            filters.response_id is None
+            or (export.resource_type == RESPONSE and export.resource_id == filters.response_id)
+        )
         and (filters.external_system_id is None or export.external_system_id == filters.external_system_id)
         and (filters.state is None or export.state is filters.state)
         and (filters.command_uuid is None or export.command_uuid == filters.command_uuid)

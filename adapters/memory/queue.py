@@ -30,8 +30,12 @@ class InMemoryExportQueue(ExportQueue):
         due = [export_id for export_id in sorted(self.store.exports) if self._is_due(export_id, now)][:limit]
         claims = []
         for export_id in due:
-            work = attrs.evolve(self._work(export_id), attempts=self._work(export_id).attempts + 1,
-                                claim_token=claim_token, claimed_until=claimed_until)  # fmt: skip
+            work = attrs.evolve(
+                self._work(export_id),
+                attempts=self._work(export_id).attempts + 1,
+                claim_token=claim_token,
+                claimed_until=claimed_until,
+            )
             self.store.work[export_id] = work
             claims.append(self._claim(export_id, work))
         return claims
@@ -66,8 +70,11 @@ class InMemoryExportQueue(ExportQueue):
             self._store(export_id, report, progress)
 
     def release(self, claim_token, now, export_ids=None) -> int:
-        held = [export_id for export_id, work in self.store.work.items() if work.claim_token == claim_token
-                and (export_ids is None or export_id in export_ids)]  # fmt: skip
+        held = [
+            export_id
+            for export_id, work in self.store.work.items()
+            if work.claim_token == claim_token and (export_ids is None or export_id in export_ids)
+        ]
         for export_id in held:
             self.store.work[export_id] = attrs.evolve(self._work(export_id), claim_token=None, claimed_until=now)
         return len(held)

@@ -40,8 +40,10 @@ class InMemoryExportRepository(ExportRepository):
         pending = {
             export.resource_id
             for export in self.store.exports.values()
-            if export.resource_type == RESPONSE and export.external_system_id == system_id
-            and export.command_uuid is not None and export.state in PENDING_STATES
+            if export.resource_type == RESPONSE
+            and export.external_system_id == system_id
+            and export.command_uuid is not None
+            and export.state in PENDING_STATES
         }
         for response_id in responses_to_queue(response_ids, pending):
             export = queue_response_export(response_id, system_id, command_uuid, now, str(uuid.uuid4()))

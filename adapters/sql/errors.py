@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 import sqlalchemy.exc
 
@@ -29,6 +32,18 @@ def translate(error: BaseException | None) -> Exception | None:
     if isinstance(error, sa.exc.OperationalError) and _is_outage(getattr(error.orig, "sqlstate", None)):
         return StoreUnavailable(str(error.orig))
     return None
+
+
+@contextlib.contextmanager
+def translating() -> Iterator[None]:
+    """Raises a database error inside the block as its port-level meaning, where it has one."""
+    try:
+        yield
+    except sa.exc.DBAPIError as error:
+        meaning = translate(error)
+        if meaning is None:
+            raise
+        raise meaning from error
 
 
 def _is_outage(sqlstate: str | None) -> bool:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from adapters.sql.errors import translate
+from adapters.sql.errors import translating
 from adapters.sql.tables import export_events, exports
 from application.export_status import (
     EventView,
@@ -23,18 +22,31 @@ from application.export_status import (
 from domain.exports import RESPONSE, ExportState
 
 _EXPORT_COLUMNS = [
-    exports.c.id, exports.c.state, exports.c.percent_complete, exports.c.message,
-    exports.c.external_data, exports.c.resource_type, exports.c.resource_id, exports.c.external_system_id,
-    exports.c.command_uuid, exports.c.attempts, exports.c.next_attempt_at, exports.c.created_at,
+    exports.c.id,
+    exports.c.state,
+    exports.c.percent_complete,
+    exports.c.message,
+    exports.c.external_data,
+    exports.c.resource_type,
+    exports.c.resource_id,
+    exports.c.external_system_id,
+    exports.c.command_uuid,
+    exports.c.attempts,
+    exports.c.next_attempt_at,
+    exports.c.created_at,
     exports.c.updated_at,
-]  # fmt: skip
+]
 # The original's `exports.state` may be null (its default, 'created', is only a default):
 # such an export of the Rails side's has not been queued, as one in `created`.
 _ROW_DEFAULT_STATE = ExportState.CREATED.value
 _EVENT_COLUMNS = [
-    export_events.c.uuid, export_events.c.state, export_events.c.percent_complete,
-    export_events.c.message, export_events.c.data, export_events.c.created_at,
-]  # fmt: skip
+    export_events.c.uuid,
+    export_events.c.state,
+    export_events.c.percent_complete,
+    export_events.c.message,
+    export_events.c.data,
+    export_events.c.created_at,
+]
 
 
 class SqlAlchemyExportReader(ExportReader):
@@ -46,11 +58,8 @@ class SqlAlchemyExportReader(ExportReader):
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
-        try:
-            with self.engine.connect().execution_options(read_only=True) as connection:
-                yield connection
-        except sa.exc.DBAPIError as error:
-            raise translate(error) or error
+        with translating(), self.engine.connect().execution_options(read_only=True) as connection:
+            yield connection
 
     def get(self, export_id: int) -> ExportView | None:
         with self._connect() as connection:
@@ -111,8 +120,8 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _export_view(row: sa.Row, events: tuple[EventView, ...]) -> ExportView:

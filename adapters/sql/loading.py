@@ -18,6 +18,14 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from adapters.sql.load_records import (
+    Dataset,
+    ExternalSystemRecord,
+    RecordProblem,
+    Refused,
+    ResponseRecord,
+    Written,
+)
 from adapters.sql.tables import (
     ADDRESS_FIELDS,
     addresses,
@@ -27,14 +35,6 @@ from adapters.sql.tables import (
     representatives,
     respondents,
     responses,
-)
-from adapters.sql.load_records import (
-    Dataset,
-    ExternalSystemRecord,
-    RecordProblem,
-    Refused,
-    ResponseRecord,
-    Written,
 )
 
 UpsertBy = Literal["id", "reference"]
@@ -97,8 +97,12 @@ def _upsert_systems(connection, records: Sequence[ExternalSystemRecord], now, up
     if not records:
         return 0
     keys = [getattr(record, upsert_by) for record in records]
-    existing = {key for (key,) in _select_in(connection, sa.select(external_systems.c[upsert_by]),
-                                             external_systems.c[upsert_by], keys)}  # fmt: skip
+    existing = {
+        key
+        for (key,) in _select_in(
+            connection, sa.select(external_systems.c[upsert_by]), external_systems.c[upsert_by], keys
+        )
+    }
     rows = [_system_row(record, now, upsert_by) for record in records]
     _upsert(connection, external_systems, rows, [upsert_by])
     return len(set(keys) - existing)
@@ -117,15 +121,21 @@ def _upsert_configurations(connection, records: Sequence[ExternalSystemRecord], 
     query = sa.select(external_systems.c.reference, external_systems.c.id)
     system_ids = dict(_select_in(connection, query, external_systems.c.reference, references))
     rows = [
-        {**attrs.asdict(entry), "external_system_id": system_ids[record.reference],
-         "created_at": now, "updated_at": now}
+        {
+            **attrs.asdict(entry),
+            "external_system_id": system_ids[record.reference],
+            "created_at": now,
+            "updated_at": now,
+        }
         for record in records
         for entry in record.configurations
-    ]  # fmt: skip
+    ]
     table = external_system_configurations
     query = sa.select(table.c.external_system_id, table.c.key, table.c.id)
-    current = {(system, key): row_id for system, key, row_id in
-               _select_in(connection, query, table.c.external_system_id, list(system_ids.values()))}  # fmt: skip
+    current = {
+        (system, key): row_id
+        for system, key, row_id in _select_in(connection, query, table.c.external_system_id, list(system_ids.values()))
+    }
     _write_rows(connection, table, rows, [current.get((row["external_system_id"], row["key"])) for row in rows], now)
     return len(rows)
 
@@ -140,16 +150,19 @@ def _upsert_responses(connection, records: Sequence[ResponseRecord], office_ids,
     old_respondent_ids = [row.respondent_id if row else None for row in current]
     old_representative_ids = [row.representative_id if row else None for row in current]
     respondent_ids = _write_people(connection, respondents, [r.respondent for r in records], old_respondent_ids, now)
-    representative_ids = _write_people(connection, representatives, [r.representative for r in records],
-                                       old_representative_ids, now)  # fmt: skip
+    representative_ids = _write_people(
+        connection, representatives, [r.representative for r in records], old_representative_ids, now
+    )
     rows = [
         _response_row(record, people, office_ids[record.effective_office_code], now, upsert_by)
-        for record, people in zip(records, zip(respondent_ids, representative_ids))
+        for record, people in zip(records, zip(respondent_ids, representative_ids, strict=True), strict=True)
     ]
     if upsert_by == "id":
         _upsert(connection, responses, rows, ["id"])
     else:  # no unique key on the original's references: update the rows found, add the others
-        found = dict(_select_in(connection, sa.select(responses.c.reference, responses.c.id), responses.c.reference, keys))
+        found = dict(
+            _select_in(connection, sa.select(responses.c.reference, responses.c.id), responses.c.reference, keys)
+        )
         _write_rows(connection, responses, rows, [found.get(key) for key in keys], now)
     _delete_unused_representatives(connection, old_representative_ids, representative_ids)
     return len(set(keys) - set(existing))
@@ -161,19 +174,28 @@ def _response_row(record: ResponseRecord, people: tuple, office_id: int, now, up
     if upsert_by != "id":
         del row["id"]
     respondent_id, representative_id = people
-    return {**row, "respondent_id": respondent_id, "representative_id": representative_id,
-            "office_id": office_id, "created_at": now, "updated_at": now}  # fmt: skip
+    return {
+        **row,
+        "respondent_id": respondent_id,
+        "representative_id": representative_id,
+        "office_id": office_id,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _write_people(connection, table: sa.Table, people: Sequence, current_ids: Sequence, now) -> list[int | None]:
     """Write each person and their address; the people's ids, None where no person."""
-    ids = [current if person is not None else None for person, current in zip(people, current_ids)]
+    ids = [current if person is not None else None for person, current in zip(people, current_ids, strict=True)]
     query = sa.select(table.c.id, table.c.address_id)
     current_addresses = dict(_select_in(connection, query, table.c.id, [i for i in ids if i is not None]))
-    address_ids = _write_rows(connection, addresses, [_address_row(person) for person in people],
-                              [current_addresses.get(i) for i in ids], now)  # fmt: skip
-    rows = [None if person is None else {**_person_row(table, person), "address_id": address_id}
-            for person, address_id in zip(people, address_ids)]  # fmt: skip
+    address_ids = _write_rows(
+        connection, addresses, [_address_row(person) for person in people], [current_addresses.get(i) for i in ids], now
+    )
+    rows = [
+        None if person is None else {**_person_row(table, person), "address_id": address_id}
+        for person, address_id in zip(people, address_ids, strict=True)
+    ]
     return _write_rows(connection, table, rows, ids, now)
 
 
@@ -190,8 +212,10 @@ def _person_row(table: sa.Table, person) -> dict:
 
 def _as_columns(table: sa.Table, row: dict) -> dict:
     """`row` with the booleans of text columns as the text Rails writes for them."""
-    return {name: _as_text(value) if isinstance(value, bool) and _is_text(table.c[name]) else value
-            for name, value in row.items()}  # fmt: skip
+    return {
+        name: _as_text(value) if isinstance(value, bool) and _is_text(table.c[name]) else value
+        for name, value in row.items()
+    }
 
 
 def _is_text(column: sa.Column) -> bool:
@@ -204,8 +228,8 @@ def _as_text(value: bool) -> str:
 
 def _write_rows(connection, table: sa.Table, rows: Sequence[dict | None], current_ids: Sequence, now) -> list:
     """Update the rows that have an id, insert the others; their ids, None where no row."""
-    ids = [current if row is not None else None for row, current in zip(rows, current_ids)]
-    updates = [{**row, "row_id": i, "updated_at": now} for row, i in zip(rows, ids) if i is not None]
+    ids = [current if row is not None else None for row, current in zip(rows, current_ids, strict=True)]
+    updates = [{**row, "row_id": i, "updated_at": now} for row, i in zip(rows, ids, strict=True) if i is not None]
     updates = [{name: value for name, value in row.items() if name not in ("id", "created_at")} for row in updates]
     if updates:
         connection.execute(sa.update(table).where(table.c.id == sa.bindparam("row_id")), updates)
@@ -213,16 +237,18 @@ def _write_rows(connection, table: sa.Table, rows: Sequence[dict | None], curren
     if missing:
         inserts = [{"created_at": now, **rows[index], "updated_at": now} for index in missing]
         inserted = connection.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), inserts)
-        for index, new_id in zip(missing, inserted.all()):
+        for index, new_id in zip(missing, inserted.all(), strict=True):
             ids[index] = new_id
     return ids
 
 
 def _delete_unused_representatives(connection, old_ids: Sequence, new_ids: Sequence) -> None:
-    dropped = [old for old, new in zip(old_ids, new_ids) if old is not None and new is None]
+    dropped = [old for old, new in zip(old_ids, new_ids, strict=True) if old is not None and new is None]
     used = sa.exists().where(responses.c.representative_id == representatives.c.id)
     for chunk in _chunks(dropped):
-        unused = sa.select(representatives.c.id, representatives.c.address_id).where(representatives.c.id.in_(chunk), ~used)
+        unused = sa.select(representatives.c.id, representatives.c.address_id).where(
+            representatives.c.id.in_(chunk), ~used
+        )
         rows = connection.execute(unused).all()
         if rows:
             connection.execute(sa.delete(representatives).where(representatives.c.id.in_([row.id for row in rows])))

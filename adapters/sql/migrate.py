@@ -22,10 +22,20 @@ from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The original's tables this service shares: all must be there to adopt a database.
-ORIGINAL_TABLES = frozenset({
-    "addresses", "commands", "export_events", "exports", "external_system_configurations", "external_systems",
-    "offices", "representatives", "respondents", "responses",
-})  # fmt: skip
+ORIGINAL_TABLES = frozenset(
+    {
+        "addresses",
+        "commands",
+        "export_events",
+        "exports",
+        "external_system_configurations",
+        "external_systems",
+        "offices",
+        "representatives",
+        "respondents",
+        "responses",
+    }
+)
 
 
 class DatabaseKind(enum.Enum):
@@ -54,12 +64,16 @@ def database_kind(connection: sa.Connection) -> DatabaseKind:
         return DatabaseKind.EMPTY
     where = connection.engine.url.render_as_string(hide_password=True)
     if "schema_migrations" not in tables:
-        raise Refused(f"{where} holds tables but is neither this service's (no alembic_version) nor the original "
-                      "ET API's (no schema_migrations): nothing was changed")  # fmt: skip
+        raise Refused(
+            f"{where} holds tables but is neither this service's (no alembic_version) nor the original "
+            "ET API's (no schema_migrations): nothing was changed"
+        )
     missing = sorted(ORIGINAL_TABLES - tables)
     if missing:
-        raise Refused(f"{where} has Rails' schema_migrations but not the original ET API's tables "
-                      f"{', '.join(missing)}: nothing was changed")  # fmt: skip
+        raise Refused(
+            f"{where} has Rails' schema_migrations but not the original ET API's tables "
+            f"{', '.join(missing)}: nothing was changed"
+        )
     return DatabaseKind.ORIGINAL
 
 
@@ -73,8 +87,10 @@ def upgrade(engine: sa.Engine, revision: str = "head", adopt: bool = True) -> Da
         with connection.begin():
             kind = database_kind(connection)
             if kind is DatabaseKind.ORIGINAL and not adopt:
-                raise Refused("this is the original ET API's database: run `export-responses migrate` (see the "
-                              "README, 'Beside the original ET API') before anything else")  # fmt: skip
+                raise Refused(
+                    "this is the original ET API's database: run `export-responses migrate` (see the "
+                    "README, 'Beside the original ET API') before anything else"
+                )
             command.upgrade(alembic_config(connection, adopting=kind is DatabaseKind.ORIGINAL), revision)
             _check_foreign_keys(connection)
     return kind

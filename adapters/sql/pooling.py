@@ -72,15 +72,19 @@ def _prepare_threshold(text: str | None, pooling: Pooling) -> int | None:
     if value < 0:
         raise ValueError(f"DATABASE_URL: ?prepare_threshold= must be 0 or more, or None, not {value}")
     if pooling is Pooling.TRANSACTION:
-        raise ValueError("DATABASE_URL: ?prepare_threshold= must be None (or left out) with DATABASE_POOLING=transaction: "
-                         "a transaction pooler cannot keep prepared statements")  # fmt: skip
+        raise ValueError(
+            "DATABASE_URL: ?prepare_threshold= must be None (or left out) with DATABASE_POOLING=transaction: "
+            "a transaction pooler cannot keep prepared statements"
+        )
     return value
 
 
 def _check_libpq_parameters(query: dict, pooling: Pooling) -> None:
     if pooling is Pooling.TRANSACTION and "options" in query:
-        raise ValueError("DATABASE_URL: ?options= cannot be used with DATABASE_POOLING=transaction: "
-                         "PgBouncer does not pass startup options to the server")  # fmt: skip
+        raise ValueError(
+            "DATABASE_URL: ?options= cannot be used with DATABASE_POOLING=transaction: "
+            "PgBouncer does not pass startup options to the server"
+        )
     try:
         make_conninfo("", **{name: value for name, value in query.items() if isinstance(value, str)})
     except psycopg.ProgrammingError as error:

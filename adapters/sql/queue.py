@@ -122,11 +122,19 @@ class SqlAlchemyExportQueue(ExportQueue):
             return []
         self.connection.execute(_CLAIM, {"ids": ids, "token": claim_token, "until": claimed_until})
         rows = self.connection.execute(_CLAIMED, {"ids": ids}).mappings()
-        return [ClaimedExport(claim_token=claim_token, **{name: row[name] for name in _CLAIM_FIELDS},
-                              progress=_progress(row)) for row in rows]  # fmt: skip
+        return [
+            ClaimedExport(
+                claim_token=claim_token, **{name: row[name] for name in _CLAIM_FIELDS}, progress=_progress(row)
+            )
+            for row in rows
+        ]
 
     def record(self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False) -> bool:
-        parameters = {**_progress_values(export_id, progress, now), "token": claim_token, "next_attempt_at": next_attempt_at}
+        parameters = {
+            **_progress_values(export_id, progress, now),
+            "token": claim_token,
+            "next_attempt_at": next_attempt_at,
+        }
         updated = self.connection.execute(_RECORD_HELD_AND_RELEASE if release else _RECORD_HELD, parameters)
         if updated.rowcount != 1:
             return False
@@ -136,13 +144,19 @@ class SqlAlchemyExportQueue(ExportQueue):
     def record_all(self, records, now) -> None:
         if not records:
             return
-        self.connection.execute(_RECORD, [_progress_values(export_id, progress, now) for export_id, _, progress in records])
-        self.connection.execute(_RECORD_EVENT, [_event_values(export_id, report, now) for export_id, report, _ in records])
+        self.connection.execute(
+            _RECORD, [_progress_values(export_id, progress, now) for export_id, _, progress in records]
+        )
+        self.connection.execute(
+            _RECORD_EVENT, [_event_values(export_id, report, now) for export_id, report, _ in records]
+        )
 
     def release(self, claim_token, now, export_ids=None) -> int:
         if export_ids is None:
             return self.connection.execute(_RELEASE, {"token": claim_token, "now": now}).rowcount
-        return self.connection.execute(_RELEASE_SOME, {"token": claim_token, "now": now, "ids": list(export_ids)}).rowcount
+        return self.connection.execute(
+            _RELEASE_SOME, {"token": claim_token, "now": now, "ids": list(export_ids)}
+        ).rowcount
 
 
 def _progress(row) -> Progress:
@@ -150,15 +164,28 @@ def _progress(row) -> Progress:
 
 
 def _progress_values(export_id: int, progress: Progress, now) -> dict:
-    return {"export_id": export_id, "state": progress.state.value, "percent_complete": progress.percent_complete,
-            "message": progress.message, "external_data": progress.external_data, "updated_at": now}  # fmt: skip
+    return {
+        "export_id": export_id,
+        "state": progress.state.value,
+        "percent_complete": progress.percent_complete,
+        "message": progress.message,
+        "external_data": progress.external_data,
+        "updated_at": now,
+    }
 
 
 def _event_values(export_id: int, report: ProgressReport, now) -> dict:
     event = report.as_event()
-    return {"export_id": export_id, "uuid": event.uuid, "state": event.state.value,
-            "percent_complete": event.percent_complete, "message": event.message, "data": event.data,
-            "created_at": now, "updated_at": now}  # fmt: skip
+    return {
+        "export_id": export_id,
+        "uuid": event.uuid,
+        "state": event.state.value,
+        "percent_complete": event.percent_complete,
+        "message": event.message,
+        "data": event.data,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 class SqlAlchemyOfficeRepository(OfficeRepository):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -112,8 +112,20 @@ _NEW_UUID = {
         "|| substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || hex(randomblob(6)))"
     ),
 }
-_EXPORT_COLUMNS = ["resource_type", "resource_id", "external_system_id", "state", "percent_complete", "message",
-                   "external_data", "command_uuid", "attempts", "next_attempt_at", "created_at", "updated_at"]  # fmt: skip
+_EXPORT_COLUMNS = [
+    "resource_type",
+    "resource_id",
+    "external_system_id",
+    "state",
+    "percent_complete",
+    "message",
+    "external_data",
+    "command_uuid",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+]
 _EVENT_COLUMNS = ["export_id", "uuid", "state", "percent_complete", "message", "data", "created_at", "updated_at"]
 
 
@@ -123,10 +135,17 @@ def _queue_exports(dialect: str):
     which also waits for a concurrent writer of the same export to end."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = sa.select(
-        sa.literal(RESPONSE), _id_values(dialect).c.value, _typed("system_id", exports.c.external_system_id),
-        sa.literal(ExportState.QUEUED.value), sa.literal(0), sa.literal(QUEUED_MESSAGE),
-        _typed("external_data", exports.c.external_data), _typed("command_uuid", exports.c.command_uuid),
-        sa.literal(0), _typed("now", exports.c.next_attempt_at), _typed("now", exports.c.created_at),
+        sa.literal(RESPONSE),
+        _id_values(dialect).c.value,
+        _typed("system_id", exports.c.external_system_id),
+        sa.literal(ExportState.QUEUED.value),
+        sa.literal(0),
+        sa.literal(QUEUED_MESSAGE),
+        _typed("external_data", exports.c.external_data),
+        _typed("command_uuid", exports.c.command_uuid),
+        sa.literal(0),
+        _typed("now", exports.c.next_attempt_at),
+        _typed("now", exports.c.created_at),
         _typed("now", exports.c.updated_at),
     ).where(sa.true())  # SQLite reads `ON CONFLICT` after a FROM without WHERE as a join's ON
     return insert(exports).from_select(_EXPORT_COLUMNS, rows).on_conflict_do_nothing()
@@ -134,10 +153,15 @@ def _queue_exports(dialect: str):
 
 def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
     return sa.select(
-        export_ids, _NEW_UUID[dialect], sa.literal(ExportState.QUEUED.value), sa.literal(0), sa.literal(QUEUED_MESSAGE),
-        _typed("data", export_events.c.data), _typed("now", export_events.c.created_at),
+        export_ids,
+        _NEW_UUID[dialect],
+        sa.literal(ExportState.QUEUED.value),
+        sa.literal(0),
+        sa.literal(QUEUED_MESSAGE),
+        _typed("data", export_events.c.data),
+        _typed("now", export_events.c.created_at),
         _typed("now", export_events.c.updated_at),
-    )  # fmt: skip
+    )
 
 
 def _queue(dialect: str) -> list[sa.Executable]:
@@ -187,8 +211,14 @@ class SqlAlchemyExportRepository(ExportRepository):
         self.connection = connection
 
     def queue_responses(self, command_uuid, system_id, response_ids, now) -> None:
-        parameters = {"command_uuid": command_uuid, "system_id": system_id, "now": now,
-                      "ids": list(response_ids), "external_data": {}, "data": event_data({})}  # fmt: skip
+        parameters = {
+            "command_uuid": command_uuid,
+            "system_id": system_id,
+            "now": now,
+            "ids": list(response_ids),
+            "external_data": {},
+            "data": event_data({}),
+        }
         for statement in _QUEUE[self.connection.dialect.name]:
             self.connection.execute(statement, parameters)
 
@@ -198,13 +228,22 @@ class SqlAlchemyCommandLog(CommandLog):
         self.connection = connection
 
     def add(self, command: LoggedCommand) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         body = json.dumps(envelope(command.result), separators=(",", ":"))
         # As the original logged it: the request as received, the reply as sent.
         received = command.received or Received(command.fingerprint)
-        self.connection.execute(_LOG, {
-            "id": command.uuid, "command": command.name, "fingerprint": command.fingerprint,
-            "request_body": received.body, "request_headers": received.headers, "response_body": body,
-            "response_headers": _JSON_HEADERS, "response_status": _ACCEPTED_STATUS, "created_at": now,
-            "updated_at": now,
-        })  # fmt: skip
+        self.connection.execute(
+            _LOG,
+            {
+                "id": command.uuid,
+                "command": command.name,
+                "fingerprint": command.fingerprint,
+                "request_body": received.body,
+                "request_headers": received.headers,
+                "response_body": body,
+                "response_headers": _JSON_HEADERS,
+                "response_status": _ACCEPTED_STATUS,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )

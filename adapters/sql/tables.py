@@ -10,7 +10,7 @@ repositories query, and a test checks that the two agree.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -43,11 +43,11 @@ class UtcDateTime(sa.types.TypeDecorator):
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 PENDING = ("queued", "in_progress", "erroring")
@@ -128,15 +128,33 @@ addresses = sa.Table(
 ADDRESS_FIELDS = ["address_building", "address_street", "address_locality", "address_county", "address_post_code"]
 # The fields of those records that are columns of the person's own row.
 RESPONDENT_FIELDS = [
-    "name", "contact", *ADDRESS_FIELDS, "address_telephone_number", "alt_phone_number",
-    "contact_preference", "email_address", "fax_number", "organisation_employ_gb",
-    "organisation_more_than_one_site", "employment_at_site_number", "acas_certificate_number",
-    "disability", "disability_information",
-]  # fmt: skip
+    "name",
+    "contact",
+    *ADDRESS_FIELDS,
+    "address_telephone_number",
+    "alt_phone_number",
+    "contact_preference",
+    "email_address",
+    "fax_number",
+    "organisation_employ_gb",
+    "organisation_more_than_one_site",
+    "employment_at_site_number",
+    "acas_certificate_number",
+    "disability",
+    "disability_information",
+]
 REPRESENTATIVE_FIELDS = [
-    "name", "organisation_name", *ADDRESS_FIELDS, "address_telephone_number", "mobile_number",
-    "representative_type", "dx_number", "reference", "contact_preference", "email_address",
-]  # fmt: skip
+    "name",
+    "organisation_name",
+    *ADDRESS_FIELDS,
+    "address_telephone_number",
+    "mobile_number",
+    "representative_type",
+    "dx_number",
+    "reference",
+    "contact_preference",
+    "email_address",
+]
 
 
 def _people(name: str, *columns: sa.Column, indexes: tuple[sa.Index, ...]) -> sa.Table:
@@ -161,9 +179,11 @@ respondents = _people(
     sa.Column("allow_video_attendance", sa.Boolean),
     *_strings("title", "company_number", "type_of_employer"),
     sa.Column("allow_phone_attendance", sa.Boolean),
-    indexes=(sa.Index("index_respondents_on_address_id", "address_id"),
-             sa.Index("index_respondents_on_work_address_id", "work_address_id")),
-)  # fmt: skip
+    indexes=(
+        sa.Index("index_respondents_on_address_id", "address_id"),
+        sa.Index("index_respondents_on_work_address_id", "work_address_id"),
+    ),
+)
 
 representatives = _people(
     "representatives",
@@ -179,24 +199,45 @@ representatives = _people(
 # The ET3 answers `load` writes, with the original's column types. The original keeps
 # several yes/no answers as text: `load` takes them as booleans and writes "true"/"false".
 RESPONSE_FIELDS = {
-    "reference": sa.String, "case_number": sa.String, "claimants_name": sa.String,
-    "date_of_receipt": UtcDateTime, "agree_with_employment_dates": sa.String,
-    "defend_claim": sa.Boolean, "defend_claim_facts": sa.String, "employment_start": sa.Date,
-    "employment_end": sa.Date, "disagree_employment": sa.String, "continued_employment": sa.String,
-    "agree_with_claimants_description_of_job_or_title": sa.String, "queried_hours": sa.Numeric(5, 2),
-    "queried_pay_before_tax": sa.Numeric(8, 2), "queried_pay_before_tax_period": sa.String,
-    "claim_information": sa.String, "make_employer_contract_claim": sa.Boolean,
-    "pdf_template_reference": sa.String, "email_template_reference": sa.String,
-}  # fmt: skip
+    "reference": sa.String,
+    "case_number": sa.String,
+    "claimants_name": sa.String,
+    "date_of_receipt": UtcDateTime,
+    "agree_with_employment_dates": sa.String,
+    "defend_claim": sa.Boolean,
+    "defend_claim_facts": sa.String,
+    "employment_start": sa.Date,
+    "employment_end": sa.Date,
+    "disagree_employment": sa.String,
+    "continued_employment": sa.String,
+    "agree_with_claimants_description_of_job_or_title": sa.String,
+    "queried_hours": sa.Numeric(5, 2),
+    "queried_pay_before_tax": sa.Numeric(8, 2),
+    "queried_pay_before_tax_period": sa.String,
+    "claim_information": sa.String,
+    "make_employer_contract_claim": sa.Boolean,
+    "pdf_template_reference": sa.String,
+    "email_template_reference": sa.String,
+}
 REQUIRED_RESPONSE_FIELDS = {"pdf_template_reference", "email_template_reference"}
 _OTHER_RESPONSE_COLUMNS = [
     sa.Column("agree_with_early_conciliation_details", sa.Boolean),
-    *_strings("disagree_conciliation_reason", "disagree_claimants_job_or_title", "agree_with_claimants_hours",
-              "agree_with_earnings_details"),
+    *_strings(
+        "disagree_conciliation_reason",
+        "disagree_claimants_job_or_title",
+        "agree_with_claimants_hours",
+        "agree_with_earnings_details",
+    ),
     sa.Column("queried_take_home_pay", sa.Numeric(8, 2)),
-    *_strings("queried_take_home_pay_period", "agree_with_claimant_notice", "disagree_claimant_notice_reason",
-              "agree_with_claimant_pension_benefits", "disagree_claimant_pension_benefits_reason", "email_receipt"),
-]  # fmt: skip
+    *_strings(
+        "queried_take_home_pay_period",
+        "agree_with_claimant_notice",
+        "disagree_claimant_notice_reason",
+        "agree_with_claimant_pension_benefits",
+        "disagree_claimant_pension_benefits_reason",
+        "email_receipt",
+    ),
+]
 
 responses = sa.Table(
     "responses",
@@ -224,8 +265,9 @@ exports = sa.Table(
     sa.Column("in_progress", sa.Boolean),
     sa.Column("messages", StringArray),
     sa.Column("resource_type", sa.String),
-    sa.Column("external_system_id", Id, sa.ForeignKey("external_systems.id", name="fk_rails_201815efe4"),
-              nullable=False),  # fmt: skip
+    sa.Column(
+        "external_system_id", Id, sa.ForeignKey("external_systems.id", name="fk_rails_201815efe4"), nullable=False
+    ),
     sa.Column("state", sa.String),
     sa.Column("external_data", Json, nullable=False),
     sa.Column("percent_complete", sa.Integer, nullable=False),
@@ -243,8 +285,14 @@ exports = sa.Table(
     sa.Index("ix_exports_command_uuid", "command_uuid"),
     # The worker's claims read pending exports in this order: the index holds them alone,
     # so a claim costs the same however many finished exports the table keeps.
-    sa.Index("ix_exports_due", "resource_type", "next_attempt_at", "id", sqlite_where=sa.text(PENDING_PREDICATE),
-             postgresql_where=sa.text(PENDING_PREDICATE)),  # fmt: skip
+    sa.Index(
+        "ix_exports_due",
+        "resource_type",
+        "next_attempt_at",
+        "id",
+        sqlite_where=sa.text(PENDING_PREDICATE),
+        postgresql_where=sa.text(PENDING_PREDICATE),
+    ),
     sa.Index("ix_exports_resource", "resource_type", "resource_id", "external_system_id"),
     # At most one export of a resource to a system that this service queued is still on
     # its way: the database, not a check-then-insert, keeps concurrent commands from

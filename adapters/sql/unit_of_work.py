@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from adapters.sql import queue, repositories
-from adapters.sql.errors import translate
+from adapters.sql.errors import translate, translating
 from application.ports import UnitOfWork
 
 
@@ -22,13 +22,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.read_only = read_only
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
-        try:
+        with translating():
             self.connection = self.engine.connect()
             if self.read_only:
                 self.connection = self.connection.execution_options(**_reading(self.engine))
             self.transaction = self.connection.begin()
-        except sa.exc.DBAPIError as error:
-            raise translate(error) or error
         self.facts = repositories.SqlAlchemyCommandFacts(self.connection)
         self.exports = repositories.SqlAlchemyExportRepository(self.connection)
         self.commands = repositories.SqlAlchemyCommandLog(self.connection)
@@ -54,10 +52,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
-        try:
+        with translating():
             self.transaction.commit()
-        except sa.exc.DBAPIError as error:
-            raise translate(error) or error
 
     def rollback(self) -> None:
         if self.transaction.is_active:

@@ -11,8 +11,8 @@ import falcon
 from application.ports import StoreUnavailable
 from domain.results import CommandError, CommandResult, envelope
 from entrypoints.http.auth import Unauthenticated
-from entrypoints.http.parsing import Rejected
 from entrypoints.http.middleware import SECURITY_HEADERS
+from entrypoints.http.parsing import Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
 
 LOG = logging.getLogger("export_responses.http")
@@ -28,8 +28,15 @@ _HTTP_ERROR_CODES = {
 
 
 def error_body(status: int, code: str, message: str, source: str = "/") -> dict:
-    return {"status": status, "code": code, "title": message, "detail": message,
-            "source": source, "command": None, "uuid": None}  # fmt: skip
+    return {
+        "status": status,
+        "code": code,
+        "title": message,
+        "detail": message,
+        "source": source,
+        "command": None,
+        "uuid": None,
+    }
 
 
 def _refusal(status: int, code: str, message: str) -> CommandResult:
@@ -71,7 +78,10 @@ def handle_http_error(req, resp, error: falcon.HTTPError, params) -> None:
 
 def handle_store_unavailable(req, resp, error: StoreUnavailable, params) -> None:
     LOG.warning("database unavailable: %s", error)
-    render(resp, _refusal(503, "service_unavailable", "The database does not answer; nothing was written. Try again shortly"))
+    render(
+        resp,
+        _refusal(503, "service_unavailable", "The database does not answer; nothing was written. Try again shortly"),
+    )
     resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
 
 
@@ -82,7 +92,10 @@ def handle_unauthenticated(req, resp, error: Unauthenticated, params) -> None:
 
 def handle_unexpected(req, resp, error: Exception, params) -> None:
     LOG.exception("unexpected error in %s %s (request %s)", req.method, req.path, req.context.request_id)
-    render(resp, _refusal(500, "internal_error", f"Something went wrong on our side; quote request id {req.context.request_id}"))
+    render(
+        resp,
+        _refusal(500, "internal_error", f"Something went wrong on our side; quote request id {req.context.request_id}"),
+    )
 
 
 def register(app: falcon.App) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import falcon
@@ -13,9 +13,9 @@ from application.export_status import EventView, ExportFilters, ExportReader, Ex
 from domain.exports import ExportState
 from domain.results import CommandError, CommandResult
 from entrypoints.http.converter import command_uuid
-from entrypoints.strict import INT64_MAX, INT64_MIN, Problem
 from entrypoints.http.parsing import FIELD_STATUS, Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
+from entrypoints.strict import INT64_MAX, INT64_MIN, Problem
 
 EXPORTS_PATH = "/api/v2/exports"
 EXPORT_PATH = "/api/v2/exports/{export_id:id}"
@@ -63,10 +63,13 @@ class ExportListResource:
         per_page = query.value("per_page", _per_page, default=DEFAULT_PER_PAGE)
         query.raise_problems()
         found = self.reader.find(filters, page, per_page)
-        _reply(resp, {
-            "exports": [export_body(export, with_events=False) for export in found.exports],
-            "meta": {"page": found.page, "per_page": found.per_page, "total": found.total},
-        })  # fmt: skip
+        _reply(
+            resp,
+            {
+                "exports": [export_body(export, with_events=False) for export in found.exports],
+                "meta": {"page": found.page, "per_page": found.per_page, "total": found.total},
+            },
+        )
 
 
 class Query:
@@ -86,7 +89,9 @@ class Query:
             return parse(raw)
         except Problem as problem:
             message = f"{name} {problem.message}"
-            self.errors.append(CommandError(FIELD_STATUS, "invalid_query_parameter", message, message, f"/{name}", None, None))
+            self.errors.append(
+                CommandError(FIELD_STATUS, "invalid_query_parameter", message, message, f"/{name}", None, None)
+            )
             return default
 
     def raise_problems(self) -> None:
@@ -143,7 +148,7 @@ def _reply(resp: falcon.Response, document: dict) -> None:
 
 def timestamp(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z, always with microseconds: 2026-01-01T12:00:00.123456Z."""
-    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def export_body(export: ExportView, with_events: bool) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from entrypoints.http.auth import REALM
 from entrypoints.http.export_status import DEFAULT_PER_PAGE, EXPORT_PATH, EXPORTS_PATH, MAX_PER_PAGE
 from entrypoints.http.middleware import SECURITY_HEADERS
 from entrypoints.http.parsing import FIELD_STATUS
-from entrypoints.http.resources import HEALTH_PATH, LIVENESS_PATH, READINESS_PATH
 from entrypoints.http.rendering import ACCEPTED, HTTP_STATUS, JSON, body_bytes
+from entrypoints.http.resources import HEALTH_PATH, LIVENESS_PATH, READINESS_PATH
 from entrypoints.strict import INT64_MAX, INT64_MIN
 
 OPENAPI_PATH = "/api/v2/openapi.json"

@@ -57,11 +57,19 @@ def read_json_body(req: falcon.Request, limit: int) -> bytes:
         raw = (req.stream if chunked else req.bounded_stream).read(limit + 1)
     except Exception as error:  # the server's own: its chunk parser's, or the client gone
         LOG.info("request body unreadable: %s: %s", type(error).__name__, error)
-        raise _refuse(400, "unreadable_body", "The request body could not be read: its chunked encoding is malformed or it ended early") from None
+        raise _refuse(
+            400,
+            "unreadable_body",
+            "The request body could not be read: its chunked encoding is malformed or it ended early",
+        ) from None
     if len(raw) > limit:
         raise falcon.HTTPContentTooLarge(description=str(limit))
     if req.content_length is not None and len(raw) < req.content_length:
-        raise _refuse(400, "incomplete_body", f"The request body ended after {len(raw)} of the {req.content_length} bytes its Content-Length announced")
+        raise _refuse(
+            400,
+            "incomplete_body",
+            f"The request body ended after {len(raw)} of the {req.content_length} bytes its Content-Length announced",
+        )
     return raw
 
 

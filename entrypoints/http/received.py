@@ -18,8 +18,11 @@ def received(req: falcon.Request, raw: bytes) -> Received:
     (`{"CONTENT_TYPE": "application/json", "REQUEST_METHOD": "POST", ...}`)."""
     # The body parsed as JSON, so its encoding is one JSON allows.
     body = raw.decode(json.detect_encoding(raw))
-    headers = {name: value for name, value in req.env.items()
-               if name.isupper() and isinstance(value, str) and name not in _SECRET}  # fmt: skip
+    headers = {
+        name: value
+        for name, value in req.env.items()
+        if name.isupper() and isinstance(value, str) and name not in _SECRET
+    }
     if "RAW_URI" in headers:  # an absolute request line may carry user:token@
         headers["RAW_URI"] = without_user_info(headers["RAW_URI"])
     return Received(body, headers)

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from attrs import frozen
-
 import falcon
 import falcon.testing
 import requests
+from attrs import frozen
 
 # (connect, read) seconds: a live server that hangs fails the scenario, it does not stall it.
 LIVE_TIMEOUT = (5, 30)
@@ -68,9 +67,13 @@ class LiveClient:
 
     def send(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:
         response = self._session.request(
-            method, self._base_url + path, data=body, headers={**self.credentials, **headers},
-            timeout=LIVE_TIMEOUT, allow_redirects=False,
-        )  # fmt: skip
+            method,
+            self._base_url + path,
+            data=body,
+            headers={**self.credentials, **headers},
+            timeout=LIVE_TIMEOUT,
+            allow_redirects=False,
+        )
         return Reply(response.status_code, _lower(response.headers), response.content)
 
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:

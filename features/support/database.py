@@ -65,18 +65,33 @@ def add_queued_export(connection: sa.Connection, response_id: int, system_id: in
     """An export this service queued earlier, for a command this scenario does not send."""
     now = builders.NOW
     export_id = connection.execute(
-        sa.insert(tables.exports).values(
-            resource_type=RESPONSE, resource_id=response_id, external_system_id=system_id, state="queued",
-            percent_complete=0, message="Queued for export", external_data={}, command_uuid=str(uuid.uuid4()),
-            created_at=now, updated_at=now,
-        ).returning(tables.exports.c.id)
-    ).scalar_one()  # fmt: skip
+        sa.insert(tables.exports)
+        .values(
+            resource_type=RESPONSE,
+            resource_id=response_id,
+            external_system_id=system_id,
+            state="queued",
+            percent_complete=0,
+            message="Queued for export",
+            external_data={},
+            command_uuid=str(uuid.uuid4()),
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(tables.exports.c.id)
+    ).scalar_one()
     connection.execute(
         sa.insert(tables.export_events).values(
-            export_id=export_id, uuid=str(uuid.uuid4()), state="queued", percent_complete=0,
-            message="Queued for export", data={"external_data": {}}, created_at=now, updated_at=now,
+            export_id=export_id,
+            uuid=str(uuid.uuid4()),
+            state="queued",
+            percent_complete=0,
+            message="Queued for export",
+            data={"external_data": {}},
+            created_at=now,
+            updated_at=now,
         )
-    )  # fmt: skip
+    )
 
 
 def snapshot(connection: sa.Connection) -> dict[str, list[tuple]]:
@@ -97,8 +112,9 @@ def events_of_export(connection: sa.Connection, export_id: int) -> list[sa.Row]:
     return list(connection.execute(query))
 
 
-def exports_of_response(connection: sa.Connection, response_id: int, *, system_id: int | None = None,
-                        states: Collection[str] | None = None) -> list[sa.Row]:  # fmt: skip
+def exports_of_response(
+    connection: sa.Connection, response_id: int, *, system_id: int | None = None, states: Collection[str] | None = None
+) -> list[sa.Row]:
     exports = tables.exports
     query = sa.select(exports).where(exports.c.resource_type == RESPONSE, exports.c.resource_id == response_id)
     if system_id is not None:
@@ -115,17 +131,23 @@ def logged_commands(connection: sa.Connection, command_uuid: str) -> list[sa.Row
 # --- the export pipeline: systems that reach CCD, responses with case numbers, offices ---
 
 
-def put_ccd_system(connection: sa.Connection, system_id: int, *, case_type_id: str,
-                   response_remote_office: bool = False) -> None:  # fmt: skip
+def put_ccd_system(
+    connection: sa.Connection, system_id: int, *, case_type_id: str, response_remote_office: bool = False
+) -> None:
     """An enabled system that exports responses to the CCD case type `case_type_id`."""
     remove_external_system(connection, system_id)
     builders.add_external_system(connection, system_id, response_remote_office=response_remote_office)
     connection.execute(
         sa.insert(tables.external_system_configurations).values(
-            external_system_id=system_id, key="case_type_id", value=case_type_id, can_read=True, can_write=True,
-            created_at=builders.NOW, updated_at=builders.NOW,
+            external_system_id=system_id,
+            key="case_type_id",
+            value=case_type_id,
+            can_read=True,
+            can_write=True,
+            created_at=builders.NOW,
+            updated_at=builders.NOW,
         )
-    )  # fmt: skip
+    )
 
 
 def put_responses_with_case_numbers(connection: sa.Connection, case_numbers: dict[int, str]) -> None:

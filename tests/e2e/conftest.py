@@ -22,8 +22,9 @@ import pytest
 import requests
 from attrs import frozen
 
+from adapters.ccd.fake_server import FakeCcd
 from tests.auth import TEST_TOKEN
-from tests.conftest import new_pgbouncer_database, new_postgres_database
+from tests.databases import new_pgbouncer_database, new_postgres_database
 from tests.pgbouncer import engine_for, service_environment
 from tests.postgres import free_port
 
@@ -32,10 +33,22 @@ STARTUP_SECONDS = 30
 SHUTDOWN_SECONDS = 15
 REQUEST_TIMEOUT = (5, 30)  # (connect, read) seconds
 # Settings the developer's shell may carry that would change what these tests expect.
-_INHERITED_SETTINGS = ("DATABASE_URL", "DATABASE_POOLING", "DATABASE_DIRECT_URL", "EXPORT_RESPONSES_DATA_DIR",
-                       "MAX_RESPONSE_IDS", "MAX_BODY_BYTES", "API_TOKENS", "API_AUTH", "LOCK_WAIT_SECONDS",
-                       "STATEMENT_TIMEOUT_SECONDS", "HEADER_READ_SECONDS", "BODY_READ_SECONDS", "MAX_ERRORS",
-                       "LOG_FORMAT")
+_INHERITED_SETTINGS = (
+    "DATABASE_URL",
+    "DATABASE_POOLING",
+    "DATABASE_DIRECT_URL",
+    "EXPORT_RESPONSES_DATA_DIR",
+    "MAX_RESPONSE_IDS",
+    "MAX_BODY_BYTES",
+    "API_TOKENS",
+    "API_AUTH",
+    "LOCK_WAIT_SECONDS",
+    "STATEMENT_TIMEOUT_SECONDS",
+    "HEADER_READ_SECONDS",
+    "BODY_READ_SECONDS",
+    "MAX_ERRORS",
+    "LOG_FORMAT",
+)
 # What a worker writes when a request ends in a bug: a traceback, or an access line with a 5xx.
 _SERVER_FAULT = re.compile(r"Traceback|\"status\": 5\d\d")
 
@@ -56,8 +69,11 @@ class LiveServer:
 
 # The databases a service runs on: SQLite, PostgreSQL, and PostgreSQL through PgBouncer
 # in transaction pooling mode (the service then runs with DATABASE_POOLING=transaction).
-DATABASE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
-                  pytest.param("pgbouncer", marks=pytest.mark.postgres)]  # fmt: skip
+DATABASE_KINDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("pgbouncer", marks=pytest.mark.postgres),
+]
 
 
 @pytest.fixture(scope="module", params=DATABASE_KINDS)
@@ -98,8 +114,14 @@ def running_server(database_url: str, folder: Path, **settings: str) -> Iterator
     `settings` are more environment variables (`HEADER_READ_SECONDS="1"`)."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in _INHERITED_SETTINGS}
-    env.update(DATABASE_URL=database_url, EXPORT_RESPONSES_DATA_DIR=str(folder), PYTHONUNBUFFERED="1",
-               API_TOKENS=TEST_TOKEN, **service_environment(database_url), **settings)  # fmt: skip
+    env.update(
+        DATABASE_URL=database_url,
+        EXPORT_RESPONSES_DATA_DIR=str(folder),
+        PYTHONUNBUFFERED="1",
+        API_TOKENS=TEST_TOKEN,
+        **service_environment(database_url),
+        **settings,
+    )
     # gunicorn puts its control socket in $XDG_RUNTIME_DIR, else in ~/.gunicorn shared by
     # every server of the user: each test server gets its own.
     env["XDG_RUNTIME_DIR"] = str(folder)
@@ -196,3 +218,10 @@ def pytest_runtest_makereport(item, call):
     if report.failed and isinstance(server, LiveServer):
         report.sections.append(("server output", server.output()[-20_000:]))
     return report
+
+
+@pytest.fixture
+def fake_ccd() -> Iterator[FakeCcd]:
+    """The fake CCD over HTTP, for worker processes to export to."""
+    with FakeCcd() as fake:
+        yield fake

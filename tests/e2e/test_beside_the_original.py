@@ -12,7 +12,6 @@ import uuid
 
 import pytest
 import requests
-import sqlalchemy as sa
 
 from adapters.ccd.fake_server import FakeCcd
 from adapters.sql.engine import create_engine
@@ -21,8 +20,14 @@ from tests.auth import AUTHORIZATION
 from tests.e2e.conftest import REQUEST_TIMEOUT, running_server
 from tests.e2e.test_worker_processes import finish, start_worker
 from tests.original_schema import shared_tables
-from tests.rails_rows import CASE_TYPE, RAILS_COMMAND_UUID, RAILS_EXPORT_IDS, RESPONSES, SYSTEM_ID
-from tests.rails_rows import create_original_database
+from tests.rails_rows import (
+    CASE_TYPE,
+    RAILS_COMMAND_UUID,
+    RAILS_EXPORT_IDS,
+    RESPONSES,
+    SYSTEM_ID,
+    create_original_database,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 PATH = "/api/v2/exports/export_responses"
@@ -67,14 +72,20 @@ def columns(engine) -> dict[tuple[str, str], tuple]:
 def original_rows(engine) -> dict[str, list[tuple]]:
     """Every row of the shared tables, as far as the original's columns go."""
     with engine.connect() as connection:
-        return {table: [tuple(row) for row in connection.exec_driver_sql(
-                    f"SELECT {', '.join(names)} FROM {table} ORDER BY id")]
-                for table, names in ORIGINAL.items()}  # fmt: skip
+        return {
+            table: [
+                tuple(row) for row in connection.exec_driver_sql(f"SELECT {', '.join(names)} FROM {table} ORDER BY id")
+            ]
+            for table, names in ORIGINAL.items()
+        }
 
 
 def command(response_ids, command_uuid=None) -> dict:
-    return {"uuid": command_uuid or str(uuid.uuid4()), "command": "ExportResponses",
-            "data": {"external_system_id": SYSTEM_ID, "response_ids": list(response_ids)}}  # fmt: skip
+    return {
+        "uuid": command_uuid or str(uuid.uuid4()),
+        "command": "ExportResponses",
+        "data": {"external_system_id": SYSTEM_ID, "response_ids": list(response_ids)},
+    }
 
 
 def post(server, body: bytes) -> requests.Response:
@@ -83,9 +94,7 @@ def post(server, body: bytes) -> requests.Response:
     return requests.post(server.url(PATH), data=body, headers=headers, timeout=REQUEST_TIMEOUT)
 
 
-def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_was(
-    original_url, tmp_path, capsys
-):  # fmt: skip
+def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_was(original_url, tmp_path, capsys):
     engine = create_engine(original_url)
     columns_before, rows_before = columns(engine), original_rows(engine)
 
@@ -127,12 +136,16 @@ def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_wa
     with engine.connect() as connection:
         logged = connection.exec_driver_sql(
             "SELECT request_body, request_headers, response_status, response_body, response_headers, fingerprint "
-            f"FROM commands WHERE id = '{sent['uuid']}'").one()  # fmt: skip
+            f"FROM commands WHERE id = '{sent['uuid']}'"
+        ).one()
         key_events = connection.exec_driver_sql(KEY_EVENT).all()
         ours = connection.exec_driver_sql(
             "SELECT resource_id, state, messages, in_progress FROM exports WHERE command_uuid IS NOT NULL "
-            "ORDER BY resource_id").all()  # fmt: skip
-        states = set(connection.exec_driver_sql("SELECT state FROM exports UNION SELECT state FROM export_events").scalars())
+            "ORDER BY resource_id"
+        ).all()
+        states = set(
+            connection.exec_driver_sql("SELECT state FROM exports UNION SELECT state FROM export_events").scalars()
+        )
 
     # The Rails side's exports, events and command are as they were, and so is every original column.
     after = original_rows(engine)
@@ -143,14 +156,24 @@ def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_wa
 
     # Each response got an export of this service's, beside the Rails side's pending ones.
     assert [(r.resource_id, r.state, r.messages, r.in_progress) for r in ours] == [
-        (1, "complete", [], None), (2, "complete", [], None), (3, "complete", [], None)]  # fmt: skip
+        (1, "complete", [], None),
+        (2, "complete", [], None),
+        (3, "complete", [], None),
+    ]
     assert states <= RAILS_STATES
     # The admin's rules give the case details, 100 % and the message, as for the original's exports.
     assert [(row.resource_id, row.percent, row.message) for row in key_events] == [
-        (1, 100, "Response exported"), (2, 100, "Response exported"), (3, 100, "Response exported")]  # fmt: skip
-    for number, (row, case_number) in enumerate(zip(key_events, RESPONSES.values())):
-        assert row.external_data == {"case_id": 1_700_000_000_000_000 + number, "case_reference": case_number,
-                                     "case_type_id": CASE_TYPE, "office": "Manchester"}  # fmt: skip
+        (1, 100, "Response exported"),
+        (2, 100, "Response exported"),
+        (3, 100, "Response exported"),
+    ]
+    for number, (row, case_number) in enumerate(zip(key_events, RESPONSES.values(), strict=True)):
+        assert row.external_data == {
+            "case_id": 1_700_000_000_000_000 + number,
+            "case_reference": case_number,
+            "case_type_id": CASE_TYPE,
+            "office": "Manchester",
+        }
         assert row.data["export_responses"] == {"attempt": 1}  # the service's own details, beside
 
     # The command log keeps the request as it came and the reply as it went.
@@ -164,8 +187,7 @@ def test_the_service_runs_beside_the_original_and_leaves_the_rails_side_as_it_wa
     engine.dispose()
 
 
-def test_migrate_refuses_a_database_that_is_neither_empty_ours_nor_the_originals(postgres_cluster, monkeypatch,
-                                                                                  capsys):  # fmt: skip
+def test_migrate_refuses_a_database_that_is_neither_empty_ours_nor_the_originals(postgres_cluster, monkeypatch, capsys):
     url = postgres_cluster.create_database(f"other_{uuid.uuid4().hex[:12]}")
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -181,8 +203,7 @@ def test_migrate_refuses_a_database_that_is_neither_empty_ours_nor_the_originals
     engine.dispose()
 
 
-def test_serve_the_worker_load_and_seed_leave_the_adoption_to_migrate(original_url, monkeypatch, capsys,
-                                                                      tmp_path):  # fmt: skip
+def test_serve_the_worker_load_and_seed_leave_the_adoption_to_migrate(original_url, monkeypatch, capsys, tmp_path):
     engine = create_engine(original_url)
     before = columns(engine)
     (tmp_path / "empty.json").write_text("{}")
@@ -216,7 +237,8 @@ def test_an_export_of_the_rails_sides_with_a_null_state_reads_as_created(origina
     (tmp_path / "server").mkdir()
     with running_server(original_url, tmp_path / "server") as server:
         reply = requests.get(server.url("/api/v2/exports/1"), headers=AUTHORIZATION, timeout=REQUEST_TIMEOUT)
-        listed = requests.get(server.url("/api/v2/exports?state=created"), headers=AUTHORIZATION,
-                              timeout=REQUEST_TIMEOUT)  # fmt: skip
+        listed = requests.get(
+            server.url("/api/v2/exports?state=created"), headers=AUTHORIZATION, timeout=REQUEST_TIMEOUT
+        )
     assert (reply.status_code, reply.json()["state"]) == (200, "created")
     assert listed.status_code == 200 and [export["id"] for export in listed.json()["exports"]] == [1]

@@ -29,11 +29,11 @@ from application.ports import StoreUnavailable
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
-from tests.pgbouncer import engine_for
 from tests.auth import AUTHORIZATION, TEST_TOKEN, authenticated_client
 from tests.builders import add_external_system, add_responses, count_rows
-from tests.conftest import start_cluster, start_pgbouncer
+from tests.databases import start_cluster, start_pgbouncer
 from tests.e2e.conftest import running_server
+from tests.pgbouncer import engine_for
 
 pytestmark = pytest.mark.e2e
 HEADERS = {**AUTHORIZATION, "Content-Type": "application/json"}
@@ -84,8 +84,11 @@ def server_on_own_cluster(request, own_cluster, tmp_path_factory):
 
 def command(ids) -> tuple[str, dict]:
     command_uuid = str(uuid.uuid4())
-    return command_uuid, {"uuid": command_uuid, "command": "ExportResponses",
-                          "data": {"external_system_id": 43, "response_ids": list(ids)}}  # fmt: skip
+    return command_uuid, {
+        "uuid": command_uuid,
+        "command": "ExportResponses",
+        "data": {"external_system_id": 43, "response_ids": list(ids)},
+    }
 
 
 def timed(method: str, url: str, **kwargs) -> tuple[requests.Response, float]:
@@ -152,15 +155,20 @@ def test_commands_are_503s_while_postgres_is_down_and_the_server_recovers_by_its
         with engine.connect() as connection:
             logged = set(connection.execute(sa.select(tables.commands.c.id)).scalars())
             exports = connection.execute(
-                sa.select(tables.exports.c.command_uuid, tables.exports.c.resource_id, tables.exports.c.state)
-                .order_by(tables.exports.c.resource_id)
-            ).all()  # fmt: skip
+                sa.select(tables.exports.c.command_uuid, tables.exports.c.resource_id, tables.exports.c.state).order_by(
+                    tables.exports.c.resource_id
+                )
+            ).all()
             events = count_rows(connection, tables.export_events)
     finally:
         engine.dispose()
     assert logged == {first_uuid, retried_uuid}
-    assert exports == [(first_uuid, 1, "queued"), (first_uuid, 2, "queued"),
-                       (retried_uuid, 3, "queued"), (retried_uuid, 4, "queued")]  # fmt: skip
+    assert exports == [
+        (first_uuid, 1, "queued"),
+        (first_uuid, 2, "queued"),
+        (retried_uuid, 3, "queued"),
+        (retried_uuid, 4, "queued"),
+    ]
     assert events == 4
     assert not logged & set(refused_uuids)
     assert server.process.poll() is None, "the server exited"
@@ -278,7 +286,9 @@ def assert_202s_or_503s_and_never_half_written(server, sent, logged_before: int)
 
 
 @pytest.mark.postgres
-def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_written(own_cluster, server_on_own_cluster):
+def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_written(
+    own_cluster, server_on_own_cluster
+):
     server = server_on_own_cluster
     logged_before = len(server.output())
 
@@ -377,4 +387,3 @@ def test_pooled_connections_the_server_ended_are_replaced_on_checkout(own_cluste
     finally:
         engine.dispose()
         admin.dispose()
-

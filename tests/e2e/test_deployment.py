@@ -42,14 +42,20 @@ def _clean_environ(tmp_path: Path) -> dict[str, str]:
 
 
 def _settings(tmp_path: Path, fake: FakeCcd) -> dict[str, str]:
-    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'deployed.sqlite3'}", "API_TOKENS": TEST_TOKEN,
-            **fake.base_urls}  # fmt: skip
+    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'deployed.sqlite3'}", "API_TOKENS": TEST_TOKEN, **fake.base_urls}
 
 
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     process.log_path = log
     return process
 
@@ -69,12 +75,17 @@ def _serves_and_exports(base_url: str, processes: list[subprocess.Popen]) -> Non
         time.sleep(0.2)
     command = str(uuid.uuid4())
     body = {"uuid": command, "command": "ExportResponses", "data": {"external_system_id": 1, "response_ids": [1]}}
-    reply = requests.post(base_url + "/api/v2/exports/export_responses", json=body, headers=AUTHORIZATION,
-                          timeout=REQUEST_TIMEOUT)  # fmt: skip
+    reply = requests.post(
+        base_url + "/api/v2/exports/export_responses", json=body, headers=AUTHORIZATION, timeout=REQUEST_TIMEOUT
+    )
     assert reply.status_code == 202, reply.text
     while True:
-        exports = requests.get(base_url + "/api/v2/exports", params={"command_uuid": command}, headers=AUTHORIZATION,
-                               timeout=REQUEST_TIMEOUT).json()["exports"]  # fmt: skip
+        exports = requests.get(
+            base_url + "/api/v2/exports",
+            params={"command_uuid": command},
+            headers=AUTHORIZATION,
+            timeout=REQUEST_TIMEOUT,
+        ).json()["exports"]
         if [export["state"] for export in exports] == ["complete"]:
             return
         assert time.monotonic() < deadline, exports
@@ -122,14 +133,21 @@ def test_the_procfile_starts_the_service(fake_ccd, tmp_path):
     entries = procfile()
     assert set(entries) == {"release", "web", "worker"}
     port = free_port()
-    env = {**_clean_environ(tmp_path), **_settings(tmp_path, fake), "PORT": str(port),
-           "PATH": f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
-    release = subprocess.run(["bash", "-c", entries["release"]], cwd=REPO_ROOT, env=env, capture_output=True,
-                             text=True, timeout=60)  # fmt: skip
+    env = {
+        **_clean_environ(tmp_path),
+        **_settings(tmp_path, fake),
+        "PORT": str(port),
+        "PATH": f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    }
+    release = subprocess.run(
+        ["bash", "-c", entries["release"]], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert release.returncode == 0, release.stderr
     _seed(env)
     # A Procfile runner starts each line through a shell; `exec` keeps the signals' target.
-    processes = [_start(["bash", "-c", f"exec {entries[name]}"], env, tmp_path / f"{name}.log") for name in ("web", "worker")]
+    processes = [
+        _start(["bash", "-c", f"exec {entries[name]}"], env, tmp_path / f"{name}.log") for name in ("web", "worker")
+    ]
     _serve_export_and_stop(f"http://127.0.0.1:{port}", processes)
 
 
@@ -173,17 +191,36 @@ def _unit_command(unit: Path, instance: str, base_env: dict[str, str]) -> tuple[
     return shlex.split(command), env
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None and os.environ.get("CI") != "true",
-                    reason="systemd-analyze is not installed")  # fmt: skip
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None and os.environ.get("CI") != "true",
+    reason="systemd-analyze is not installed",
+)
 def test_the_systemd_units_verify_and_start_the_service(fake_ccd, tmp_path):
     fake = fake_ccd
     env_file = tmp_path / "env"
     env_file.write_text("".join(f"{name}={value}\n" for name, value in _settings(tmp_path, fake).items()))
     units = installed_units(tmp_path, env_file)
-    api, worker, migrate = (units / name for name in (
-        "export-responses-api@.service", "export-responses-worker@.service", "export-responses-migrate.service"))  # fmt: skip
-    verified = subprocess.run(["systemd-analyze", "verify", "--man=no", str(migrate), str(units / "export-responses-api@8001.service"),
-                               str(units / "export-responses-worker@1.service")], capture_output=True, text=True, timeout=60)  # fmt: skip
+    api, worker, migrate = (
+        units / name
+        for name in (
+            "export-responses-api@.service",
+            "export-responses-worker@.service",
+            "export-responses-migrate.service",
+        )
+    )
+    verified = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            "--man=no",
+            str(migrate),
+            str(units / "export-responses-api@8001.service"),
+            str(units / "export-responses-worker@1.service"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     problems = [line for line in verified.stderr.splitlines() if re.search(r"\.service:\d+:", line)]
     assert verified.returncode == 0 and not problems, verified.stderr
 

@@ -282,24 +282,47 @@ def _over_the_limit() -> bytes:
 MALFORMED = {
     "invalid JSON": ("POST", EXPORT_PATH, REQUEST_HEADERS, lambda: b'{"uuid": ', 400, "invalid_json"),
     "not JSON content": (
-        "POST", EXPORT_PATH, {"Content-Type": "text/plain", **AUTHORIZATION}, lambda: command_body(str(uuid.uuid4()), 43, [18]),
-        415, "unsupported_media_type",
+        "POST",
+        EXPORT_PATH,
+        {"Content-Type": "text/plain", **AUTHORIZATION},
+        lambda: command_body(str(uuid.uuid4()), 43, [18]),
+        415,
+        "unsupported_media_type",
     ),
     "body of 1 MiB + 1 byte": ("POST", EXPORT_PATH, REQUEST_HEADERS, _over_the_limit, 413, "payload_too_large"),
     "body of 1 MiB + 1 byte, chunked": (
-        "POST", EXPORT_PATH, REQUEST_HEADERS, lambda: _in_chunks(_over_the_limit()), 413, "payload_too_large",
+        "POST",
+        EXPORT_PATH,
+        REQUEST_HEADERS,
+        lambda: _in_chunks(_over_the_limit()),
+        413,
+        "payload_too_large",
     ),
     "unknown route": (
-        "POST", "/api/v2/exports/export_claims", REQUEST_HEADERS, lambda: command_body(str(uuid.uuid4()), 43, [18]),
-        404, "not_found",
+        "POST",
+        "/api/v2/exports/export_claims",
+        REQUEST_HEADERS,
+        lambda: command_body(str(uuid.uuid4()), 43, [18]),
+        404,
+        "not_found",
     ),
-    "wrong method": ("GET", EXPORT_PATH, {"Accept": "application/json", **AUTHORIZATION}, lambda: None, 405,
-                     "method_not_allowed"),
+    "wrong method": (
+        "GET",
+        EXPORT_PATH,
+        {"Accept": "application/json", **AUTHORIZATION},
+        lambda: None,
+        405,
+        "method_not_allowed",
+    ),
     "no credentials": (
-        "POST", EXPORT_PATH, {"Content-Type": "application/json"}, lambda: command_body(str(uuid.uuid4()), 43, [18]),
-        401, "missing_credentials",
+        "POST",
+        EXPORT_PATH,
+        {"Content-Type": "application/json"},
+        lambda: command_body(str(uuid.uuid4()), 43, [18]),
+        401,
+        "missing_credentials",
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from adapters.sql.tables import commands, exports
 from tests.auth import TEST_TOKEN
 from tests.builders import add_external_system, add_responses, count_rows
 from tests.e2e.conftest import running_server
-from tests.pgbouncer import QUERY_TIMEOUT_SECONDS, engine_for, service_environment
+from tests.pgbouncer import QUERY_TIMEOUT_SECONDS, engine_for, past_the_pooler, service_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -40,8 +40,11 @@ def hostile_server(e2e_database_url, tmp_path_factory):
         add_external_system(connection, SYSTEM_ID)
         add_responses(connection, [RESPONSE_ID])
     engine.dispose()
-    settings = {"HEADER_READ_SECONDS": str(DEADLINE_SECONDS), "BODY_READ_SECONDS": str(DEADLINE_SECONDS),
-                "LOCK_WAIT_SECONDS": "1"}  # fmt: skip
+    settings = {
+        "HEADER_READ_SECONDS": str(DEADLINE_SECONDS),
+        "BODY_READ_SECONDS": str(DEADLINE_SECONDS),
+        "LOCK_WAIT_SECONDS": "1",
+    }
     with running_server(e2e_database_url, tmp_path_factory.mktemp("hostile"), **settings) as server:
         yield server
 
@@ -122,7 +125,9 @@ def test_no_spelling_of_the_command_path_queues_without_a_token(hostile_server, 
     assert commands_logged(hostile_engine, command_uuid) == 0
 
 
-@pytest.mark.parametrize("target", ["//api/v2/exports", "http://localhost//api/v2/exports", "/api/v2/exports/", "//api/v2/openapi.json"])
+@pytest.mark.parametrize(
+    "target", ["//api/v2/exports", "http://localhost//api/v2/exports", "/api/v2/exports/", "//api/v2/openapi.json"]
+)
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
 def test_no_spelling_of_a_reading_path_answers_without_a_token(hostile_server, target, method):
     _, raw = exchange(hostile_server, request_bytes(method, target))
@@ -135,8 +140,12 @@ def test_the_admins_url_with_user_info_authenticates_as_basic(hostile_server, ho
     # The ET admin's HTTP client, like requests, turns ET_API_URL's user-info into Basic.
     with_user_info = hostile_server.base_url.replace("http://", f"http://admin:{TEST_TOKEN}@")
     command_uuid = str(uuid.uuid4())
-    reply = requests.post(with_user_info + "/api/v2/exports/export_responses", data=command(command_uuid),
-                          headers={"Content-Type": "application/json"}, timeout=10)  # fmt: skip
+    reply = requests.post(
+        with_user_info + "/api/v2/exports/export_responses",
+        data=command(command_uuid),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert reply.request.headers["Authorization"].startswith("Basic ")
     assert reply.status_code == 202 and commands_logged(hostile_engine, command_uuid) == 1
     wrong = hostile_server.base_url.replace("http://", "http://admin:not-the-token@")
@@ -212,8 +221,9 @@ def test_headers_that_do_not_arrive_in_time_get_a_408(hostile_server):
 
 def test_a_body_that_does_not_arrive_in_time_gets_a_408(hostile_server, hostile_engine):
     command_uuid = str(uuid.uuid4())
-    whole = request_bytes("POST", "/api/v2/exports/export_responses", command(command_uuid),
-                          f"Authorization: Bearer {TEST_TOKEN}\r\n")  # fmt: skip
+    whole = request_bytes(
+        "POST", "/api/v2/exports/export_responses", command(command_uuid), f"Authorization: Bearer {TEST_TOKEN}\r\n"
+    )
     taken, raw = exchange(hostile_server, whole[:-10])
     status, _, body = parse_reply(raw)
     assert (status, body["errors"][0]["code"]) == (408, "request_timeout")
@@ -281,8 +291,8 @@ def rss_bytes(pid: int) -> int:
 
 def test_a_body_of_empty_ids_gets_a_small_reply_and_leaves_no_memory_behind(hostile_server):
     ids = ",".join(['""'] * 349_000)
-    body = ('{"uuid":"%s","command":"ExportResponses","data":{"external_system_id":1,"response_ids":[%s]}}'
-            % (uuid.uuid4(), ids)).encode()  # fmt: skip
+    data = f'{{"external_system_id":1,"response_ids":[{ids}]}}'
+    body = f'{{"uuid":"{uuid.uuid4()}","command":"ExportResponses","data":{data}}}'.encode()
     assert len(body) <= MiB
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TEST_TOKEN}"}
     # Warm each worker up first, so that what follows measures the hostile requests only.
@@ -290,8 +300,14 @@ def test_a_body_of_empty_ids_gets_a_small_reply_and_leaves_no_memory_behind(host
         requests.post(hostile_server.url("/api/v2/exports/export_responses"), data=b"{}", headers=headers, timeout=10)
     before = {pid: rss_bytes(pid) for pid in worker_pids(hostile_server)}
     with ThreadPoolExecutor(6) as pool:
-        replies = list(pool.map(lambda _: requests.post(hostile_server.url("/api/v2/exports/export_responses"),
-                                                        data=body, headers=headers, timeout=30), range(6)))  # fmt: skip
+        replies = list(
+            pool.map(
+                lambda _: requests.post(
+                    hostile_server.url("/api/v2/exports/export_responses"), data=body, headers=headers, timeout=30
+                ),
+                range(6),
+            )
+        )
     for reply in replies:
         assert reply.status_code == 400
         assert len(reply.content) < 2 * MiB // 100  # a few kB: one error, not 349,000
@@ -302,10 +318,19 @@ def test_a_body_of_empty_ids_gets_a_small_reply_and_leaves_no_memory_behind(host
 
 
 def test_thousands_of_bad_ids_list_the_first_hundred_and_the_total(hostile_server):
-    body = json.dumps({"uuid": str(uuid.uuid4()), "command": "ExportResponses",
-                       "data": {"external_system_id": SYSTEM_ID, "response_ids": ["x"] * 5000}}).encode()  # fmt: skip
-    reply = requests.post(hostile_server.url("/api/v2/exports/export_responses"), data=body, timeout=30,
-                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEST_TOKEN}"})  # fmt: skip
+    body = json.dumps(
+        {
+            "uuid": str(uuid.uuid4()),
+            "command": "ExportResponses",
+            "data": {"external_system_id": SYSTEM_ID, "response_ids": ["x"] * 5000},
+        }
+    ).encode()
+    reply = requests.post(
+        hostile_server.url("/api/v2/exports/export_responses"),
+        data=body,
+        timeout=30,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEST_TOKEN}"},
+    )
     errors = reply.json()["errors"]
     assert reply.status_code == 400 and len(errors) == 101
     assert {e["code"] for e in errors[:100]} == {"invalid_type"}
@@ -315,13 +340,20 @@ def test_thousands_of_bad_ids_list_the_first_hundred_and_the_total(hostile_serve
 
 # ---- 5. body-reading faults -----------------------------------------------------------------
 
-CHUNKED_HEAD = (f"POST /api/v2/exports/export_responses HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TEST_TOKEN}\r\n"
-                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()  # fmt: skip
+CHUNKED_HEAD = (
+    f"POST /api/v2/exports/export_responses HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TEST_TOKEN}\r\n"
+    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+).encode()
 
 
 @pytest.mark.parametrize(
     "chunks",
-    [b"zz\r\nabc\r\n0\r\n\r\n", b"-5\r\nabc\r\n0\r\n\r\n", b"2\r\nabcdef\r\n0\r\n\r\n", b"5;\x00\r\nabcde\r\n0\r\n\r\n"],
+    [
+        b"zz\r\nabc\r\n0\r\n\r\n",
+        b"-5\r\nabc\r\n0\r\n\r\n",
+        b"2\r\nabcdef\r\n0\r\n\r\n",
+        b"5;\x00\r\nabcde\r\n0\r\n\r\n",
+    ],
     ids=["not hex", "negative", "longer than announced", "bad extension"],
 )
 def test_malformed_chunking_is_a_400_in_the_envelope(hostile_server, chunks):
@@ -333,8 +365,12 @@ def test_malformed_chunking_is_a_400_in_the_envelope(hostile_server, chunks):
 
 def test_a_body_shorter_than_its_length_then_a_half_close_is_a_400_not_parsed(hostile_server, hostile_engine):
     command_uuid = str(uuid.uuid4())
-    whole = request_bytes("POST", "/api/v2/exports/export_responses", command(command_uuid) + b" " * 50,
-                          f"Authorization: Bearer {TEST_TOKEN}\r\n")  # fmt: skip
+    whole = request_bytes(
+        "POST",
+        "/api/v2/exports/export_responses",
+        command(command_uuid) + b" " * 50,
+        f"Authorization: Bearer {TEST_TOKEN}\r\n",
+    )
     _, raw = exchange(hostile_server, whole[:-50], half_close=True)
     status, _, body = parse_reply(raw)
     assert (status, body["errors"][0]["code"]) == (400, "incomplete_body")
@@ -344,7 +380,7 @@ def test_a_body_shorter_than_its_length_then_a_half_close_is_a_400_not_parsed(ho
 def test_a_client_gone_mid_chunk_is_closed_quietly(hostile_server):
     before = len(hostile_server.output())
     with socket.create_connection(address(hostile_server)) as sock:
-        sock.sendall(CHUNKED_HEAD + b"100\r\n{\"uuid\"")
+        sock.sendall(CHUNKED_HEAD + b'100\r\n{"uuid"')
     time.sleep(0.3)
     assert requests.get(hostile_server.url("/health/liveness"), timeout=5).status_code == 200
     assert "Traceback" not in hostile_server.output()[before:]
@@ -358,7 +394,11 @@ def test_a_client_gone_mid_chunk_is_closed_quietly(hostile_server):
     [
         (b"GARBAGE\r\n\r\n", 400, "bad_request"),
         (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
-        (b"GET /health HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200)) + b"\r\n", 431, "headers_too_large"),
+        (
+            b"GET /health HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200)) + b"\r\n",
+            431,
+            "headers_too_large",
+        ),
         (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n", 431, "headers_too_large"),
     ],
     ids=["bad request line", "request line too long", "too many headers", "header too long"],
@@ -401,9 +441,12 @@ def test_a_writer_lock_held_by_a_stopped_process_is_a_503_within_the_lock_wait(h
     try:
         command_uuid = str(uuid.uuid4())
         started = time.monotonic()
-        reply = requests.post(hostile_server.url("/api/v2/exports/export_responses"), data=command(command_uuid),
-                              headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEST_TOKEN}"},
-                              timeout=15)  # fmt: skip
+        reply = requests.post(
+            hostile_server.url("/api/v2/exports/export_responses"),
+            data=command(command_uuid),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEST_TOKEN}"},
+            timeout=15,
+        )
         taken = time.monotonic() - started
         assert (reply.status_code, reply.json()["errors"][0]["code"]) == (503, "service_unavailable")
         assert reply.headers["Retry-After"].isdigit()
@@ -418,17 +461,23 @@ def test_a_writer_lock_held_by_a_stopped_process_is_a_503_within_the_lock_wait(h
         assert requests.get(hostile_server.url("/health/readiness"), timeout=10).status_code == expected
     finally:
         hold()
-    reply = requests.post(hostile_server.url("/api/v2/exports/export_responses"), data=command(command_uuid),
-                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEST_TOKEN}"},
-                          timeout=15)  # fmt: skip
+    reply = requests.post(
+        hostile_server.url("/api/v2/exports/export_responses"),
+        data=command(command_uuid),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TEST_TOKEN}"},
+        timeout=15,
+    )
     assert reply.status_code == 202
     time.sleep(1.1)
     assert requests.get(hostile_server.url("/health/readiness"), timeout=10).status_code == 200
 
 
 def _hold_sqlite_lock(database_url: str):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_SQLITE_LOCK, database_url], stdout=subprocess.PIPE,
-                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SQLITE_LOCK, database_url],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert holder.stdout.readline().strip() == b"held"
     deadline = time.monotonic() + 5
     while Path(f"/proc/{holder.pid}/stat").read_text().split()[2] != "T":
@@ -443,7 +492,9 @@ def _hold_sqlite_lock(database_url: str):
 
 
 def _hold_postgres_lock(database_url: str):
-    engine = engine_for(database_url)
+    # Straight on the cluster: through PgBouncer its query_timeout could end the holder,
+    # and with it the lock, before the request it blocks gives up.
+    engine = engine_for(past_the_pooler(database_url))
     connection = engine.connect()
     connection.begin()
     connection.execute(sa.text(f"LOCK TABLE {commands.name}, {exports.name} IN ACCESS EXCLUSIVE MODE"))

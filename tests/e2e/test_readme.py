@@ -49,8 +49,11 @@ def readme_examples(text: str) -> list[Example]:
         if kind not in ("sh", "python") or code.strip() in NOT_RUN:
             continue
         following = blocks[index + 1] if index + 1 < len(blocks) else None
-        is_output = following is not None and following.group(1) == "text" and not (
-            text[block.end():following.start()].strip())  # fmt: skip
+        is_output = (
+            following is not None
+            and following.group(1) == "text"
+            and not (text[block.end() : following.start()].strip())
+        )
         expected = tuple(following.group(2).splitlines()) if is_output else ()
         examples.append(Example(kind, code, expected))
     return examples
@@ -70,7 +73,7 @@ def session_script(examples: list[Example]) -> str:
 
 def outputs(printed: str, count: int) -> list[str]:
     parts = re.split(r"^@@ README example (\d+) @@\n", printed, flags=re.MULTILINE)
-    found = {int(number): output for number, output in zip(parts[1::2], parts[2::2])}
+    found = {int(number): output for number, output in zip(parts[1::2], parts[2::2], strict=True)}
     return [found.get(number, "") for number in range(count)]
 
 
@@ -103,13 +106,21 @@ def test_the_readme_examples_run_as_written_in_order_against_scripts_run(tmp_pat
     try:
         wait_for_banner(run)
         env = {**run.env, "PYTHONUNBUFFERED": "1"}
-        done = subprocess.run(["bash", "-c", session_script(examples)], cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=EXAMPLES_SECONDS)  # fmt: skip
+        done = subprocess.run(
+            ["bash", "-c", session_script(examples)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=EXAMPLES_SECONDS,
+        )
         printed = done.stdout + done.stderr
         assert done.returncode == 0, f"an example failed (the last one announced):\n{printed}"
-        for example, output in zip(examples, outputs(done.stdout, len(examples))):
+        for example, output in zip(examples, outputs(done.stdout, len(examples)), strict=True):
             assert not missing_lines(example.expected, output), (
-                f"{example.code}\nprinted:\n{output}\nbut not: {missing_lines(example.expected, output)}")
+                f"{example.code}\nprinted:\n{output}\nbut not: {missing_lines(example.expected, output)}"
+            )
         assert "Traceback" not in printed, printed
         # The README's first command stops on Ctrl-C in its terminal: the whole group.
         assert_run_stops(run, signal.SIGINT, 130, whole_group=True)

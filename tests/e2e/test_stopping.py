@@ -27,7 +27,7 @@ from adapters.sql.engine import create_engine
 from tests.auth import AUTHORIZATION
 from tests.builders import add_external_system, add_responses
 from tests.e2e.conftest import REPO_ROOT, REQUEST_TIMEOUT, running_server
-from tests.e2e.test_worker_processes import CASE_TYPE, _prepare, fake_ccd, queue_exports, start_worker  # noqa: F401 - a fixture
+from tests.e2e.test_worker_processes import CASE_TYPE, _prepare, queue_exports, start_worker
 from tests.postgres import free_port
 
 pytestmark = pytest.mark.e2e
@@ -87,8 +87,11 @@ def _traffic(base_url: str) -> tuple[requests.Session, socket.socket, int]:
     session = requests.Session()
     accepted = 0
     for first in range(1, 41, 4):
-        body = {"uuid": str(uuid.uuid4()), "command": "ExportResponses",
-                "data": {"external_system_id": 43, "response_ids": list(range(first, first + 4))}}  # fmt: skip
+        body = {
+            "uuid": str(uuid.uuid4()),
+            "command": "ExportResponses",
+            "data": {"external_system_id": 43, "response_ids": list(range(first, first + 4))},
+        }
         reply = session.post(base_url + EXPORT_PATH, json=body, headers=AUTHORIZATION, timeout=REQUEST_TIMEOUT)
         assert reply.status_code == 202, reply.text
         accepted += 4
@@ -132,8 +135,9 @@ def _states(engine) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda signum: signal.Signals(signum).name)
-def test_the_worker_stops_within_seconds_finishing_what_it_holds(signum, worker_database, sqlite_url, fake_ccd,
-                                                                 tmp_path):  # fmt: skip
+def test_the_worker_stops_within_seconds_finishing_what_it_holds(
+    signum, worker_database, sqlite_url, fake_ccd, tmp_path
+):
     queue_exports(worker_database, range(1, 21))
     worker = start_worker(sqlite_url, fake_ccd, tmp_path, "--concurrency", "4")
     try:
@@ -160,14 +164,28 @@ def test_the_worker_stops_within_seconds_finishing_what_it_holds(signum, worker_
 def start_run(tmp_path, port: int, **env_overrides) -> subprocess.Popen:
     """scripts/run, started from another folder, with its data in the XDG data folder
     under `tmp_path` (`run.data_dir`) and none of the developer's settings."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("CCD_", "API_", "DATABASE_URL", "EXPORT_", "BIND", "DEMO_"))}  # fmt: skip
-    env.update(XDG_DATA_HOME=str(tmp_path / "xdg"), BIND=f"127.0.0.1:{port}", PYTHONUNBUFFERED="1",
-               XDG_RUNTIME_DIR=str(tmp_path), **env_overrides)  # fmt: skip
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CCD_", "API_", "DATABASE_URL", "EXPORT_", "BIND", "DEMO_"))
+    }
+    env.update(
+        XDG_DATA_HOME=str(tmp_path / "xdg"),
+        BIND=f"127.0.0.1:{port}",
+        PYTHONUNBUFFERED="1",
+        XDG_RUNTIME_DIR=str(tmp_path),
+        **env_overrides,
+    )
     with (tmp_path / "run.log").open("wb") as log:
-        process = subprocess.Popen([str(REPO_ROOT / "scripts" / "run")], cwd=tmp_path, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            [str(REPO_ROOT / "scripts" / "run")],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     process.log_path = tmp_path / "run.log"
     process.data_dir = tmp_path / "xdg" / "export-responses"
     process.env = env
@@ -185,8 +203,9 @@ def wait_for_banner(process: subprocess.Popen) -> str:
     pytest.fail(f"no banner within 120 s:\n{process.log_path.read_text()}")
 
 
-@pytest.mark.parametrize(("signum", "expected_status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)],
-                         ids=["kill", "terminal-closed"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("signum", "expected_status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["kill", "terminal-closed"]
+)
 def test_scripts_run_stops_everything_within_seconds(signum, expected_status, tmp_path):
     port = free_port()
     run = start_run(tmp_path, port, DEMO_RESPONSES="4")
@@ -200,13 +219,18 @@ def test_scripts_run_stops_everything_within_seconds(signum, expected_status, tm
         assert stat.S_IMODE((run.data_dir / "fake-ccd.env").stat().st_mode) == 0o600
         headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
         command = str(uuid.uuid4())
-        body = {"uuid": command, "command": "ExportResponses", "data": {"external_system_id": 1, "response_ids": [1, 2]}}
+        body = {
+            "uuid": command,
+            "command": "ExportResponses",
+            "data": {"external_system_id": 1, "response_ids": [1, 2]},
+        }
         base = f"http://127.0.0.1:{port}"
         assert requests.post(base + EXPORT_PATH, json=body, headers=headers, timeout=REQUEST_TIMEOUT).status_code == 202
         deadline = time.monotonic() + 30
         while True:
-            exports = requests.get(base + "/api/v2/exports", params={"command_uuid": command}, headers=headers,
-                                   timeout=REQUEST_TIMEOUT).json()["exports"]  # fmt: skip
+            exports = requests.get(
+                base + "/api/v2/exports", params={"command_uuid": command}, headers=headers, timeout=REQUEST_TIMEOUT
+            ).json()["exports"]
             if {export["state"] for export in exports} == {"complete"}:
                 break
             assert time.monotonic() < deadline, exports

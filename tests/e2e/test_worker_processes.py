@@ -12,7 +12,6 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from adapters.ccd.fake_server import FakeCcd
 from adapters.clock import SystemClock
 from adapters.sql import tables
 from adapters.sql.engine import create_engine
@@ -28,12 +27,6 @@ CASE_TYPE = "Manchester_Dev"
 
 
 @pytest.fixture
-def fake_ccd():
-    with FakeCcd() as fake:
-        yield fake
-
-
-@pytest.fixture
 def prepared(engine):
     return _prepare(engine)
 
@@ -46,15 +39,26 @@ def queue_exports(engine, response_ids) -> None:
 
 
 def start_worker(database_url, fake_ccd, tmp_path, *arguments, **env_overrides) -> subprocess.Popen:
-    env = {**os.environ, **fake_ccd.base_urls, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
-           "EXPORT_RETRY_DELAYS": "0.2,0.2", **service_environment(database_url), **env_overrides}  # fmt: skip
+    env = {
+        **os.environ,
+        **fake_ccd.base_urls,
+        "DATABASE_URL": database_url,
+        "PYTHONUNBUFFERED": "1",
+        "EXPORT_RETRY_DELAYS": "0.2,0.2",
+        **service_environment(database_url),
+        **env_overrides,
+    }
     log_path = tmp_path / f"worker-{uuid.uuid4().hex[:8]}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "entrypoints.cli", "worker", *arguments],
-            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     process.log_path = log_path
     return process
 
@@ -73,13 +77,16 @@ def _output(process) -> str:
 
 def export_summary(engine):
     with engine.connect() as connection:
-        states = dict(connection.execute(
-            sa.select(tables.exports.c.state, sa.func.count()).group_by(tables.exports.c.state)).all())  # fmt: skip
+        states = dict(
+            connection.execute(
+                sa.select(tables.exports.c.state, sa.func.count()).group_by(tables.exports.c.state)
+            ).all()
+        )
         completes = connection.execute(
             sa.select(tables.export_events.c.export_id, sa.func.count())
             .where(tables.export_events.c.state == "complete")
             .group_by(tables.export_events.c.export_id)
-        ).all()  # fmt: skip
+        ).all()
     return states, completes
 
 
@@ -104,9 +111,17 @@ def test_four_workers_on_postgres_complete_500_exports_once_each(postgres_url, f
 def _prepare(engine):
     with engine.begin() as connection:
         add_external_system(connection, 43)
-        connection.execute(sa.insert(tables.external_system_configurations).values(
-            external_system_id=43, key="case_type_id", value=CASE_TYPE, can_read=True, can_write=True,
-            created_at=NOW, updated_at=NOW))  # fmt: skip
+        connection.execute(
+            sa.insert(tables.external_system_configurations).values(
+                external_system_id=43,
+                key="case_type_id",
+                value=CASE_TYPE,
+                can_read=True,
+                can_write=True,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     return engine
 
 
@@ -170,7 +185,13 @@ def test_ccd_down_through_every_retry_fails_the_export(prepared, database_url, f
 
 def test_the_worker_refuses_to_start_without_ccd_settings(database_url, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCD_")}
-    done = subprocess.run([sys.executable, "-m", "entrypoints.cli", "worker", "--drain"], cwd=REPO_ROOT,
-                          env={**env, "DATABASE_URL": database_url}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "worker", "--drain"],
+        cwd=REPO_ROOT,
+        env={**env, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "CCD is not configured" in done.stderr and "Traceback" not in done.stderr

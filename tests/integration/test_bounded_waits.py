@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from adapters.sql.engine import LockWaitTimeout, WriterQueue, create_engine
 from adapters.sql.health import SqlAlchemyHealth
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import StoreUnavailable
-from tests.conftest import IN_CI
+from tests.databases import IN_CI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,8 +79,6 @@ def test_a_lock_wait_timeout_is_an_outage_for_the_caller(sqlite_url):
     holder = engine.connect()
     holder.begin()  # takes the writers' lock of this process, in another thread's way
     try:
-        import threading
-
         failures = []
 
         def write():
@@ -123,9 +122,13 @@ def small_disk(tmp_path):
     """A 4 MiB tmpfs: filling it is a full disk for whatever is on it (needs root to mount)."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
-    mounted = os.geteuid() == 0 and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True
-    ).returncode == 0
+    mounted = (
+        os.geteuid() == 0
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True
+        ).returncode
+        == 0
+    )
     if not mounted:
         if IN_CI:
             pytest.fail("the full-disk test must run under CI=true: it needs root and mount")

@@ -45,8 +45,12 @@ def failure_of(gateway: CcdGateway, fake: FakeCcd, number: str = NUMBER) -> str:
     with pytest.raises(CcdFailure) as caught:
         gateway.find_latest_case(CASE_TYPE, number)
     message = str(caught.value)
-    tokens = {value.removeprefix("Bearer ") for request in fake.received for name, value in request.headers.items()
-              if name in ("authorization", "serviceauthorization")}  # fmt: skip
+    tokens = {
+        value.removeprefix("Bearer ")
+        for request in fake.received
+        for name, value in request.headers.items()
+        if name in ("authorization", "serviceauthorization")
+    }
     for secret in (fake.password, fake.microservice_secret, *tokens, number, "ethosCaseReference", "?"):
         assert secret not in message
     return message
@@ -63,8 +67,9 @@ def test_finds_the_newest_case_of_the_number_in_the_v1_shape(fake, gateway):
 
     case = gateway.find_latest_case(CASE_TYPE, NUMBER)
 
-    assert case == CcdCase(id=newest["id"], case_type_id=CASE_TYPE,
-                           data={"ethosCaseReference": NUMBER, "managingOffice": "Manchester"})  # fmt: skip
+    assert case == CcdCase(
+        id=newest["id"], case_type_id=CASE_TYPE, data={"ethosCaseReference": NUMBER, "managingOffice": "Manchester"}
+    )
     assert isinstance(case.id, int)
     assert case.managing_office == "Manchester"
 
@@ -152,9 +157,14 @@ def test_a_second_denial_is_a_failure(fake, gateway):
     assert logins(fake) == [2, 2, 2]
 
 
-@pytest.mark.parametrize(("statuses", "service", "purpose"), [
-    ([503], "auth", "service token lease"), ([0, 500], "idam", "user login"), ([0, 0, 502], "idam", "user details"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("statuses", "service", "purpose"),
+    [
+        ([503], "auth", "service token lease"),
+        ([0, 500], "idam", "user login"),
+        ([0, 0, 502], "idam", "user details"),
+    ],
+)
 def test_a_failed_login_is_a_failure_and_the_next_call_logs_in_again(fake, gateway, statuses, service, purpose):
     fake.fail_next("token", statuses)
 
@@ -237,8 +247,9 @@ def test_settings_are_none_without_a_ccd_url(environ):
 
 
 def test_partial_settings_name_every_missing_variable(fake):
-    environ = {name: value for name, value in fake.base_urls.items()
-               if name not in ("CCD_IDAM_BASE_URL", "CCD_SIDAM_PASSWORD")}  # fmt: skip
+    environ = {
+        name: value for name, value in fake.base_urls.items() if name not in ("CCD_IDAM_BASE_URL", "CCD_SIDAM_PASSWORD")
+    }
     with pytest.raises(ValueError) as caught:
         CcdSettings.from_environ(environ)
     assert str(caught.value) == "CCD is partly configured: set CCD_IDAM_BASE_URL, CCD_SIDAM_PASSWORD as well"
@@ -251,11 +262,14 @@ def test_settings_take_defaults_and_timeouts_from_the_environment(fake):
     assert settings.data_store_base_url == f"{fake.url}/data_store"
 
 
-@pytest.mark.parametrize(("name", "value", "error"), [
-    ("CCD_CONNECT_TIMEOUT", "soon", "CCD_CONNECT_TIMEOUT must be a number of seconds, not 'soon'"),
-    ("CCD_READ_TIMEOUT", "0", "CCD_READ_TIMEOUT must be more than 0 seconds, not '0'"),
-    ("CCD_MICROSERVICE_SECRET", "not base32!", "CCD_MICROSERVICE_SECRET is not a base32 TOTP seed"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("CCD_CONNECT_TIMEOUT", "soon", "CCD_CONNECT_TIMEOUT must be a number of seconds, not 'soon'"),
+        ("CCD_READ_TIMEOUT", "0", "CCD_READ_TIMEOUT must be more than 0 seconds, not '0'"),
+        ("CCD_MICROSERVICE_SECRET", "not base32!", "CCD_MICROSERVICE_SECRET is not a base32 TOTP seed"),
+    ],
+)
 def test_malformed_settings_are_refused_by_name(fake, name, value, error):
     with pytest.raises(ValueError) as caught:
         CcdSettings.from_environ({**fake.base_urls, name: value})
@@ -365,8 +379,10 @@ def test_proxies_named_in_the_environment_are_used_and_no_proxy_is_honoured(fake
     monkeypatch.setenv("HTTP_PROXY", proxy)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.setenv("no_proxy", "")
-    unreachable = {name: url.replace("127.0.0.1", "ccd.invalid").replace(f":{fake.port}", "")
-                   for name, url in fake.base_urls.items()}  # fmt: skip
+    unreachable = {
+        name: url.replace("127.0.0.1", "ccd.invalid").replace(f":{fake.port}", "")
+        for name, url in fake.base_urls.items()
+    }
     through_proxy = HttpCcdGateway(CcdSettings.from_environ(unreachable))
     try:
         assert through_proxy.find_latest_case(CASE_TYPE, NUMBER).managing_office == "Leeds"

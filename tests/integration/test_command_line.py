@@ -73,12 +73,15 @@ def test_the_top_level_help_does_not_break_words(capsys, monkeypatch):
     assert all(command in shown for command in COMMANDS)
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["worker", "--concurrency", "abc"], "argument --concurrency: must be a whole number, not 'abc'"),
-    (["worker", "--concurrency", "0"], "argument --concurrency: must be at least 1, not 0"),
-    (["worker", "--max-rate", "fast"], "argument --max-rate: must be a number, not 'fast'"),
-    (["serve", "--workers", "many"], "argument --workers: must be a whole number, not 'many'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["worker", "--concurrency", "abc"], "argument --concurrency: must be a whole number, not 'abc'"),
+        (["worker", "--concurrency", "0"], "argument --concurrency: must be at least 1, not 0"),
+        (["worker", "--max-rate", "fast"], "argument --max-rate: must be a number, not 'fast'"),
+        (["serve", "--workers", "many"], "argument --workers: must be a whole number, not 'many'"),
+    ],
+)
 def test_bad_arguments_are_refused_in_plain_words(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
@@ -88,8 +91,19 @@ def test_bad_arguments_are_refused_in_plain_words(argv, message, capsys):
 
 
 def test_load_dash_reads_standard_input(monkeypatch, capsys, tmp_path):
-    document = {"external_systems": [{"id": 7, "name": "CCD Test", "reference": "ccd_test", "office_codes": [24],
-                                      "enabled": True, "export_responses": True, "configurations": {}}]}  # fmt: skip
+    document = {
+        "external_systems": [
+            {
+                "id": 7,
+                "name": "CCD Test",
+                "reference": "ccd_test",
+                "office_codes": [24],
+                "enabled": True,
+                "export_responses": True,
+                "configurations": {},
+            }
+        ]
+    }
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(json.dumps(document).encode())))
     assert cli.main(["load", "-"]) == 0
     assert "loaded 1 external system (1 new)" in capsys.readouterr().out
@@ -103,16 +117,24 @@ def test_the_data_folder_is_the_same_absolute_one_from_any_directory(tmp_path, m
     monkeypatch.chdir(tmp_path / "..")
     chosen = Settings.from_environ({"EXPORT_RESPONSES_DATA_DIR": "somewhere"}).data_dir
     assert chosen.is_absolute() and chosen == Path.cwd() / "somewhere"
-    assert Settings.from_environ({**home}).database_url.endswith("/home/.local/share/export-responses/export-responses.sqlite3")
+    assert Settings.from_environ({**home}).database_url.endswith(
+        "/home/.local/share/export-responses/export-responses.sqlite3"
+    )
 
 
 @pytest.mark.parametrize("command", [["status"], ["worker", "--drain"], ["fake-ccd", "--cases-from-database"]])
 def test_commands_that_read_report_a_missing_database_and_create_nothing(command, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CCD_DATA_STORE_BASE_URL", "")  # the worker's CCD check is not what this is about
-    for name, value in (("CCD_AUTH_BASE_URL", "http://127.0.0.1:9/auth"), ("CCD_IDAM_BASE_URL", "http://127.0.0.1:9/idam"),
-                        ("CCD_DATA_STORE_BASE_URL", "http://127.0.0.1:9/data"), ("CCD_DOCUMENT_STORE_BASE_URL", "http://x"),
-                        ("CCD_MICROSERVICE_ID", "ccd_gw"), ("CCD_MICROSERVICE_SECRET", "AAAAAAAAAAAAAAAC"),
-                        ("CCD_SIDAM_USERNAME", "u"), ("CCD_SIDAM_PASSWORD", "p")):  # fmt: skip
+    for name, value in (
+        ("CCD_AUTH_BASE_URL", "http://127.0.0.1:9/auth"),
+        ("CCD_IDAM_BASE_URL", "http://127.0.0.1:9/idam"),
+        ("CCD_DATA_STORE_BASE_URL", "http://127.0.0.1:9/data"),
+        ("CCD_DOCUMENT_STORE_BASE_URL", "http://x"),
+        ("CCD_MICROSERVICE_ID", "ccd_gw"),
+        ("CCD_MICROSERVICE_SECRET", "AAAAAAAAAAAAAAAC"),
+        ("CCD_SIDAM_USERNAME", "u"),
+        ("CCD_SIDAM_PASSWORD", "p"),
+    ):
         monkeypatch.setenv(name, value)
     before = sorted(tmp_path.rglob("*"))
 
@@ -120,8 +142,10 @@ def test_commands_that_read_report_a_missing_database_and_create_nothing(command
 
     database = tmp_path / "xdg" / "export-responses" / "export-responses.sqlite3"
     error = capsys.readouterr().err
-    assert error == (f"export-responses: there is no database at {database}: run `export-responses migrate` to create "
-                     f"it, or set DATABASE_URL or EXPORT_RESPONSES_DATA_DIR to the database you mean\n")  # fmt: skip
+    assert error == (
+        f"export-responses: there is no database at {database}: run `export-responses migrate` to create "
+        f"it, or set DATABASE_URL or EXPORT_RESPONSES_DATA_DIR to the database you mean\n"
+    )
     assert sorted(tmp_path.rglob("*")) == before
 
 
@@ -145,8 +169,10 @@ def test_a_schema_that_is_not_current_says_to_migrate(tmp_path, capsys, monkeypa
     (tmp_path / "empty.sqlite3").write_bytes(b"")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/empty.sqlite3")
     assert cli.main(["status"]) == 1
-    assert capsys.readouterr().err == (f"export-responses: the database at sqlite:///{tmp_path}/empty.sqlite3 has no "
-                                       f"current schema: run `export-responses migrate`\n")  # fmt: skip
+    assert capsys.readouterr().err == (
+        f"export-responses: the database at sqlite:///{tmp_path}/empty.sqlite3 has no "
+        f"current schema: run `export-responses migrate`\n"
+    )
 
 
 def test_a_migrated_database_is_found_again_from_another_directory(tmp_path, capsys, monkeypatch):
@@ -159,10 +185,16 @@ def test_a_migrated_database_is_found_again_from_another_directory(tmp_path, cap
     assert list((tmp_path / "elsewhere").iterdir()) == []
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("postgresql+psycopg://...", "DATABASE_URL: '...' is not a host name"),
-    ("postgresql+psycopg://me:secret@127.0.0.1:1/db", "cannot use the database at postgresql+psycopg://me:***@127.0.0.1:1/db"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://...", "DATABASE_URL: '...' is not a host name"),
+        (
+            "postgresql+psycopg://me:secret@127.0.0.1:1/db",
+            "cannot use the database at postgresql+psycopg://me:***@127.0.0.1:1/db",
+        ),
+    ],
+)
 def test_a_bad_postgresql_url_is_one_line_with_the_password_masked(url, shown, capsys, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", url)
     assert cli.main(["status"]) in (1, 2)

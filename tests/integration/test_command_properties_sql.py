@@ -40,8 +40,11 @@ WEIGHTED_POSITIONS = POSITIONS + ("extra top-level key", "extra data key")
 
 
 def with_data(position: str, sources: tuple, uuid="fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", **data) -> Mutation:
-    document = {"uuid": uuid, "command": "ExportResponses",
-                "data": {"external_system_id": 43, "response_ids": [18], **data}}  # fmt: skip
+    document = {
+        "uuid": uuid,
+        "command": "ExportResponses",
+        "data": {"external_system_id": 43, "response_ids": [18], **data},
+    }
     return Mutation(position, document, sources)
 
 
@@ -54,8 +57,14 @@ def client(engine, database_url):
         add_responses(connection, sorted(EXISTING_RESPONSES))
     services = bootstrap(Settings(database_url, Path("var"), api_tokens=(TEST_TOKEN,)))
     client = authenticated_client(create_app(services))
-    earlier = {"uuid": EARLIER_UUID, "command": "ExportResponses", "data": {"external_system_id": 43, "response_ids": [99]}}
-    reply = client.simulate_post(EXPORT_RESPONSES_PATH, body=encode(earlier), headers={"Content-Type": "application/json"})
+    earlier = {
+        "uuid": EARLIER_UUID,
+        "command": "ExportResponses",
+        "data": {"external_system_id": 43, "response_ids": [99]},
+    }
+    reply = client.simulate_post(
+        EXPORT_RESPONSES_PATH, body=encode(earlier), headers={"Content-Type": "application/json"}
+    )
     assert reply.status_code == 202
     yield client
     services.engine.dispose()
@@ -86,8 +95,9 @@ def test_a_refused_command_writes_no_row_and_an_accepted_one_is_logged(engine, c
     @example(with_data("response_ids[i]", ("/response_ids",), response_ids=[18, 2**63 - 1, 77]))
     @example(with_data("uuid", ("/uuid",), uuid="fea4decf-2efe-4cd6-96b3-f0a4bbeeca78\n"))
     def check(mutation):
-        reply = client.simulate_post(EXPORT_RESPONSES_PATH, body=encode(mutation.document),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        reply = client.simulate_post(
+            EXPORT_RESPONSES_PATH, body=encode(mutation.document), headers={"Content-Type": "application/json"}
+        )
         seen[reply.status_code] += 1
         errors = assert_contract_reply(reply)
         assert_judged_like_the_model(reply, errors, mutation, {43}, EXISTING_RESPONSES)

@@ -30,8 +30,11 @@ def test_a_protocol_violation_that_is_no_outage_is_an_internal_error_with_the_re
                 CREATE TRIGGER violate BEFORE INSERT ON commands FOR EACH ROW EXECUTE FUNCTION violate();
             """)
         client = authenticated_client(create_app(services))
-        body = {"uuid": str(uuid.uuid4()), "command": "ExportResponses",
-                "data": {"external_system_id": 43, "response_ids": [1]}}  # fmt: skip
+        body = {
+            "uuid": str(uuid.uuid4()),
+            "command": "ExportResponses",
+            "data": {"external_system_id": 43, "response_ids": [1]},
+        }
         reply = client.simulate_post(EXPORT_RESPONSES_PATH, json=body)
         assert reply.status_code == 500, reply.text
         error = reply.json["errors"][0]

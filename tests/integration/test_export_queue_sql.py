@@ -41,11 +41,18 @@ def deps(engine, ccd, clock):
         connection.execute(
             sa.insert(tables.external_system_configurations),
             [
-                {"external_system_id": system_id, "key": "case_type_id", "value": "ET_Test", "can_read": True,
-                 "can_write": True, "created_at": NOW, "updated_at": NOW}
+                {
+                    "external_system_id": system_id,
+                    "key": "case_type_id",
+                    "value": "ET_Test",
+                    "can_read": True,
+                    "can_write": True,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
                 for system_id in (43, 60)
             ],
-        )  # fmt: skip
+        )
         add_responses(connection, range(1, 41))
     counter = itertools.count()
     return ExportWorkDeps(
@@ -79,12 +86,26 @@ def test_a_queued_export_is_claimed_carried_out_and_completed(engine, deps, ccd)
     queue(deps, [1])
     ccd.add_case("ET_Test", "2400001/2024", 1600000000000001, "Manchester")
     (claim,) = claim_due_exports(deps, limit=5)
-    assert (claim.response_id, claim.case_number, claim.case_type_id, claim.attempt) == (1, "2400001/2024", "ET_Test", 1)
+    assert (claim.response_id, claim.case_number, claim.case_type_id, claim.attempt) == (
+        1,
+        "2400001/2024",
+        "ET_Test",
+        1,
+    )
     assert carry_out(claim, deps) is ExportState.COMPLETE
     (row,) = export_rows(engine)
-    assert (row.state, row.percent_complete, row.message, row.claim_token) == ("complete", 100, "Response exported", None)
-    assert row.external_data == {"case_id": 1600000000000001, "case_reference": "2400001/2024",
-                                 "case_type_id": "ET_Test", "office": "Manchester"}  # fmt: skip
+    assert (row.state, row.percent_complete, row.message, row.claim_token) == (
+        "complete",
+        100,
+        "Response exported",
+        None,
+    )
+    assert row.external_data == {
+        "case_id": 1600000000000001,
+        "case_reference": "2400001/2024",
+        "case_type_id": "ET_Test",
+        "office": "Manchester",
+    }
     assert event_states(engine, row.id) == ["queued", "in_progress", "complete"]
 
 
@@ -122,9 +143,10 @@ def test_remote_office_systems_move_the_response_to_the_case_office(engine, deps
     carry_out(claim, deps)
     with engine.connect() as connection:
         office_code = connection.execute(
-            sa.select(tables.offices.c.code).join(tables.responses, tables.responses.c.office_id == tables.offices.c.id)
+            sa.select(tables.offices.c.code)
+            .join(tables.responses, tables.responses.c.office_id == tables.offices.c.id)
             .where(tables.responses.c.id == 2)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
     assert office_code == 18
 
 

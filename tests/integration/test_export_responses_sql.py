@@ -42,14 +42,20 @@ def test_acceptance_writes_the_command_exports_and_events_in_one_go(engine, deps
     assert result.accepted
     with engine.connect() as connection:
         exported = connection.execute(
-            sa.select(tables.exports.c.resource_id, tables.exports.c.resource_type, tables.exports.c.state,
-                      tables.exports.c.percent_complete, tables.exports.c.external_data,
-                      tables.exports.c.command_uuid).order_by(tables.exports.c.resource_id)
-        ).all()  # fmt: skip
+            sa.select(
+                tables.exports.c.resource_id,
+                tables.exports.c.resource_type,
+                tables.exports.c.state,
+                tables.exports.c.percent_complete,
+                tables.exports.c.external_data,
+                tables.exports.c.command_uuid,
+            ).order_by(tables.exports.c.resource_id)
+        ).all()
         events = connection.execute(
-            sa.select(tables.export_events.c.state, tables.export_events.c.percent_complete,
-                      tables.export_events.c.message)
-        ).all()  # fmt: skip
+            sa.select(
+                tables.export_events.c.state, tables.export_events.c.percent_complete, tables.export_events.c.message
+            )
+        ).all()
         logged = connection.execute(sa.select(tables.commands.c.response_body, tables.commands.c.response_status)).one()
     assert exported == [(1, "Response", "queued", 0, {}, UUID), (2, "Response", "queued", 0, {}, UUID)]
     assert events == [("queued", 0, "Queued for export")] * 2
@@ -113,9 +119,11 @@ def test_a_response_with_a_pending_export_is_skipped_and_the_others_queued(engin
     second = str(uuid.uuid4())
     assert export_responses(ExportResponses(second, 43, (2, 3, 3, 1, 4)), deps).accepted
     with engine.connect() as connection:
-        queued = connection.execute(
-            sa.select(tables.exports.c.resource_id).where(tables.exports.c.command_uuid == second)
-        ).scalars().all()
+        queued = (
+            connection.execute(sa.select(tables.exports.c.resource_id).where(tables.exports.c.command_uuid == second))
+            .scalars()
+            .all()
+        )
     assert sorted(queued) == [3, 4]
     assert rows(engine, tables.exports) == 4 and rows(engine, tables.export_events) == 4
 

@@ -34,10 +34,12 @@ def fake():
 
 
 def log_in(fake: FakeCcd) -> dict[str, str]:
-    service = requests.post(f"{fake.url}/auth/lease", json={"microservice": "ccd_gw", "oneTimePassword": "123456"},
-                            timeout=5)  # fmt: skip
-    user = requests.post(f"{fake.url}/idam/loginUser", data={"username": fake.username, "password": fake.password},
-                         timeout=5)  # fmt: skip
+    service = requests.post(
+        f"{fake.url}/auth/lease", json={"microservice": "ccd_gw", "oneTimePassword": "123456"}, timeout=5
+    )
+    user = requests.post(
+        f"{fake.url}/idam/loginUser", data={"username": fake.username, "password": fake.password}, timeout=5
+    )
     assert (service.status_code, user.status_code) == (200, 200)
     return {"ServiceAuthorization": f"Bearer {service.text}", "Authorization": f"Bearer {user.json()['access_token']}"}
 
@@ -55,8 +57,10 @@ def test_serves_cases_newest_first_to_the_tokens_it_issued(fake):
 
     assert reply.status_code == 200
     assert reply.json() == [newer, older]
-    assert (older["case_type_id"], older["case_data"]) == (CASE_TYPE, {"ethosCaseReference": "2400001/2024",
-                                                                        "managingOffice": "Leeds"})  # fmt: skip
+    assert (older["case_type_id"], older["case_data"]) == (
+        CASE_TYPE,
+        {"ethosCaseReference": "2400001/2024", "managingOffice": "Leeds"},
+    )
     assert (newer["case_type"], newer["data"]) == (CASE_TYPE, {"ethosCaseReference": "2400001/2024"})
     assert isinstance(newer["id"], str) and isinstance(older["id"], int)
 
@@ -77,8 +81,13 @@ def test_details_name_the_user_of_the_token(fake):
     assert details.json()["roles"] == list(fake.roles)
 
 
-@pytest.mark.parametrize("lease", [{"microservice": "someone_else", "oneTimePassword": "123456"},
-                                   {"microservice": "ccd_gw", "oneTimePassword": "12345"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "lease",
+    [
+        {"microservice": "someone_else", "oneTimePassword": "123456"},
+        {"microservice": "ccd_gw", "oneTimePassword": "12345"},
+    ],
+)
 def test_a_lease_needs_the_microservice_and_a_one_time_password(fake, lease):
     assert requests.post(f"{fake.url}/auth/lease", json=lease, timeout=5).status_code == 401
 
@@ -91,8 +100,12 @@ def test_a_login_needs_the_password(fake):
 def test_refuses_tokens_it_did_not_issue_and_expired_ones(fake):
     headers = log_in(fake)
     assert search(fake, {**headers, "ServiceAuthorization": "Bearer made-up"}).status_code == 403
-    assert search(fake, {"ServiceAuthorization": headers["Authorization"], "Authorization": headers["Authorization"]}
-                  ).status_code == 403  # fmt: skip
+    assert (
+        search(
+            fake, {"ServiceAuthorization": headers["Authorization"], "Authorization": headers["Authorization"]}
+        ).status_code
+        == 403
+    )
     fake.expire_tokens()
     assert search(fake, headers).status_code == 401
     assert search(fake, log_in(fake)).status_code == 200
@@ -162,10 +175,18 @@ def command_args(*argv: str) -> argparse.Namespace:
 
 
 def add_case_type(connection: sa.Connection, system_id: int, case_type_id: str) -> None:
-    connection.execute(sa.insert(tables.external_system_configurations), {
-        "external_system_id": system_id, "key": "case_type_id", "value": case_type_id,
-        "can_read": True, "can_write": True, "created_at": NOW, "updated_at": NOW,
-    })  # fmt: skip
+    connection.execute(
+        sa.insert(tables.external_system_configurations),
+        {
+            "external_system_id": system_id,
+            "key": "case_type_id",
+            "value": case_type_id,
+            "can_read": True,
+            "can_write": True,
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+    )
 
 
 def test_the_command_serves_a_case_for_every_response_in_the_database(sqlite_url, tmp_path, capsys):
@@ -176,8 +197,9 @@ def test_the_command_serves_a_case_for_every_response_in_the_database(sqlite_url
         add_external_system(connection, 2, reference="claims_only", export_responses=False)
         add_case_type(connection, 2, "ET_ClaimsOnly")
         add_responses(connection, [1, 2])  # case numbers 2400001/2024 and 2400002/2024
-        connection.execute(sa.update(tables.responses).where(tables.responses.c.id == 2)
-                           .values(case_number="9900002/2024"))  # fmt: skip
+        connection.execute(
+            sa.update(tables.responses).where(tables.responses.c.id == 2).values(case_number="9900002/2024")
+        )
         connection.execute(sa.delete(tables.offices).where(tables.offices.c.code == 99))
     engine.dispose()
     seen = {}
@@ -210,16 +232,19 @@ def test_the_command_refuses_a_bad_bind(bind, capsys):
 
 
 def test_the_command_runs_until_sigterm(tmp_path):
-    script = ("import argparse, sys\n"
-              "from entrypoints import fake_ccd_command\n"
-              "from entrypoints.config import Settings\n"
-              "parser = argparse.ArgumentParser()\n"
-              "fake_ccd_command.add_to(parser.add_subparsers())\n"
-              "args = parser.parse_args(sys.argv[1:])\n"
-              "sys.exit(args.run(args, Settings.from_environ()))\n")  # fmt: skip
+    script = (
+        "import argparse, sys\n"
+        "from entrypoints import fake_ccd_command\n"
+        "from entrypoints.config import Settings\n"
+        "parser = argparse.ArgumentParser()\n"
+        "fake_ccd_command.add_to(parser.add_subparsers())\n"
+        "args = parser.parse_args(sys.argv[1:])\n"
+        "sys.exit(args.run(args, Settings.from_environ()))\n"
+    )
     environ = {**os.environ, "EXPORT_RESPONSES_DATA_DIR": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-c", script, "fake-ccd"], cwd=ROOT, env=environ,
-                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, "fake-ccd"], cwd=ROOT, env=environ, stdout=subprocess.PIPE, text=True
+    )
     try:
         printed = {}
         while "CCD_SIDAM_PASSWORD" not in printed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -26,25 +26,38 @@ from domain.external_systems import Configuration
 from tests.builders import NOW, count_rows
 
 LATER = NOW + timedelta(days=1)
-COUNTED = (tables.external_systems, tables.external_system_configurations, tables.responses,
-           tables.respondents, tables.representatives)  # fmt: skip
+COUNTED = (
+    tables.external_systems,
+    tables.external_system_configurations,
+    tables.responses,
+    tables.respondents,
+    tables.representatives,
+)
 
 
 def a_system(system_id=43, **changes) -> ExternalSystemRecord:
     system = ExternalSystemRecord(
-        id=system_id, name="CCD Manchester", reference=f"ccd_{system_id}", office_codes=(24,),
-        export_responses=True, configurations=(Configuration("case_type_id", "Manchester_Dev"),),
-    )  # fmt: skip
+        id=system_id,
+        name="CCD Manchester",
+        reference=f"ccd_{system_id}",
+        office_codes=(24,),
+        export_responses=True,
+        configurations=(Configuration("case_type_id", "Manchester_Dev"),),
+    )
     return attrs.evolve(system, **changes)
 
 
 def a_response(response_id=18, **changes) -> ResponseRecord:
     response = ResponseRecord(
-        id=response_id, reference=f"24{response_id or 0:010d}", case_number="2412345/2024",
-        claimants_name="Jo Bloggs", respondent=RespondentRecord(name="Acme Ltd", organisation_employ_gb=40),
-        representative=RepresentativeRecord(name="Sam Law"), queried_hours=Decimal("37.50"),
-        date_of_receipt=datetime(2024, 3, 1, 9, 15, tzinfo=timezone.utc),
-    )  # fmt: skip
+        id=response_id,
+        reference=f"24{response_id or 0:010d}",
+        case_number="2412345/2024",
+        claimants_name="Jo Bloggs",
+        respondent=RespondentRecord(name="Acme Ltd", organisation_employ_gb=40),
+        representative=RepresentativeRecord(name="Sam Law"),
+        queried_hours=Decimal("37.50"),
+        date_of_receipt=datetime(2024, 3, 1, 9, 15, tzinfo=UTC),
+    )
     return attrs.evolve(response, **changes)
 
 
@@ -68,7 +81,10 @@ def test_a_dataset_is_written_with_its_ids(engine):
     response = row(engine, tables.responses, id=18)
     manchester = row(engine, tables.offices, code=24)
     assert (response["reference"], response["office_id"], response["queried_hours"]) == (
-        "240000000018", manchester["id"], Decimal("37.50"))  # fmt: skip
+        "240000000018",
+        manchester["id"],
+        Decimal("37.50"),
+    )
     assert row(engine, tables.respondents, id=response["respondent_id"])["name"] == "Acme Ltd"
     assert row(engine, tables.representatives, id=response["representative_id"])["name"] == "Sam Law"
 
@@ -131,8 +147,9 @@ def test_an_explicit_office_code_wins_over_the_reference(engine):
 def test_an_unknown_office_refuses_the_whole_dataset(engine):
     dataset = Dataset((a_system(),), (a_response(), a_response(19, reference="770000000019")))
 
-    assert load(engine, dataset, NOW) == Refused((RecordProblem(
-        "responses", 1, "office code 77 (the first two digits of the reference) is not a known office"),))  # fmt: skip
+    assert load(engine, dataset, NOW) == Refused(
+        (RecordProblem("responses", 1, "office code 77 (the first two digits of the reference) is not a known office"),)
+    )
     assert set(counts(engine).values()) == {0}
 
 
@@ -141,10 +158,12 @@ def test_a_reference_held_by_another_id_refuses_the_whole_dataset(engine):
     before = counts(engine)
     clash = Dataset((a_system(44, reference="ccd_43"),), (a_response(20, reference="240000000018"),))
 
-    assert load(engine, clash, LATER) == Refused((
-        RecordProblem("external_systems", 0, "reference ccd_43 already belongs to external system 43"),
-        RecordProblem("responses", 0, "reference 240000000018 already belongs to response 18"),
-    ))  # fmt: skip
+    assert load(engine, clash, LATER) == Refused(
+        (
+            RecordProblem("external_systems", 0, "reference ccd_43 already belongs to external system 43"),
+            RecordProblem("responses", 0, "reference 240000000018 already belongs to response 18"),
+        )
+    )
     assert counts(engine) == before
 
 
@@ -169,10 +188,19 @@ def insert_without_id(connection: sa.Connection, table: sa.Table, **values) -> i
 
 def new_system(connection: sa.Connection, reference: str) -> int:
     return insert_without_id(
-        connection, tables.external_systems, name="CCD New", reference=reference, office_codes=[24], enabled=True,
-        export_queue="external_system_ccd", export_claims=False, export_responses=True,
-        export_feedback_queue="default", always_save_export=False, response_remote_office=False,
-    )  # fmt: skip
+        connection,
+        tables.external_systems,
+        name="CCD New",
+        reference=reference,
+        office_codes=[24],
+        enabled=True,
+        export_queue="external_system_ccd",
+        export_claims=False,
+        export_responses=True,
+        export_feedback_queue="default",
+        always_save_export=False,
+        response_remote_office=False,
+    )
 
 
 def test_rows_inserted_later_without_an_id_do_not_collide(engine):
@@ -182,10 +210,15 @@ def test_rows_inserted_later_without_an_id_do_not_collide(engine):
         system_id = new_system(connection, "ccd_new")
         respondent_id = connection.execute(sa.select(tables.responses.c.respondent_id)).scalar_one()
         response_id = insert_without_id(
-            connection, tables.responses, reference="240000000999", case_number="2400001/2024",
-            claimants_name="A N Other", respondent_id=respondent_id, pdf_template_reference="et3-v1-en",
+            connection,
+            tables.responses,
+            reference="240000000999",
+            case_number="2400001/2024",
+            claimants_name="A N Other",
+            respondent_id=respondent_id,
+            pdf_template_reference="et3-v1-en",
             email_template_reference="et3-v1-en",
-        )  # fmt: skip
+        )
 
     assert (system_id, response_id) == (44, 19)
 
@@ -210,22 +243,29 @@ def test_upserting_by_reference_leaves_ids_to_the_database(engine):
     dataset = Dataset((a_system(None, reference="ccd_manchester"),), (a_response(None, reference="249000000001"),))
 
     assert load(engine, dataset, NOW, upsert_by="reference") == Written(1, 1, 1, 1, 1)
-    first_ids = (row(engine, tables.external_systems, reference="ccd_manchester")["id"],
-                 row(engine, tables.responses, reference="249000000001")["id"])  # fmt: skip
+    first_ids = (
+        row(engine, tables.external_systems, reference="ccd_manchester")["id"],
+        row(engine, tables.responses, reference="249000000001")["id"],
+    )
     before = counts(engine)
 
     assert load(engine, dataset, LATER, upsert_by="reference") == Written(1, 0, 1, 1, 0)
     assert counts(engine) == before
-    assert (row(engine, tables.external_systems, reference="ccd_manchester")["id"],
-            row(engine, tables.responses, reference="249000000001")["id"]) == first_ids  # fmt: skip
+    assert (
+        row(engine, tables.external_systems, reference="ccd_manchester")["id"],
+        row(engine, tables.responses, reference="249000000001")["id"],
+    ) == first_ids
 
 
 def test_many_responses_keep_their_own_people(engine):
     many = tuple(
-        a_response(n, respondent=RespondentRecord(f"Employer {n}"),
-                   representative=RepresentativeRecord(f"Rep {n}") if n % 2 == 0 else None)
+        a_response(
+            n,
+            respondent=RespondentRecord(f"Employer {n}"),
+            representative=RepresentativeRecord(f"Rep {n}") if n % 2 == 0 else None,
+        )
         for n in range(1, 1201)
-    )  # fmt: skip
+    )
 
     load(engine, Dataset(responses=many), NOW)
     load(engine, Dataset(responses=many), LATER)
@@ -235,8 +275,10 @@ def test_many_responses_keep_their_own_people(engine):
     for number in (1, 778, 1200):
         response = row(engine, tables.responses, id=number)
         assert row(engine, tables.respondents, id=response["respondent_id"])["name"] == f"Employer {number}"
-    assert row(engine, tables.representatives, id=row(engine, tables.responses, id=778)["representative_id"])[
-        "name"] == "Rep 778"  # fmt: skip
+    assert (
+        row(engine, tables.representatives, id=row(engine, tables.responses, id=778)["representative_id"])["name"]
+        == "Rep 778"
+    )
 
 
 def test_people_and_their_addresses_are_written_the_originals_way(engine):
@@ -244,8 +286,13 @@ def test_people_and_their_addresses_are_written_the_originals_way(engine):
     representative = RepresentativeRecord(name="Sam Law", address_street="High Street")
     response = a_response(respondent=respondent, representative=representative, continued_employment=True)
     load(engine, Dataset((a_system(),), (response,)), NOW)
-    load(engine, Dataset((a_system(),), (attrs.evolve(response, respondent=attrs.evolve(respondent,
-         address_post_code="M2 2BB")),)), LATER)  # fmt: skip
+    load(
+        engine,
+        Dataset(
+            (a_system(),), (attrs.evolve(response, respondent=attrs.evolve(respondent, address_post_code="M2 2BB")),)
+        ),
+        LATER,
+    )
 
     stored = row(engine, tables.responses, id=18)
     people = row(engine, tables.respondents, id=stored["respondent_id"])

@@ -35,8 +35,10 @@ def postgres_columns(engine: sa.Engine) -> dict[str, dict[str, Column]]:
 
 
 def expected_on_postgres(table: str) -> dict[str, Column]:
-    return {name: Column(name, c.type, c.default and c.default.replace("{table}", table), c.nullable)
-            for name, c in ORIGINAL[table].items()}  # fmt: skip
+    return {
+        name: Column(name, c.type, c.default and c.default.replace("{table}", table), c.nullable)
+        for name, c in ORIGINAL[table].items()
+    }
 
 
 def assert_original_columns_with_extras_beside(found: dict[str, dict[str, Column]], expected) -> None:
@@ -94,12 +96,20 @@ def test_the_fresh_postgresql_schema_has_the_originals_indexes_and_foreign_keys(
 # --- SQLite: the equivalent of each PostgreSQL type, as the migrations declare it ---
 
 _SQLITE_TYPES = {
-    "bigint": "INTEGER", "integer": "INTEGER", "character varying": "VARCHAR", "text": "TEXT",
-    "boolean": "BOOLEAN", "date": "DATE", "timestamp without time zone": "DATETIME",
-    "timestamp(6) without time zone": "DATETIME", "uuid": "CHAR(32)", "jsonb": "JSON",
+    "bigint": "INTEGER",
+    "integer": "INTEGER",
+    "character varying": "VARCHAR",
+    "text": "TEXT",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp without time zone": "DATETIME",
+    "timestamp(6) without time zone": "DATETIME",
+    "uuid": "CHAR(32)",
+    "jsonb": "JSON",
     # SQLite has no arrays: a JSON array holds the list.
-    "integer[]": "JSON", "character varying[]": "JSON",
-}  # fmt: skip
+    "integer[]": "JSON",
+    "character varying[]": "JSON",
+}
 
 
 def sqlite_equivalent(column: Column) -> Column:

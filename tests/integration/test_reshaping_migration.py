@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 
-QUEUED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+QUEUED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 COMMAND = ExportResponses(str(uuid.uuid4()), 43, (18,))
 _OLD_ROWS = [
     "INSERT INTO external_systems (id, name, reference, office_codes, enabled, export_queue, export_claims, "
@@ -39,8 +39,7 @@ def empty_url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_cluster").create_database(f"old_{uuid.uuid4().hex[:12]}")
 
 
-@pytest.mark.parametrize("empty_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-                         indirect=True)  # fmt: skip
+@pytest.mark.parametrize("empty_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_rows_written_before_0005_survive_it_and_a_logged_command_still_replays(empty_url):
     engine = create_engine(empty_url)
     deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
@@ -68,12 +67,18 @@ def test_rows_written_before_0005_survive_it_and_a_logged_command_still_replays(
             logged = connection.execute(sa.select(tables.commands)).mappings().one()
             address = {row.id: row for row in connection.execute(sa.select(tables.addresses))}
         assert system["office_codes"] == [24, 41]
-        assert (address[respondent["address_id"]].building, address[respondent["address_id"]].post_code) == ("1", "M1 1AA")
+        assert (address[respondent["address_id"]].building, address[respondent["address_id"]].post_code) == (
+            "1",
+            "M1 1AA",
+        )
         assert address[agent["address_id"]].street == "High Street"
         assert (respondent["disability"], response["continued_employment"]) == ("true", "false")
         assert response["pdf_template_reference"] == "et3-v1-en"  # required by the original
         assert (export["command_uuid"], export["next_attempt_at"], export["created_at"]) == (
-            COMMAND.uuid, QUEUED_AT, QUEUED_AT)  # fmt: skip
+            COMMAND.uuid,
+            QUEUED_AT,
+            QUEUED_AT,
+        )
         assert (logged["command"], logged["fingerprint"]) == ("ExportResponses", COMMAND.fingerprint())
         # The command logged before 0005 is answered from the log, not queued again.
         assert export_responses(COMMAND, deps).accepted
@@ -87,17 +92,27 @@ def test_rows_written_before_0005_survive_it_and_a_logged_command_still_replays(
 def _queue_the_old_way(engine: sa.Engine) -> None:
     """An accepted command and its export, as the service wrote them before 0005."""
     with engine.begin() as connection:
-        connection.execute(sa.text(
-            "INSERT INTO commands (id, command, request_body, request_headers, response_body, response_headers, "
-            "response_status, created_at, updated_at) VALUES (:id, 'ExportResponses', :fingerprint, '{}', :reply, "
-            "'{}', 202, :at, :at)"), {"id": _stored_uuid(engine, COMMAND.uuid), "fingerprint": COMMAND.fingerprint(),
-                                     "reply": f'{{"status":"accepted","meta":{{}},"uuid":"{COMMAND.uuid}"}}',
-                                     "at": QUEUED_AT})  # fmt: skip
-        connection.execute(sa.text(
-            "INSERT INTO exports (resource_type, resource_id, external_system_id, state, percent_complete, message, "
-            "external_data, command_uuid, attempts, next_attempt_at, created_at, updated_at) VALUES ('Response', 18, "
-            "43, 'queued', 0, 'Queued for export', '{}', :uuid, 0, :at, :at, :at)"),
-            {"uuid": _stored_uuid(engine, COMMAND.uuid), "at": QUEUED_AT})  # fmt: skip
+        connection.execute(
+            sa.text(
+                "INSERT INTO commands (id, command, request_body, request_headers, response_body, response_headers, "
+                "response_status, created_at, updated_at) VALUES (:id, 'ExportResponses', :fingerprint, '{}', :reply, "
+                "'{}', 202, :at, :at)"
+            ),
+            {
+                "id": _stored_uuid(engine, COMMAND.uuid),
+                "fingerprint": COMMAND.fingerprint(),
+                "reply": f'{{"status":"accepted","meta":{{}},"uuid":"{COMMAND.uuid}"}}',
+                "at": QUEUED_AT,
+            },
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO exports (resource_type, resource_id, external_system_id, state, percent_complete, message, "
+                "external_data, command_uuid, attempts, next_attempt_at, created_at, updated_at) VALUES ('Response', 18, "
+                "43, 'queued', 0, 'Queued for export', '{}', :uuid, 0, :at, :at, :at)"
+            ),
+            {"uuid": _stored_uuid(engine, COMMAND.uuid), "at": QUEUED_AT},
+        )
 
 
 def _stored_uuid(engine: sa.Engine, value: str) -> str:

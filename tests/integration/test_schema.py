@@ -4,7 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from adapters.sql import migrate
-from adapters.sql.tables import metadata, offices
+from adapters.sql.tables import PENDING, metadata, offices
+from domain.exports import PENDING_STATES
 from tests.builders import count_rows
 
 
@@ -23,7 +24,4 @@ def test_migrations_seed_the_standard_offices_once(engine):
 
 
 def test_the_pending_index_covers_exactly_the_domains_pending_states():
-    from adapters.sql.tables import PENDING
-    from domain.exports import PENDING_STATES
-
     assert set(PENDING) == {state.value for state in PENDING_STATES}

@@ -26,9 +26,8 @@ from application.export_responses import ExportResponsesDeps, export_responses
 from application.ports import StoreUnavailable, UnitOfWork
 from domain.commands import ExportResponses
 from entrypoints.worker import Worker
-from tests.builders import NOW, add_external_system, add_responses
+from tests.integration.conftest import CASE_TYPE
 
-CASE_TYPE = "ET_Test"
 CLAIM_SECONDS = 0.5
 POLL_SECONDS = 0.05
 WAIT_SECONDS = 10
@@ -94,18 +93,6 @@ class CcdDuringWhichTheDatabaseFails(InMemoryCcdGateway):
 @pytest.fixture
 def outage():
     return Outage()
-
-
-@pytest.fixture
-def seeded(engine) -> None:
-    """System 43 (case type ET_Test) and responses 1 to 5."""
-    with engine.begin() as connection:
-        add_external_system(connection, 43)
-        connection.execute(sa.insert(tables.external_system_configurations), {
-            "external_system_id": 43, "key": "case_type_id", "value": CASE_TYPE, "can_read": True,
-            "can_write": True, "created_at": NOW, "updated_at": NOW,
-        })  # fmt: skip
-        add_responses(connection, range(1, 6))
 
 
 def work_deps(engine, outage: Outage, ccd: InMemoryCcdGateway) -> ExportWorkDeps:
@@ -208,5 +195,7 @@ def test_an_export_whose_result_cannot_be_recorded_is_taken_again_once_its_claim
     assert outcomes == {"crashed": 1, "complete": 1}
     assert event_states(engine) == ["queued", "in_progress", "in_progress", "complete"]
     with engine.connect() as connection:
-        attempts, claim_token = connection.execute(sa.select(tables.exports.c.attempts, tables.exports.c.claim_token)).one()
+        attempts, claim_token = connection.execute(
+            sa.select(tables.exports.c.attempts, tables.exports.c.claim_token)
+        ).one()
     assert (attempts, claim_token) == (2, None)

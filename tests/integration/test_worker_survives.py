@@ -24,13 +24,12 @@ from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
 from entrypoints.worker import Worker
+from tests.integration.conftest import CASE_TYPE
 from tests.integration.test_worker_faults import (
-    CASE_TYPE,
     POLL_SECONDS,
     RunningWorker,
     eventually,
     queue,
-    seeded,  # noqa: F401 - a fixture
     states,
 )
 
@@ -115,11 +114,18 @@ def unclaimed_in_progress(engine) -> list[int]:
     """Exports in progress that no live claim holds: they would wait for nothing."""
     exports = tables.exports
     with engine.connect() as connection:
-        return list(connection.scalars(sa.select(exports.c.id).where(
-            exports.c.state == "in_progress",
-            sa.or_(exports.c.claim_token.is_(None), exports.c.claimed_until.is_(None),
-                   exports.c.claimed_until < sa.func.now() if engine.dialect.name == "postgresql" else sa.false()),
-        )))  # fmt: skip
+        return list(
+            connection.scalars(
+                sa.select(exports.c.id).where(
+                    exports.c.state == "in_progress",
+                    sa.or_(
+                        exports.c.claim_token.is_(None),
+                        exports.c.claimed_until.is_(None),
+                        exports.c.claimed_until < sa.func.now() if engine.dialect.name == "postgresql" else sa.false(),
+                    ),
+                )
+            )
+        )
 
 
 FAULTS = {
@@ -139,9 +145,15 @@ def test_the_worker_survives_a_fault_and_leaves_no_export_waiting_for_an_expired
         ccd.add_case(CASE_TYPE, f"24{rid:05d}/2024", 1_600_000_000_000_000 + rid, "Manchester")
     if fault in FAULTS:
         faults.arm(*FAULTS[fault])
-    deps = ExportWorkDeps(unit_of_work=lambda: FaultyUnitOfWork(engine, faults), ccd=ccd, clock=SystemClock(),
-                          new_uuid=lambda: str(uuid.uuid4()), retries=RetrySchedule((0.05, 0.05)),
-                          claim_seconds=CLAIM_SECONDS, pause=lambda seconds: None)  # fmt: skip
+    deps = ExportWorkDeps(
+        unit_of_work=lambda: FaultyUnitOfWork(engine, faults),
+        ccd=ccd,
+        clock=SystemClock(),
+        new_uuid=lambda: str(uuid.uuid4()),
+        retries=RetrySchedule((0.05, 0.05)),
+        claim_seconds=CLAIM_SECONDS,
+        pause=lambda seconds: None,
+    )
     queue(engine, [1, 2, 3])
     with caplog.at_level(logging.INFO, logger="export_responses.worker"):
         running = RunningWorker(Worker(deps, concurrency=2, poll_seconds=POLL_SECONDS))
@@ -165,6 +177,11 @@ def test_the_worker_survives_a_fault_and_leaves_no_export_waiting_for_an_expired
     if fault == "a bug in the gateway":
         assert "KeyError: 'caseReference'" in crashes[0]["error"]
         with engine.connect() as connection:
-            recorded = list(connection.scalars(sa.select(tables.export_events.c.data)
-                                               .where(tables.export_events.c.state == "erroring")))  # fmt: skip
-        assert len(recorded) == 1 and "KeyError: 'caseReference'" in recorded[0]["external_data"]["error"]["message"], recorded
+            recorded = list(
+                connection.scalars(
+                    sa.select(tables.export_events.c.data).where(tables.export_events.c.state == "erroring")
+                )
+            )
+        assert len(recorded) == 1 and "KeyError: 'caseReference'" in recorded[0]["external_data"]["error"]["message"], (
+            recorded
+        )

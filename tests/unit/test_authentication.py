@@ -20,10 +20,16 @@ from entrypoints.bootstrap import in_memory_services
 from entrypoints.config import ConfigError, Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.auth import TokenSet
+from entrypoints.tokens import parse_token_entry
 from tests.auth import TEST_TOKEN
 
-BODY = json.dumps({"uuid": "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", "command": "ExportResponses",
-                   "data": {"external_system_id": 43, "response_ids": [18]}})  # fmt: skip
+BODY = json.dumps(
+    {
+        "uuid": "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78",
+        "command": "ExportResponses",
+        "data": {"external_system_id": 43, "response_ids": [18]},
+    }
+)
 JSON = {"Content-Type": "application/json"}
 
 
@@ -147,14 +153,14 @@ def test_wrong_or_unknown_basic_credentials_are_a_401(store, authorization):
 
 
 def test_named_tokens_in_api_tokens():
-    from entrypoints.tokens import parse_token_entry
-
     digest = "ab" * 32
     assert parse_token_entry("admin=s3cret").name == "admin"
     assert parse_token_entry(f"ops=sha256:{digest}") == parse_token_entry(f"ops=sha256:{digest.upper()}")
     assert parse_token_entry(f"ops=sha256:{digest}").digest == bytes.fromhex(digest)
     # base64 padding is part of a token, not a name
-    assert parse_token_entry("abc==").name == "" and parse_token_entry("abc==").digest == hashlib.sha256(b"abc==").digest()
+    assert (
+        parse_token_entry("abc==").name == "" and parse_token_entry("abc==").digest == hashlib.sha256(b"abc==").digest()
+    )
     assert parse_token_entry("s3cret").name == ""
     for bad in ("admin=sha256:xyz", "sha256:" + "ab" * 31, "admin=sha256:" + digest + "  -"):
         with pytest.raises(ValueError):
@@ -166,7 +172,11 @@ def test_a_failed_attempt_is_logged_without_the_token(store, caplog):
         post(client_for(store), "Bearer s3cret-guess")
     (record,) = [r for r in caplog.records if r.name == "export_responses.auth"]
     line = json.loads(record.getMessage())
-    assert (line["event"], line["reason"], line["path"]) == ("authentication_failed", "invalid_credentials", EXPORT_RESPONSES_PATH)
+    assert (line["event"], line["reason"], line["path"]) == (
+        "authentication_failed",
+        "invalid_credentials",
+        EXPORT_RESPONSES_PATH,
+    )
     assert "s3cret-guess" not in caplog.text
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
@@ -17,11 +17,17 @@ from domain.exports import ExportState, queue_response_export
 from domain.external_systems import Configuration, ExternalSystem
 from domain.retries import RetrySchedule
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 MANCHESTER = ExternalSystem(
-    43, "CCD Manchester", "ccd_manchester", export_responses=True,
-    configurations=(Configuration("case_type_id", "Manchester_Dev"), Configuration("password", "hunter2", can_read=False)),
-)  # fmt: skip
+    43,
+    "CCD Manchester",
+    "ccd_manchester",
+    export_responses=True,
+    configurations=(
+        Configuration("case_type_id", "Manchester_Dev"),
+        Configuration("password", "hunter2", can_read=False),
+    ),
+)
 
 
 @pytest.fixture
@@ -83,9 +89,11 @@ def test_a_found_case_completes_the_export_with_its_details(store, ccd, deps):
     export = store.exports[export_id]
     assert (export.state, export.percent_complete, export.message) == (ExportState.COMPLETE, 100, "Response exported")
     assert export.external_data == {
-        "case_id": 1600000000000001, "case_reference": "2412345/2024",
-        "case_type_id": "Manchester_Dev", "office": "Manchester",
-    }  # fmt: skip
+        "case_id": 1600000000000001,
+        "case_reference": "2412345/2024",
+        "case_type_id": "Manchester_Dev",
+        "office": "Manchester",
+    }
     assert events(store, export_id) == [
         ("queued", 0, "Queued for export"),
         ("in_progress", 0, "Response export started"),

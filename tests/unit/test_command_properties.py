@@ -44,8 +44,11 @@ valid_ids = st.lists(st.sampled_from([18, 19, 20]), min_size=1, max_size=4)
 
 
 def with_field(position: str, sources: tuple, **fields) -> Mutation:
-    document = {"uuid": "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", "command": "ExportResponses",
-                "data": {"external_system_id": 43, "response_ids": [18]}}  # fmt: skip
+    document = {
+        "uuid": "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78",
+        "command": "ExportResponses",
+        "data": {"external_system_id": 43, "response_ids": [18]},
+    }
     return Mutation(position, {**document, **fields}, sources)
 
 
@@ -65,8 +68,11 @@ class Service:
         self.store.response_ids.update(EXISTING_RESPONSES)
         # Building the app costs more than a request: one per test, not one per example.
         self.client = authenticated_client(create_app(in_memory_services(self.store, SETTINGS)))
-        earlier = {"uuid": EARLIER_UUID, "command": "ExportResponses",
-                   "data": {"external_system_id": 43, "response_ids": [99]}}  # fmt: skip
+        earlier = {
+            "uuid": EARLIER_UUID,
+            "command": "ExportResponses",
+            "data": {"external_system_id": 43, "response_ids": [99]},
+        }
         assert post(self.client, encode(earlier)).status_code == 202
         self.seeded = copy.deepcopy({name: getattr(self.store, name) for name in CHANGING})
 
@@ -152,8 +158,8 @@ def near_misses_of(document: dict) -> st.SearchStrategy[bytes]:
     cut = st.integers(0, len(raw))
     return st.one_of(
         cut.map(lambda at: raw[:at]),
-        st.tuples(cut, st.binary(min_size=1, max_size=3)).map(lambda pair: raw[: pair[0]] + pair[1] + raw[pair[0]:]),
-        st.tuples(cut, cut).map(lambda pair: raw[: min(pair)] + raw[max(pair):]),
+        st.tuples(cut, st.binary(min_size=1, max_size=3)).map(lambda pair: raw[: pair[0]] + pair[1] + raw[pair[0] :]),
+        st.tuples(cut, cut).map(lambda pair: raw[: min(pair)] + raw[max(pair) :]),
         st.sampled_from(["utf-8-sig", "utf-16", "utf-16-le", "utf-32", "latin-1"]).map(
             lambda codec: json.dumps(document, ensure_ascii=False).encode(codec)
         ),
@@ -161,9 +167,14 @@ def near_misses_of(document: dict) -> st.SearchStrategy[bytes]:
 
 
 documents = st.builds(
-    lambda u, ids: {"uuid": str(u), "command": "ExportResponses", "data": {"external_system_id": 43, "response_ids": ids}},
-    st.uuids(), valid_ids,
-)  # fmt: skip
+    lambda u, ids: {
+        "uuid": str(u),
+        "command": "ExportResponses",
+        "data": {"external_system_id": 43, "response_ids": ids},
+    },
+    st.uuids(),
+    valid_ids,
+)
 
 
 def test_any_bytes_as_the_body_are_a_202_or_a_4xx_envelope(service):
@@ -237,12 +248,16 @@ def test_valid_commands_are_accepted_or_refused_exactly_by_the_rules():
     @given(stores_and_commands(), st.uuids())
     def check(case, command_uuid):
         systems, existing, system_id, response_ids = case
-        store.external_systems = {sid: ExternalSystem(sid, f"CCD {sid}", f"ccd_{sid}", **flags)
-                                  for sid, flags in systems.items()}  # fmt: skip
+        store.external_systems = {
+            sid: ExternalSystem(sid, f"CCD {sid}", f"ccd_{sid}", **flags) for sid, flags in systems.items()
+        }
         store.response_ids = set(existing)
         store.exports, store.commands, store.work = {}, {}, {}
-        document = {"uuid": str(command_uuid).upper(), "command": "ExportResponses",
-                    "data": {"external_system_id": system_id, "response_ids": response_ids}}  # fmt: skip
+        document = {
+            "uuid": str(command_uuid).upper(),
+            "command": "ExportResponses",
+            "data": {"external_system_id": system_id, "response_ids": response_ids},
+        }
         reply = post(client, encode(document))
         errors = assert_contract_reply(reply)
 
@@ -258,13 +273,15 @@ def test_valid_commands_are_accepted_or_refused_exactly_by_the_rules():
 
         if not expected:
             assert reply.status_code == 202 and reply.content == accepted_body(str(command_uuid))
-            exported = [(e.resource_id, e.external_system_id, e.state.value, e.command_uuid) for e in store.exports.values()]
+            exported = [
+                (e.resource_id, e.external_system_id, e.state.value, e.command_uuid) for e in store.exports.values()
+            ]
             assert exported == [(rid, system_id, "queued", str(command_uuid)) for rid in dict.fromkeys(response_ids)]
             assert list(store.commands) == [str(command_uuid)]
             return
         assert reply.status_code == 400
         assert [(e["code"], e["source"]) for e in errors] == [(code, source) for code, source, _ in expected]
-        for error, (_, _, named_id) in zip(errors, expected):
+        for error, (_, _, named_id) in zip(errors, expected, strict=True):
             assert error["status"] == 422 and f"id of {named_id} " in error["detail"] + " "
             assert (error["uuid"], error["command"]) == (str(command_uuid), "ExportResponses")
         assert store.exports == {} and store.commands == {}

@@ -34,8 +34,10 @@ def _refuse():
     raise psycopg.OperationalError("captured")
 
 
-@pytest.mark.parametrize("query, expected", [("", 5), ("?prepare_threshold=None", None), ("?prepare_threshold=0", 0),
-                                             ("?prepare_threshold=12", 12)])  # fmt: skip
+@pytest.mark.parametrize(
+    "query, expected",
+    [("", 5), ("?prepare_threshold=None", None), ("?prepare_threshold=0", 0), ("?prepare_threshold=12", 12)],
+)
 def test_prepare_threshold_reaches_psycopg_as_a_number_or_none(query, expected):
     engine = create_engine(PG + query)
     arguments = _kwargs(engine)
@@ -53,19 +55,37 @@ def test_transaction_pooling_turns_prepared_statements_off():
     assert _kwargs(engine)["prepare_threshold"] is None
 
 
-@pytest.mark.parametrize("environ, message", [
-    ({"DATABASE_URL": PG + "?prepare_threshold=many"}, "DATABASE_URL: ?prepare_threshold= must be a whole number or None, not 'many'"),
-    ({"DATABASE_URL": PG + "?prepare_threshold=-1"}, "must be 0 or more"),
-    ({"DATABASE_URL": PG + "?prepare_threshold=5", "DATABASE_POOLING": "transaction"}, "must be None (or left out) with DATABASE_POOLING=transaction"),
-    ({"DATABASE_URL": PG + "?options=-c%20statement_timeout%3D5s", "DATABASE_POOLING": "transaction"}, "PgBouncer does not pass startup options"),
-    ({"DATABASE_URL": PG + "?autocommit=true"}, "?autocommit= is not supported"),
-    ({"DATABASE_URL": PG + "?no_such_option=1"}, 'DATABASE_URL: invalid connection option "no_such_option"'),
-    ({"DATABASE_URL": PG + "?connect_timeout=1&connect_timeout=2"}, "?connect_timeout= is given more than once"),
-    ({"DATABASE_URL": PG, "DATABASE_POOLING": "statement"}, "DATABASE_POOLING must be session (the default) or transaction, not 'statement'"),
-    ({"DATABASE_URL": "sqlite:///x.sqlite3", "DATABASE_POOLING": "transaction"}, "are for PostgreSQL"),
-    ({"DATABASE_URL": PG, "DATABASE_DIRECT_URL": "mysql://db"}, "DATABASE_DIRECT_URL must be a PostgreSQL"),
-    ({"DATABASE_URL": PG, "DATABASE_DIRECT_URL": PG + "?prepare_threshold=x"}, "DATABASE_DIRECT_URL: ?prepare_threshold="),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        (
+            {"DATABASE_URL": PG + "?prepare_threshold=many"},
+            "DATABASE_URL: ?prepare_threshold= must be a whole number or None, not 'many'",
+        ),
+        ({"DATABASE_URL": PG + "?prepare_threshold=-1"}, "must be 0 or more"),
+        (
+            {"DATABASE_URL": PG + "?prepare_threshold=5", "DATABASE_POOLING": "transaction"},
+            "must be None (or left out) with DATABASE_POOLING=transaction",
+        ),
+        (
+            {"DATABASE_URL": PG + "?options=-c%20statement_timeout%3D5s", "DATABASE_POOLING": "transaction"},
+            "PgBouncer does not pass startup options",
+        ),
+        ({"DATABASE_URL": PG + "?autocommit=true"}, "?autocommit= is not supported"),
+        ({"DATABASE_URL": PG + "?no_such_option=1"}, 'DATABASE_URL: invalid connection option "no_such_option"'),
+        ({"DATABASE_URL": PG + "?connect_timeout=1&connect_timeout=2"}, "?connect_timeout= is given more than once"),
+        (
+            {"DATABASE_URL": PG, "DATABASE_POOLING": "statement"},
+            "DATABASE_POOLING must be session (the default) or transaction, not 'statement'",
+        ),
+        ({"DATABASE_URL": "sqlite:///x.sqlite3", "DATABASE_POOLING": "transaction"}, "are for PostgreSQL"),
+        ({"DATABASE_URL": PG, "DATABASE_DIRECT_URL": "mysql://db"}, "DATABASE_DIRECT_URL must be a PostgreSQL"),
+        (
+            {"DATABASE_URL": PG, "DATABASE_DIRECT_URL": PG + "?prepare_threshold=x"},
+            "DATABASE_DIRECT_URL: ?prepare_threshold=",
+        ),
+    ],
+)
 def test_a_database_setting_that_cannot_work_is_refused_in_one_line(environ, message):
     with pytest.raises(ConfigError) as refused:
         settings(**environ)
@@ -78,39 +98,49 @@ def test_a_session_is_had_direct_or_not_at_all_behind_a_transaction_pooler():
     pooled = settings(DATABASE_URL=PG, DATABASE_POOLING="transaction")
     assert (pooled.database_pooling, pooled.session_database_url) == (Pooling.TRANSACTION, None)
     direct = "postgresql+psycopg://app@db-primary.example/export_responses"
-    assert settings(DATABASE_URL=PG, DATABASE_POOLING="transaction", DATABASE_DIRECT_URL=direct).session_database_url == direct
+    assert (
+        settings(DATABASE_URL=PG, DATABASE_POOLING="transaction", DATABASE_DIRECT_URL=direct).session_database_url
+        == direct
+    )
 
 
 def wrapped(error: Exception, invalidated: bool = False) -> sa.exc.DBAPIError:
     return sa.exc.DBAPIError.instance("SELECT 1", {}, error, psycopg.Error, connection_invalidated=invalidated)
 
 
-@pytest.mark.parametrize("error", [
-    psycopg.OperationalError("connection refused"),  # no SQLSTATE: the server was not reached
-    psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
-    psycopg.errors.CannotConnectNow("the database system is starting up"),
-    psycopg.errors.TooManyConnections("too many clients already"),
-    psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
-    psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
-    psycopg.errors.SerializationFailure("could not serialize access"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("connection refused"),  # no SQLSTATE: the server was not reached
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.CannotConnectNow("the database system is starting up"),
+        psycopg.errors.TooManyConnections("too many clients already"),
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+    ],
+)
 def test_an_outage_is_store_unavailable(error):
     assert isinstance(translate(wrapped(error)), StoreUnavailable)
 
 
-@pytest.mark.parametrize("error", [
-    psycopg.errors.ProtocolViolation("bind message supplies 4 parameters, but prepared statement requires 14"),
-    psycopg.errors.InvalidSqlStatementName('prepared statement "_pg3_4" does not exist'),
-    psycopg.errors.DuplicatePreparedStatement('prepared statement "_pg3_0" already exists'),
-    psycopg.errors.UndefinedColumn("column does not exist"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.errors.ProtocolViolation("bind message supplies 4 parameters, but prepared statement requires 14"),
+        psycopg.errors.InvalidSqlStatementName('prepared statement "_pg3_4" does not exist'),
+        psycopg.errors.DuplicatePreparedStatement('prepared statement "_pg3_0" already exists'),
+        psycopg.errors.UndefinedColumn("column does not exist"),
+    ],
+)
 def test_a_driver_or_protocol_error_that_is_no_outage_stays_a_fault(error):
     assert translate(wrapped(error)) is None
 
 
 def test_any_error_that_took_the_connection_with_it_is_an_outage():
-    assert isinstance(translate(wrapped(psycopg.errors.ProtocolViolation("server closed"), invalidated=True)),
-                      StoreUnavailable)  # fmt: skip
+    assert isinstance(
+        translate(wrapped(psycopg.errors.ProtocolViolation("server closed"), invalidated=True)), StoreUnavailable
+    )
 
 
 def test_migrations_go_past_the_pooler_when_a_direct_url_is_set():

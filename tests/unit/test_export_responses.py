@@ -2,6 +2,7 @@
 
 import itertools
 
+import attrs
 import pytest
 
 from adapters.clock import FixedClock
@@ -94,8 +95,6 @@ def test_a_response_with_a_pending_export_gets_no_second_one_but_the_command_is_
 
 
 def test_a_response_whose_export_finished_can_be_exported_again(store):
-    import attrs
-
     run(store, ids=(18,), uuid="11111111-1111-4111-8111-111111111111")
     (export_id,) = store.exports
     store.exports[export_id] = attrs.evolve(store.exports[export_id], state=ExportState.COMPLETE)
@@ -127,8 +126,12 @@ class LosingUnitOfWork(InMemoryUnitOfWork):
 
 def test_a_write_conflict_is_retried_and_answered_from_the_winner(store):
     writers = iter([LosingUnitOfWork(store)])  # a second write would raise StopIteration
-    deps = ExportResponsesDeps(unit_of_work=lambda: next(writers), clock=FixedClock(), new_uuid=lambda: "e",
-                               reading=lambda: InMemoryUnitOfWork(store))  # fmt: skip
+    deps = ExportResponsesDeps(
+        unit_of_work=lambda: next(writers),
+        clock=FixedClock(),
+        new_uuid=lambda: "e",
+        reading=lambda: InMemoryUnitOfWork(store),
+    )
     result = export_responses(ExportResponses(UUID, 43, (18,)), deps)
     assert result.accepted
     assert store.exports == {}  # the loser wrote nothing; the "winner" here logged only

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,26 +12,43 @@ from domain.exports import Export, ExportEvent, ExportState
 from domain.external_systems import Configuration, ExternalSystem
 from entrypoints.bootstrap import in_memory_services
 from entrypoints.config import Settings
-from tests.auth import TEST_TOKEN, authenticated_client
 from entrypoints.http.app import create_app
 from entrypoints.http.middleware import SECURITY_HEADERS
+from tests.auth import TEST_TOKEN, authenticated_client
 
-T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 COMMAND_A = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 COMMAND_B = "bb86cdc9-9900-4cec-82a3-1355649c00d7"
 SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), api_tokens=(TEST_TOKEN,))
 EXPORT_KEYS = [
-    "id", "state", "percent_complete", "message", "external_data", "resource_type", "response_id",
-    "external_system_id", "command_uuid", "attempts", "next_attempt_at", "created_at", "updated_at",
-]  # fmt: skip
+    "id",
+    "state",
+    "percent_complete",
+    "message",
+    "external_data",
+    "resource_type",
+    "response_id",
+    "external_system_id",
+    "command_uuid",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+]
 
 
 def export(export_id: int, response_id: int = 18, state=ExportState.QUEUED, command=COMMAND_A, **changes) -> Export:
     fields = dict(
-        resource_type="Response", resource_id=response_id, external_system_id=changes.pop("system", 43),
-        state=state, percent_complete=0, message="Queued for export", command_uuid=command,
-        created_at=T0 + timedelta(minutes=export_id), id=export_id,
-    )  # fmt: skip
+        resource_type="Response",
+        resource_id=response_id,
+        external_system_id=changes.pop("system", 43),
+        state=state,
+        percent_complete=0,
+        message="Queued for export",
+        command_uuid=command,
+        created_at=T0 + timedelta(minutes=export_id),
+        id=export_id,
+    )
     return Export(**{**fields, **changes})
 
 
@@ -49,12 +66,22 @@ def client(store):
 
 def test_one_export_with_its_events_byte_for_byte(client, store):
     store.exports[7] = export(
-        7, state=ExportState.COMPLETE, percent_complete=100, message="Response exported",
+        7,
+        state=ExportState.COMPLETE,
+        percent_complete=100,
+        message="Response exported",
         external_data={"case_id": 1234, "office": None},
-        events=[ExportEvent("00000000-0000-4000-8000-000000000001", ExportState.QUEUED, 0, "Queued for export"),
-                ExportEvent("00000000-0000-4000-8000-000000000002", ExportState.ERRORING, None, "Response erroring",
-                            {"error": {"message": "timeout"}})],
-    )  # fmt: skip
+        events=[
+            ExportEvent("00000000-0000-4000-8000-000000000001", ExportState.QUEUED, 0, "Queued for export"),
+            ExportEvent(
+                "00000000-0000-4000-8000-000000000002",
+                ExportState.ERRORING,
+                None,
+                "Response erroring",
+                {"error": {"message": "timeout"}},
+            ),
+        ],
+    )
     store.work[7] = Work(attempts=2, next_attempt_at=T0 + timedelta(hours=1, microseconds=-123456))
     reply = client.simulate_get("/api/v2/exports/7")
     assert reply.status_code == 200
@@ -96,9 +123,19 @@ def test_an_unknown_export_is_a_404_in_the_envelope(client, store, export_id):
     assert error["detail"] == f"The export with an id of {int(export_id)} was not found"
 
 
-@pytest.mark.parametrize("path", ["/api/v2/exports/abc", "/api/v2/exports/1.5", "/api/v2/exports/1/events",
-                                  "/api/v2/exports/1_0", "/api/v2/exports/+1", "/api/v2/exports/%D9%A1",
-                                  "/api/v2/exports/%201", "/api/v2/exports/1%0A"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v2/exports/abc",
+        "/api/v2/exports/1.5",
+        "/api/v2/exports/1/events",
+        "/api/v2/exports/1_0",
+        "/api/v2/exports/+1",
+        "/api/v2/exports/%D9%A1",
+        "/api/v2/exports/%201",
+        "/api/v2/exports/1%0A",
+    ],
+)
 def test_a_path_that_is_no_export_id_is_a_plain_404(client, path):
     reply = client.simulate_get(path)
     assert reply.status_code == 404
@@ -113,13 +150,20 @@ def test_the_command_endpoint_keeps_its_path(client):
 
 @pytest.fixture
 def listed(store):
-    store.exports.update({
-        1: export(1, response_id=18, state=ExportState.COMPLETE),
-        2: export(2, response_id=18, state=ExportState.QUEUED, system=44),
-        3: export(3, response_id=19, state=ExportState.FAILED, command=COMMAND_B),
-        4: export(4, response_id=18, state=ExportState.QUEUED, command=COMMAND_B,
-                  events=[ExportEvent("00000000-0000-4000-8000-000000000004", ExportState.QUEUED, 0, "Queued")]),
-    })  # fmt: skip
+    store.exports.update(
+        {
+            1: export(1, response_id=18, state=ExportState.COMPLETE),
+            2: export(2, response_id=18, state=ExportState.QUEUED, system=44),
+            3: export(3, response_id=19, state=ExportState.FAILED, command=COMMAND_B),
+            4: export(
+                4,
+                response_id=18,
+                state=ExportState.QUEUED,
+                command=COMMAND_B,
+                events=[ExportEvent("00000000-0000-4000-8000-000000000004", ExportState.QUEUED, 0, "Queued")],
+            ),
+        }
+    )
     return store
 
 
@@ -177,13 +221,22 @@ def test_pages_walk_the_list_and_say_where_they_are(client, store):
         ("response_id=", "/response_id", "response_id must be an integer, not ''"),
         ("response_id=%EF%BC%95", "/response_id", "response_id must be an integer, not '５'"),
         (f"response_id={2**63}", "/response_id", "response_id must be an integer from -2^63 to 2^63-1"),
-        (f"external_system_id={-(2**63) - 1}", "/external_system_id",
-         "external_system_id must be an integer from -2^63 to 2^63-1"),
+        (
+            f"external_system_id={-(2**63) - 1}",
+            "/external_system_id",
+            "external_system_id must be an integer from -2^63 to 2^63-1",
+        ),
         ("external_system_id=1&external_system_id=2", "/external_system_id", "external_system_id must be given once"),
-        ("state=done", "/state",
-         "state must be one of created, queued, in_progress, erroring, complete, failed, not 'done'"),
-        ("command_uuid=not-a-uuid", "/command_uuid",
-         "command_uuid must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"),
+        (
+            "state=done",
+            "/state",
+            "state must be one of created, queued, in_progress, erroring, complete, failed, not 'done'",
+        ),
+        (
+            "command_uuid=not-a-uuid",
+            "/command_uuid",
+            "command_uuid must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78",
+        ),
         ("page=0", "/page", "page must be at least 1, not 0"),
         ("page=-3", "/page", "page must be at least 1, not -3"),
         (f"page={2**63}", "/page", "page must be an integer from -2^63 to 2^63-1"),
@@ -195,14 +248,17 @@ def test_pages_walk_the_list_and_say_where_they_are(client, store):
         ("response_id=1_0", "/response_id", "response_id must be an integer, not '1_0'"),
         ("response_id=%D9%A1", "/response_id", "response_id must be an integer, not '\u0661'"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_query_parameter_is_a_400_that_names_it(client, listed, query, source, detail):
     reply = client.simulate_get("/api/v2/exports", query_string=query)
     assert reply.status_code == 400
     [error] = error_of(reply)
     assert (error["status"], error["code"], error["source"], error["detail"]) == (
-        422, "invalid_query_parameter", source, detail,
-    )  # fmt: skip
+        422,
+        "invalid_query_parameter",
+        source,
+        detail,
+    )
 
 
 def test_every_bad_query_parameter_is_reported_at_once(client):
@@ -210,8 +266,13 @@ def test_every_bad_query_parameter_is_reported_at_once(client):
     reply = client.simulate_get("/api/v2/exports", query_string=query)
     assert reply.status_code == 400
     assert [error["source"] for error in error_of(reply)] == [
-        "/response_id", "/external_system_id", "/state", "/command_uuid", "/page", "/per_page",
-    ]  # fmt: skip
+        "/response_id",
+        "/external_system_id",
+        "/state",
+        "/command_uuid",
+        "/page",
+        "/per_page",
+    ]
 
 
 def test_no_secret_of_an_external_system_reaches_a_reply(client, listed):

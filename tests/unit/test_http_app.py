@@ -14,13 +14,15 @@ from application.ports import StoreUnavailable
 from domain.external_systems import ExternalSystem
 from entrypoints.bootstrap import Services, in_memory_services
 from entrypoints.config import Settings
-from tests.auth import TEST_TOKEN, authenticated_client
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.middleware import SECURITY_HEADERS
+from tests.auth import TEST_TOKEN, authenticated_client
 
 UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), api_tokens=(TEST_TOKEN,), max_body_bytes=1024 * 1024)
+SETTINGS = Settings(
+    database_url="sqlite://", data_dir=Path("var"), api_tokens=(TEST_TOKEN,), max_body_bytes=1024 * 1024
+)
 
 
 @pytest.fixture
@@ -37,7 +39,11 @@ def client(store):
 
 
 def body(uuid=UUID, system_id=43, ids=(18,), **extra) -> bytes:
-    document = {"uuid": uuid, "command": "ExportResponses", "data": {"external_system_id": system_id, "response_ids": ids if ids is None else list(ids)}}
+    document = {
+        "uuid": uuid,
+        "command": "ExportResponses",
+        "data": {"external_system_id": system_id, "response_ids": ids if ids is None else list(ids)},
+    }
     return json.dumps({**document, **extra}).encode()
 
 
@@ -65,8 +71,10 @@ def test_every_reply_carries_the_contract_headers(client):
 def test_a_replay_has_the_same_status_bytes_and_type(client):
     first, again = post(client, body()), post(client, body())
     assert (again.status_code, again.content, again.headers["Content-Type"]) == (
-        first.status_code, first.content, first.headers["Content-Type"],
-    )  # fmt: skip
+        first.status_code,
+        first.content,
+        first.headers["Content-Type"],
+    )
 
 
 def test_reusing_a_uuid_for_other_data_is_a_409_in_the_envelope(client, store):
@@ -102,10 +110,26 @@ def error_of(reply) -> dict:
         (body(uuid=5), "invalid_type", "/uuid"),
         (json.dumps({"uuid": UUID, "command": "ExportResponses"}).encode(), "missing_field", "/data"),
         (json.dumps({"uuid": UUID, "command": "ExportResponses", "data": "x"}).encode(), "invalid_type", "/data"),
-        (json.dumps({"uuid": UUID, "command": "ExportResponses", "data": {"external_system_id": 1}}).encode(), "missing_field", "/response_ids"),
+        (
+            json.dumps({"uuid": UUID, "command": "ExportResponses", "data": {"external_system_id": 1}}).encode(),
+            "missing_field",
+            "/response_ids",
+        ),
         (body(ids=None), "invalid_type", "/response_ids"),
-        (json.dumps({"uuid": UUID, "command": "ExportResponses", "data": {"external_system_id": 1, "response_ids": "12"}}).encode(), "invalid_type", "/response_ids"),
-        (json.dumps({"uuid": UUID, "command": "ExportResponses", "data": {"external_system_id": 1, "response_ids": 12}}).encode(), "invalid_type", "/response_ids"),
+        (
+            json.dumps(
+                {"uuid": UUID, "command": "ExportResponses", "data": {"external_system_id": 1, "response_ids": "12"}}
+            ).encode(),
+            "invalid_type",
+            "/response_ids",
+        ),
+        (
+            json.dumps(
+                {"uuid": UUID, "command": "ExportResponses", "data": {"external_system_id": 1, "response_ids": 12}}
+            ).encode(),
+            "invalid_type",
+            "/response_ids",
+        ),
         (body(ids=()), "empty_list", "/response_ids"),
         (body(ids=(1, "2")), "invalid_type", "/response_ids/1"),
         (body(ids=(1, 2.5)), "invalid_type", "/response_ids/1"),
@@ -141,7 +165,11 @@ def test_the_uuid_is_echoed_in_errors_once_it_is_valid(client):
 
 
 def test_more_ids_than_the_limit_is_its_own_400(store):
-    client = authenticated_client(create_app(in_memory_services(store, Settings("sqlite://", Path("var"), max_response_ids=3, api_tokens=(TEST_TOKEN,)))))
+    client = authenticated_client(
+        create_app(
+            in_memory_services(store, Settings("sqlite://", Path("var"), max_response_ids=3, api_tokens=(TEST_TOKEN,)))
+        )
+    )
     reply = post(client, body(ids=(18, 19, 20, 21)))
     assert reply.status_code == 400
     assert error_of(reply)["code"] == "too_many_response_ids"
@@ -182,7 +210,9 @@ def services_raising(error: Exception) -> Services:
     def fail(command, received):
         raise error
 
-    return Services(settings=SETTINGS, export_responses=fail, database_answers=lambda: False, database_accepts_writes=lambda: False)
+    return Services(
+        settings=SETTINGS, export_responses=fail, database_answers=lambda: False, database_accepts_writes=lambda: False
+    )
 
 
 def test_an_unavailable_database_is_a_503_with_retry_after():
@@ -235,7 +265,10 @@ def test_a_uuid_followed_by_a_newline_is_not_a_uuid(client, store):
 
 
 def test_a_lone_surrogate_echoed_in_an_error_is_escaped_not_a_500(client):
-    reply = post(client, b'{"uuid":"' + UUID.encode() + b'","command":"\\ud800","data":{"external_system_id":43,"response_ids":[18]}}')
+    reply = post(
+        client,
+        b'{"uuid":"' + UUID.encode() + b'","command":"\\ud800","data":{"external_system_id":43,"response_ids":[18]}}',
+    )
     assert reply.status_code == 400
     assert error_of(reply)["command"] == "\ud800"
     assert b"\\ud800" in reply.content

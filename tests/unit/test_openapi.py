@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,7 +32,7 @@ SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), api_tokens=(
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 DOCUMENT_URI = "urn:export-responses:openapi"
 EXPORT_TEMPLATE, EXPORTS_TEMPLATE = "/api/v2/exports/{export_id}", "/api/v2/exports"
-T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def command(uuid: str, system_id: int, ids: list, **extra) -> bytes:
@@ -52,12 +52,21 @@ def store():
     store.external_systems[43] = ExternalSystem(43, "CCD Manchester", "ccd_manchester", export_responses=True)
     store.response_ids.update({18, 19, 20})
     store.exports[7] = Export(
-        resource_type="Response", resource_id=18, external_system_id=43, state=ExportState.ERRORING,
-        percent_complete=0, message="Response erroring", command_uuid="fea4decf-2efe-4cd6-96b3-f0a4bbeeca78",
-        created_at=T0, external_data={"error": {"message": "timeout"}}, id=7,
-        events=[ExportEvent("00000000-0000-4000-8000-000000000001", ExportState.QUEUED, 0, "Queued for export"),
-                ExportEvent("00000000-0000-4000-8000-000000000002", ExportState.ERRORING, None, "Response erroring")],
-    )  # fmt: skip
+        resource_type="Response",
+        resource_id=18,
+        external_system_id=43,
+        state=ExportState.ERRORING,
+        percent_complete=0,
+        message="Response erroring",
+        command_uuid="fea4decf-2efe-4cd6-96b3-f0a4bbeeca78",
+        created_at=T0,
+        external_data={"error": {"message": "timeout"}},
+        id=7,
+        events=[
+            ExportEvent("00000000-0000-4000-8000-000000000001", ExportState.QUEUED, 0, "Queued for export"),
+            ExportEvent("00000000-0000-4000-8000-000000000002", ExportState.ERRORING, None, "Response erroring"),
+        ],
+    )
     store.work[7] = Work(attempts=1, next_attempt_at=T0)
     return store
 
@@ -167,7 +176,7 @@ def test_every_route_is_documented_with_its_methods_and_nothing_else(monkeypatch
     documented = {
         path: {method.upper() for method in item if not method.startswith("x-")}
         for path, item in document["paths"].items()
-    }  # fmt: skip
+    }
     assert {re.sub(r":\w+}", "}", template): methods for template, methods in routes.items()} == documented
     assert len(documented) == 7
 
@@ -192,18 +201,29 @@ def test_limits_and_authentication_come_from_the_settings(store):
     document = client.simulate_get(OPENAPI_PATH).json
     command_schema = document["components"]["schemas"]["ExportResponsesCommand"]
     assert command_schema["properties"]["data"]["properties"]["response_ids"]["maxItems"] == 3
-    assert all(op["security"] == [] and "401" not in op["responses"]
-               for item in document["paths"].values() for op in (item.get("get") or item["post"],))  # fmt: skip
-    too_many = client.simulate_post(EXPORT_RESPONSES_PATH, body=command(
-        "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", 43, [18, 19, 20, 21]), headers=JSON_HEADERS)  # fmt: skip
+    assert all(
+        op["security"] == [] and "401" not in op["responses"]
+        for item in document["paths"].values()
+        for op in (item.get("get") or item["post"],)
+    )
+    too_many = client.simulate_post(
+        EXPORT_RESPONSES_PATH,
+        body=command("fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", 43, [18, 19, 20, 21]),
+        headers=JSON_HEADERS,
+    )
     assert error_codes(too_many) == ["too_many_response_ids"]
     assert_operation_documents(document, too_many, "POST", EXPORT_RESPONSES_PATH)
 
 
 def documented_statuses(document: dict) -> set[int]:
     """The statuses of every operation, and of the replies any path may give (unrouted, wrong method)."""
-    of_operations = {int(status) for item in document["paths"].values() for method, op in item.items()
-                     if not method.startswith("x-") for status in op["responses"]}  # fmt: skip
+    of_operations = {
+        int(status)
+        for item in document["paths"].values()
+        for method, op in item.items()
+        if not method.startswith("x-")
+        for status in op["responses"]
+    }
     of_any_path = {HTTP_STATUS[code] for code in documented_codes({"paths": {}, "components": document["components"]})}
     return of_operations | of_any_path
 
@@ -251,12 +271,16 @@ def post(client, content: bytes, headers=JSON_HEADERS) -> testing.Result:
         (SCENARIO_NO_RESPONSES, 400, ["response_not_found", "response_not_found"]),
         (b'{"uuid": ', 400, ["invalid_json"]),
         (b"[]", 400, ["invalid_body"]),
-        (command("NOPE", "43", [1, "2", 2**63]), 400, ["invalid_uuid", "invalid_type", "invalid_type", "integer_out_of_range"]),
+        (
+            command("NOPE", "43", [1, "2", 2**63]),
+            400,
+            ["invalid_uuid", "invalid_type", "invalid_type", "integer_out_of_range"],
+        ),
         (command("fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", 43, []), 400, ["empty_list"]),
         (json.dumps({"uuid": "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", "data": {}}).encode(), 400, ["missing_field"] * 3),
         (b" " * (SETTINGS.max_body_bytes + 1), 413, ["payload_too_large"]),
     ],
-)  # fmt: skip
+)
 def test_command_replies_are_documented(client, document, content, status, codes):
     reply = post(client, content)
     assert reply.status_code == status, reply.text
@@ -281,14 +305,20 @@ def test_a_415_is_documented(client, document):
 
 @pytest.mark.parametrize(
     "authorization, code, challenge",
-    [(None, "missing_credentials", 'Bearer realm="export-responses"'),
-     ("Bearer wrong", "invalid_credentials", 'Bearer realm="export-responses", error="invalid_token"')],
-)  # fmt: skip
+    [
+        (None, "missing_credentials", 'Bearer realm="export-responses"'),
+        ("Bearer wrong", "invalid_credentials", 'Bearer realm="export-responses", error="invalid_token"'),
+    ],
+)
 def test_a_401_is_documented_on_every_api_route(store, document, authorization, code, challenge):
     anonymous = testing.TestClient(create_app(in_memory_services(store, SETTINGS)))
     headers = {**JSON_HEADERS, **({"Authorization": authorization} if authorization else {})}
-    for method, path, template in [("POST", EXPORT_RESPONSES_PATH, EXPORT_RESPONSES_PATH), ("GET", "/api/v2/exports/7", EXPORT_TEMPLATE),
-                                   ("GET", EXPORTS_TEMPLATE, EXPORTS_TEMPLATE), ("GET", OPENAPI_PATH, OPENAPI_PATH)]:  # fmt: skip
+    for method, path, template in [
+        ("POST", EXPORT_RESPONSES_PATH, EXPORT_RESPONSES_PATH),
+        ("GET", "/api/v2/exports/7", EXPORT_TEMPLATE),
+        ("GET", EXPORTS_TEMPLATE, EXPORTS_TEMPLATE),
+        ("GET", OPENAPI_PATH, OPENAPI_PATH),
+    ]:
         reply = anonymous.simulate_request(method, path, headers=headers, body=SCENARIO_ACCEPTED)
         assert (reply.status_code, error_codes(reply), reply.headers["WWW-Authenticate"]) == (401, [code], challenge)
         assert_operation_documents(document, reply, method, template)
@@ -312,15 +342,22 @@ def services_raising(error: Exception) -> Services:
     def fail(command, received):
         raise error
 
-    return Services(settings=SETTINGS, export_responses=fail, database_answers=lambda: False,
-                    database_accepts_writes=lambda: False,
-                    export_reader=RaisingReader(error))  # fmt: skip
+    return Services(
+        settings=SETTINGS,
+        export_responses=fail,
+        database_answers=lambda: False,
+        database_accepts_writes=lambda: False,
+        export_reader=RaisingReader(error),
+    )
 
 
 @pytest.mark.parametrize(
     "error, status, code",
-    [(StoreUnavailable("connection refused"), 503, "service_unavailable"), (ZeroDivisionError("bug"), 500, "internal_error")],
-)  # fmt: skip
+    [
+        (StoreUnavailable("connection refused"), 503, "service_unavailable"),
+        (ZeroDivisionError("bug"), 500, "internal_error"),
+    ],
+)
 def test_a_503_and_a_500_of_the_command_are_documented(document, error, status, code):
     reply = post(authenticated_client(create_app(services_raising(error))), SCENARIO_ACCEPTED)
     assert (reply.status_code, error_codes(reply)) == (status, [code])
@@ -363,8 +400,11 @@ def test_an_unrouted_path_and_a_method_a_path_does_not_take_are_documented(clien
     unrouted = client.simulate_get("/api/v2/nothing")
     assert (unrouted.status_code, error_codes(unrouted)) == (404, ["not_found"])
     assert_documented(document, unrouted, {"404": document["components"]["responses"]["NotFound"]})
-    for path, template, method in [(EXPORT_RESPONSES_PATH, EXPORT_RESPONSES_PATH, "GET"),
-                                   ("/api/v2/exports/7", EXPORT_TEMPLATE, "DELETE"), ("/health", "/health", "POST")]:  # fmt: skip
+    for path, template, method in [
+        (EXPORT_RESPONSES_PATH, EXPORT_RESPONSES_PATH, "GET"),
+        ("/api/v2/exports/7", EXPORT_TEMPLATE, "DELETE"),
+        ("/health", "/health", "POST"),
+    ]:
         wrong = client.simulate_request(method, path)
         assert (wrong.status_code, error_codes(wrong)) == (405, ["method_not_allowed"])
         assert_documented(document, wrong, {"405": document["paths"][template]["x-method-not-allowed"]})

@@ -73,7 +73,10 @@ def test_reports_become_events_with_their_own_uuid_and_the_originals_data_layout
     report = ProgressReport("u-1", ExportState.ERRORING, None, "Response erroring", {"error": {"message": "x"}})
     event = report.as_event()
     # The admin reads the error under data.external_data, as the original wrote it.
-    assert (event.uuid, event.state, event.data) == ("u-1", ExportState.ERRORING,
-                                                     {"external_data": {"error": {"message": "x"}}})  # fmt: skip
+    assert (event.uuid, event.state, event.data) == (
+        "u-1",
+        ExportState.ERRORING,
+        {"external_data": {"error": {"message": "x"}}},
+    )
     with_attempt = attrs.evolve(report, attempt=3).as_event()
     assert with_attempt.data == {"external_data": {"error": {"message": "x"}}, "export_responses": {"attempt": 3}}

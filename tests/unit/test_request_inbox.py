@@ -54,8 +54,16 @@ def test_malformed_chunking_is_refused_without_waiting_for_more(body):
         (b"Transfer-Encoding: gzip, chunked\r\n", Arrival.UNSUPPORTED_CODING),
         (b"Content-Length: 1025\r\n", Arrival.BODY_TOO_LARGE),
     ],
-    ids=["two lengths", "negative length", "huge length", "length and chunked", "no colon", "unknown coding",
-         "two codings", "over the body limit"],
+    ids=[
+        "two lengths",
+        "negative length",
+        "huge length",
+        "length and chunked",
+        "no colon",
+        "unknown coding",
+        "two codings",
+        "over the body limit",
+    ],
 )
 def test_a_body_whose_end_cannot_be_awaited_is_refused_at_the_end_of_the_headers(headers, arrival):
     inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
@@ -64,9 +72,14 @@ def test_a_body_whose_end_cannot_be_awaited_is_refused_at_the_end_of_the_headers
 
 def test_chunks_adding_up_to_more_than_the_limit_are_refused_as_they_are_announced():
     inbox = RequestInbox(max_header_bytes=2048, max_body_bytes=1024)
-    assert inbox.feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"200\r\n" + b"a" * 512 + b"\r\n") is Arrival.WAITING_FOR_BODY
+    assert (
+        inbox.feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"200\r\n" + b"a" * 512 + b"\r\n")
+        is Arrival.WAITING_FOR_BODY
+    )
     assert inbox.feed(b"201\r\n") is Arrival.BODY_TOO_LARGE
-    assert RequestInbox(2048, 1024).feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\nFFFFFF\r\n") is Arrival.BODY_TOO_LARGE
+    assert (
+        RequestInbox(2048, 1024).feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\nFFFFFF\r\n") is Arrival.BODY_TOO_LARGE
+    )
 
 
 def test_headers_longer_than_the_parser_takes_are_refused_without_waiting():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from entrypoints.config import Settings
 from entrypoints.status_command import progress_bar, show_status
 from tests.builders import add_external_system
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 COMMAND = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 OTHER = "bb86cdc9-9900-4cec-82a3-1355649c00d7"
 
@@ -152,11 +152,22 @@ def test_run_status_reads_the_configured_database(sqlite_url, capsys):
     engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:
         add_external_system(connection, 43)
-        connection.execute(sa.insert(tables.exports), [
-            {"resource_type": "Response", "resource_id": rid, "external_system_id": 43, "state": state,
-             "external_data": {}, "command_uuid": COMMAND, "created_at": T0, "updated_at": T0}
-            for rid, state in [(1, "complete"), (2, "failed")]
-        ])  # fmt: skip
+        connection.execute(
+            sa.insert(tables.exports),
+            [
+                {
+                    "resource_type": "Response",
+                    "resource_id": rid,
+                    "external_system_id": 43,
+                    "state": state,
+                    "external_data": {},
+                    "command_uuid": COMMAND,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for rid, state in [(1, "complete"), (2, "failed")]
+            ],
+        )
     engine.dispose()
     settings = Settings(database_url=sqlite_url, data_dir=Path("var"))
     assert status_command.run_status(parser().parse_args(["status", "--follow"]), settings) == 0

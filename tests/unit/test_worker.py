@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 
@@ -17,9 +17,14 @@ from domain.external_systems import Configuration, ExternalSystem
 from entrypoints import worker as worker_module
 from entrypoints.worker import Worker
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-SYSTEM = ExternalSystem(43, "CCD Manchester", "ccd_manchester", export_responses=True,
-                        configurations=(Configuration("case_type_id", "Manchester_Dev"),))  # fmt: skip
+START = datetime(2026, 1, 1, tzinfo=UTC)
+SYSTEM = ExternalSystem(
+    43,
+    "CCD Manchester",
+    "ccd_manchester",
+    export_responses=True,
+    configurations=(Configuration("case_type_id", "Manchester_Dev"),),
+)
 
 
 class SlowCcd(InMemoryCcdGateway):
@@ -44,8 +49,12 @@ def queued_store(count: int) -> InMemoryStore:
 def test_claims_come_in_batches_of_at_least_half_the_free_slots(monkeypatch):
     store = queued_store(24)
     counter = itertools.count(1)
-    deps = ExportWorkDeps(unit_of_work=lambda: InMemoryUnitOfWork(store), ccd=SlowCcd(), clock=SystemClock(),
-                          new_uuid=lambda: f"00000000-0000-4000-8000-{next(counter):012d}")  # fmt: skip
+    deps = ExportWorkDeps(
+        unit_of_work=lambda: InMemoryUnitOfWork(store),
+        ccd=SlowCcd(),
+        clock=SystemClock(),
+        new_uuid=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
+    )
     asked: list[int] = []
     claimed: list[int] = []
     claim = worker_module.claim_due_exports

@@ -27,8 +27,13 @@ def upgrade() -> None:
     if adopting():  # the original's own tables stand in for these (see adoption.py)
         return
     op.drop_index("ix_exports_due", table_name="exports")
-    op.create_index("ix_exports_due", "exports", ["resource_type", "next_attempt_at", "id"],
-                    sqlite_where=sa.text(PENDING_PREDICATE), postgresql_where=sa.text(PENDING_PREDICATE))  # fmt: skip
+    op.create_index(
+        "ix_exports_due",
+        "exports",
+        ["resource_type", "next_attempt_at", "id"],
+        sqlite_where=sa.text(PENDING_PREDICATE),
+        postgresql_where=sa.text(PENDING_PREDICATE),
+    )
 
 
 def downgrade() -> None:

@@ -124,13 +124,20 @@ def _external_systems() -> None:
     with op.batch_alter_table("external_systems") as batch:
         batch.drop_constraint("uq_external_systems_reference", type_="unique")
         # jsonb's text of [24, 41] is "[24, 41]": with braces it is an integer[] literal.
-        batch.alter_column("office_codes", type_=codes, nullable=True, server_default=_default("'{}'::integer[]", "'[]'"),
-                           postgresql_using="translate(office_codes::text, '[]', '{}')::integer[]")  # fmt: skip
+        batch.alter_column(
+            "office_codes",
+            type_=codes,
+            nullable=True,
+            server_default=_default("'{}'::integer[]", "'[]'"),
+            postgresql_using="translate(office_codes::text, '[]', '{}')::integer[]",
+        )
         batch.alter_column("enabled", nullable=True, server_default=sa.text("true"))
         batch.alter_column("export_queue", nullable=True)
         batch.alter_column("export_claims", nullable=True, server_default=sa.text("false"))
         batch.alter_column("export_responses", server_default=sa.text("false"))
-        batch.alter_column("export_feedback_queue", server_default=_default("'default'::character varying", "'default'"))
+        batch.alter_column(
+            "export_feedback_queue", server_default=_default("'default'::character varying", "'default'")
+        )
         batch.alter_column("always_save_export", nullable=True, server_default=sa.text("false"))
         batch.alter_column("response_remote_office", server_default=sa.text("false"))
     op.create_index("index_external_systems_on_reference", "external_systems", ["reference"], unique=True)
@@ -144,26 +151,41 @@ def _configurations() -> None:
         batch.drop_constraint(f"fk_external_system_configurations_external_system_id_{name}", type_="foreignkey")
         batch.alter_column("can_read", server_default=sa.text("true"))
         batch.alter_column("can_write", server_default=sa.text("true"))
-    op.create_index("index_external_system_configurations_on_external_system_id",
-                    "external_system_configurations", ["external_system_id"])  # fmt: skip
+    op.create_index(
+        "index_external_system_configurations_on_external_system_id",
+        "external_system_configurations",
+        ["external_system_id"],
+    )
 
 
 def _people() -> None:
     op.create_table(
         "addresses",
         sa.Column("id", _ID, primary_key=True),
-        *[sa.Column(name, sa.String()) for name in ("building", "street", "locality", "county", "string",
-                                                    "post_code", "country")],
+        *[
+            sa.Column(name, sa.String())
+            for name in ("building", "street", "locality", "county", "string", "post_code", "country")
+        ],
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="addresses_pkey"),
-    )  # fmt: skip
+    )
     with op.batch_alter_table("respondents") as batch:
         batch.alter_column("name", nullable=True)
-        batch.alter_column("disability", type_=sa.String(),
-                           postgresql_using="CASE WHEN disability THEN 'true' WHEN NOT disability THEN 'false' END")  # fmt: skip
-        for name in ("work_address_telephone_number", "acas_number", "dx_number", "acas_exemption_code", "title",
-                     "company_number", "type_of_employer"):  # fmt: skip
+        batch.alter_column(
+            "disability",
+            type_=sa.String(),
+            postgresql_using="CASE WHEN disability THEN 'true' WHEN NOT disability THEN 'false' END",
+        )
+        for name in (
+            "work_address_telephone_number",
+            "acas_number",
+            "dx_number",
+            "acas_exemption_code",
+            "title",
+            "company_number",
+            "type_of_employer",
+        ):
             batch.add_column(sa.Column(name, sa.String(), nullable=True))
         for name in ("allow_video_attendance", "allow_phone_attendance"):
             batch.add_column(sa.Column(name, sa.Boolean(), nullable=True))
@@ -181,16 +203,24 @@ def _people() -> None:
     source = ", ".join(f"address_{name}" for name in _ADDRESS)
     target = ", ".join(_ADDRESS)
     offset = "(SELECT coalesce(max(id), 0) FROM respondents)"
-    op.execute(f"INSERT INTO addresses (id, {target}, created_at, updated_at) "
-               f"SELECT id, {source}, created_at, updated_at FROM respondents")  # fmt: skip
+    op.execute(
+        f"INSERT INTO addresses (id, {target}, created_at, updated_at) "
+        f"SELECT id, {source}, created_at, updated_at FROM respondents"
+    )
     op.execute("UPDATE respondents SET address_id = id")
-    op.execute(f"INSERT INTO addresses (id, {target}, created_at, updated_at) "
-               f"SELECT {offset} + id, {source}, created_at, updated_at FROM representatives")  # fmt: skip
+    op.execute(
+        f"INSERT INTO addresses (id, {target}, created_at, updated_at) "
+        f"SELECT {offset} + id, {source}, created_at, updated_at FROM representatives"
+    )
     op.execute(f"UPDATE representatives SET address_id = {offset} + id")
     if _postgresql():
-        op.execute("SELECT setval(pg_get_serial_sequence('addresses', 'id'), coalesce(max(id), 0) + 1, false) FROM addresses")
-    for table, keys in (("respondents", {"address_id": "fk_rails_b2834e6387", "work_address_id": "fk_rails_d2d3e755fa"}),
-                        ("representatives", {"address_id": "fk_rails_6e31f27150"})):  # fmt: skip
+        op.execute(
+            "SELECT setval(pg_get_serial_sequence('addresses', 'id'), coalesce(max(id), 0) + 1, false) FROM addresses"
+        )
+    for table, keys in (
+        ("respondents", {"address_id": "fk_rails_b2834e6387", "work_address_id": "fk_rails_d2d3e755fa"}),
+        ("representatives", {"address_id": "fk_rails_6e31f27150"}),
+    ):
         with op.batch_alter_table(table) as batch:
             for name in _ADDRESS:
                 batch.drop_column(f"address_{name}")
@@ -200,15 +230,25 @@ def _people() -> None:
             op.create_index(f"index_{table}_on_{column}", table, [column])
 
 
-_RESPONSE_TEXT = ["agree_with_employment_dates", "continued_employment", "agree_with_claimants_description_of_job_or_title"]
+_RESPONSE_TEXT = [
+    "agree_with_employment_dates",
+    "continued_employment",
+    "agree_with_claimants_description_of_job_or_title",
+]
 _NEW_RESPONSE_COLUMNS = [
-    ("agree_with_early_conciliation_details", sa.Boolean()), ("disagree_conciliation_reason", sa.String()),
-    ("disagree_claimants_job_or_title", sa.String()), ("agree_with_claimants_hours", sa.String()),
-    ("agree_with_earnings_details", sa.String()), ("queried_take_home_pay", sa.Numeric(8, 2)),
-    ("queried_take_home_pay_period", sa.String()), ("agree_with_claimant_notice", sa.String()),
-    ("disagree_claimant_notice_reason", sa.String()), ("agree_with_claimant_pension_benefits", sa.String()),
-    ("disagree_claimant_pension_benefits_reason", sa.String()), ("email_receipt", sa.String()),
-]  # fmt: skip
+    ("agree_with_early_conciliation_details", sa.Boolean()),
+    ("disagree_conciliation_reason", sa.String()),
+    ("disagree_claimants_job_or_title", sa.String()),
+    ("agree_with_claimants_hours", sa.String()),
+    ("agree_with_earnings_details", sa.String()),
+    ("queried_take_home_pay", sa.Numeric(8, 2)),
+    ("queried_take_home_pay_period", sa.String()),
+    ("agree_with_claimant_notice", sa.String()),
+    ("disagree_claimant_notice_reason", sa.String()),
+    ("agree_with_claimant_pension_benefits", sa.String()),
+    ("disagree_claimant_pension_benefits_reason", sa.String()),
+    ("email_receipt", sa.String()),
+]
 
 
 def _responses() -> None:
@@ -216,8 +256,11 @@ def _responses() -> None:
     for column in ("pdf_template_reference", "email_template_reference"):
         op.execute(f"UPDATE responses SET {column} = 'et3-v1-en' WHERE {column} IS NULL")
     with op.batch_alter_table("responses") as batch:
-        for constraint in ("fk_responses_office_id_offices", "fk_responses_representative_id_representatives",
-                           "fk_responses_respondent_id_respondents"):  # fmt: skip
+        for constraint in (
+            "fk_responses_office_id_offices",
+            "fk_responses_representative_id_representatives",
+            "fk_responses_respondent_id_respondents",
+        ):
             batch.drop_constraint(constraint, type_="foreignkey")
         batch.drop_constraint("uq_responses_reference", type_="unique")
         for column in ("reference", "case_number", "claimants_name", "respondent_id"):
@@ -225,8 +268,11 @@ def _responses() -> None:
         for column in ("pdf_template_reference", "email_template_reference"):
             batch.alter_column(column, nullable=False)
         for column in _RESPONSE_TEXT:
-            batch.alter_column(column, type_=sa.String(),
-                               postgresql_using=f"CASE WHEN {column} THEN 'true' WHEN NOT {column} THEN 'false' END")  # fmt: skip
+            batch.alter_column(
+                column,
+                type_=sa.String(),
+                postgresql_using=f"CASE WHEN {column} THEN 'true' WHEN NOT {column} THEN 'false' END",
+            )
         for column in ("defend_claim_facts", "disagree_employment", "claim_information"):
             batch.alter_column(column, type_=sa.String())
         batch.alter_column("queried_hours", type_=sa.Numeric(5, 2))
@@ -244,8 +290,10 @@ def _booleans_as_text(table: str, columns: list[str]) -> None:
     if _postgresql():
         return
     for column in columns:
-        op.execute(f"UPDATE {table} SET {column} = CASE WHEN {column} IN (1, '1') THEN 'true' "
-                   f"WHEN {column} IN (0, '0') THEN 'false' ELSE {column} END")  # fmt: skip
+        op.execute(
+            f"UPDATE {table} SET {column} = CASE WHEN {column} IN (1, '1') THEN 'true' "
+            f"WHEN {column} IN (0, '0') THEN 'false' ELSE {column} END"
+        )
 
 
 def _exports() -> None:
@@ -258,8 +306,9 @@ def _exports() -> None:
         batch.add_column(sa.Column("pdf_file_id", _ID, nullable=True))
         batch.add_column(sa.Column("in_progress", sa.Boolean(), nullable=True))
         messages = postgresql.ARRAY(sa.String()) if _postgresql() else sa.JSON()
-        batch.add_column(sa.Column("messages", messages, nullable=True,
-                                   server_default=_default("'{}'::character varying[]", "'[]'")))  # fmt: skip
+        batch.add_column(
+            sa.Column("messages", messages, nullable=True, server_default=_default("'{}'::character varying[]", "'[]'"))
+        )
         batch.create_foreign_key("fk_rails_201815efe4", "external_systems", ["external_system_id"], ["id"])
     op.create_index("index_exports_on_external_system_id", "exports", ["external_system_id"])
     op.create_index("index_exports_on_resource_id", "exports", ["resource_id"])
@@ -288,8 +337,9 @@ def _commands() -> None:
     # The service logged its command's fingerprint as the request body until now.
     op.execute("UPDATE commands SET fingerprint = request_body")
     op.create_index("index_commands_on_id", "commands", ["id"], unique=True)
-    op.create_index("index_commands_on_root_object_type_and_root_object_id", "commands",
-                    ["root_object_type", "root_object_id"])  # fmt: skip
+    op.create_index(
+        "index_commands_on_root_object_type_and_root_object_id", "commands", ["root_object_type", "root_object_id"]
+    )
 
 
 def downgrade() -> None:

@@ -1,4 +1,5 @@
-"""Databases for the tests: a migrated SQLite file and, when it can run, PostgreSQL.
+"""Databases for the tests (a plugin, loaded by the root conftest.py): a migrated SQLite file and,
+when it can run, PostgreSQL.
 
 Under CI=true the PostgreSQL tests must run: a missing server is a failure, not a skip.
 """
