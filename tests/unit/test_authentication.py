@@ -6,9 +6,11 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import stat
 from pathlib import Path
 
+import falcon
 import pytest
 from falcon import testing
 
@@ -223,3 +225,36 @@ def test_serve_with_no_auth_warns(tmp_path, caplog):
         settings = cli._with_authentication(Settings("sqlite://", tmp_path), no_auth=True)
     assert settings.api_auth is False
     assert "WITHOUT authentication" in caplog.text
+
+
+def every_route(monkeypatch, store) -> list[tuple[str, object]]:
+    """(path, resource) for every route create_app adds, ids filled in."""
+    added: list[tuple[str, object]] = []
+    add_route = falcon.App.add_route
+
+    def recording(app, template, resource, **kwargs):
+        added.append((re.sub(r"\{\w+(:\w+)?\}", "1", template), resource))
+        return add_route(app, template, resource, **kwargs)
+
+    monkeypatch.setattr(falcon.App, "add_route", recording)
+    client = client_for(store)
+    monkeypatch.undo()
+    return client, added
+
+
+def test_deny_by_default_every_route_but_the_public_probes_needs_a_token(monkeypatch, store):
+    # Derived from the app itself: a route added later without a thought for
+    # authentication fails here, whatever its path.
+    client, routes = every_route(monkeypatch, store)
+    assert len(routes) >= 7
+    public = [path for path, resource in routes if getattr(resource, "public", False)]
+    assert sorted(public) == ["/health", "/health/liveness", "/health/readiness"]
+    for path, _resource in routes:
+        if path in public:
+            assert client.simulate_get(path).status_code == 200, path
+            continue
+        for spelling in (path, "/" + path, "///" + path.lstrip("/"), path + "/"):
+            for method in ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"):
+                reply = client.simulate_request(method, spelling, body=BODY, headers=JSON)
+                assert reply.status_code == 401, (method, spelling, reply.status_code)
+    assert store.commands == {} and store.exports == {}
