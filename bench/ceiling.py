@@ -6,7 +6,7 @@ import sys
 
 import falcon
 
-from entrypoints.server import GunicornServer, gunicorn_options
+from entrypoints.http.server import GunicornServer, gunicorn_options
 
 BODY = b'{"status":"accepted","meta":{},"uuid":"fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"}'
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.load import CONNECTIONS, THREADS
 from bench.measures import CCD_LATENCY
-from entrypoints.server import DEFAULT_THREADS, DEFAULT_WORKERS
+from entrypoints.http.server import DEFAULT_THREADS, DEFAULT_WORKERS
 
 NOTES_MARK = "<!-- Notes below this line are kept when the benchmark rewrites the file. -->"
 TARGETS = {"rejected": 0.6, "replay": 0.6, "accepted": {"sqlite": 0.35, "postgresql": 0.25}}

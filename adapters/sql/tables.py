@@ -280,6 +280,8 @@ exports = sa.Table(
     sa.Column("next_attempt_at", UtcDateTime),
     sa.Column("claim_token", sa.Uuid(as_uuid=False)),
     sa.Column("claimed_until", UtcDateTime),
+    # Who asked to cancel an export while an attempt held it: it ends `failed` when that attempt ends.
+    sa.Column("cancel_requested_by", sa.String),
     sa.Index("index_exports_on_external_system_id", "external_system_id"),
     sa.Index("index_exports_on_resource_id", "resource_id"),
     sa.Index("ix_exports_command_uuid", "command_uuid"),
@@ -349,4 +351,22 @@ health_checks = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The service's own: how each external system is operated. A paused system's exports are
+# queued but not attempted; its circuit breaker (closed, open, half_open) is shared by
+# every worker through this row. No row means running and closed.
+system_controls = sa.Table(
+    "export_responses_system_controls",
+    metadata,
+    sa.Column("external_system_id", Id, primary_key=True, autoincrement=False),
+    sa.Column("paused_at", UtcDateTime),
+    sa.Column("paused_by", sa.String),
+    sa.Column("circuit_state", sa.String, nullable=False, server_default="closed"),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("circuit_opened_at", UtcDateTime),
+    sa.Column("next_probe_at", UtcDateTime),
+    sa.Column("probe_interval_seconds", sa.Float),
+    sa.Column("last_failure", sa.String),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

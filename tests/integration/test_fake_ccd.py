@@ -19,7 +19,7 @@ from adapters.ccd.http_gateway import HttpCcdGateway
 from adapters.ccd.settings import CcdSettings
 from adapters.sql import tables
 from adapters.sql.engine import create_engine
-from entrypoints import fake_ccd_command
+from entrypoints.cli import fake_ccd as fake_ccd_command
 from entrypoints.config import Settings
 from tests.builders import NOW, add_external_system, add_responses
 

@@ -16,9 +16,9 @@ from falcon import testing
 
 from adapters.memory import InMemoryStore
 from domain.external_systems import ExternalSystem
-from entrypoints import cli
-from entrypoints.api_token import local_token
 from entrypoints.bootstrap import in_memory_services
+from entrypoints.cli import serve
+from entrypoints.cli.api_token import local_token
 from entrypoints.config import ConfigError, Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.auth import TokenSet
@@ -209,20 +209,20 @@ def test_settings_read_tokens_and_the_auth_switch():
 
 
 def test_serve_makes_one_owner_only_token_when_none_is_configured(tmp_path, capsys):
-    settings = cli._with_authentication(Settings("sqlite://", tmp_path), no_auth=False)
+    settings = serve._with_authentication(Settings("sqlite://", tmp_path), no_auth=False)
     token_file = tmp_path / "api-token"
     (token,) = settings.api_tokens
     assert token_file.read_text().strip() == token and len(token) >= 40
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     printed = capsys.readouterr().err
     assert str(token_file) in printed and token not in printed
-    assert cli._with_authentication(Settings("sqlite://", tmp_path), no_auth=False).api_tokens == (token,)
+    assert serve._with_authentication(Settings("sqlite://", tmp_path), no_auth=False).api_tokens == (token,)
     assert local_token(tmp_path) == (token, token_file)
 
 
 def test_serve_with_no_auth_warns(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
-        settings = cli._with_authentication(Settings("sqlite://", tmp_path), no_auth=True)
+        settings = serve._with_authentication(Settings("sqlite://", tmp_path), no_auth=True)
     assert settings.api_auth is False
     assert "WITHOUT authentication" in caplog.text
 

@@ -12,7 +12,7 @@ import pytest
 from adapters.sql.load_records import RepresentativeRecord, RespondentRecord, ResponseRecord
 from adapters.sql.tables import REPRESENTATIVE_FIELDS, RESPONDENT_FIELDS, RESPONSE_FIELDS
 from domain.external_systems import Configuration
-from entrypoints.load_file import BadLoadFile, parse_load_file, read_load_file
+from entrypoints.cli.load_file import BadLoadFile, parse_load_file, read_load_file
 
 
 def system(**overrides) -> dict:

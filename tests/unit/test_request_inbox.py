@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.request_inbox import Arrival, RequestInbox
+from entrypoints.http.request_inbox import Arrival, RequestInbox
 
 HEAD = b"POST /api/v2/exports/export_responses HTTP/1.1\r\nHost: x\r\n"
 

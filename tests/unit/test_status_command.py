@@ -15,9 +15,9 @@ from adapters.memory.export_views import InMemoryExportReader
 from adapters.sql import tables
 from application.export_status import ExportReader, zero_counts
 from domain.exports import Export, ExportState
-from entrypoints import status_command
+from entrypoints.cli import status as status_command
+from entrypoints.cli.status import progress_bar, show_status
 from entrypoints.config import Settings
-from entrypoints.status_command import progress_bar, show_status
 from tests.builders import add_external_system
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -13,8 +13,8 @@ from adapters.ccd.fake_server import FakeCcd
 from adapters.sql.engine import create_engine
 from adapters.sql.pooling import Pooling
 from adapters.sql.tables import external_system_configurations, external_systems, offices, responses
-from entrypoints.arguments import add_command
-from entrypoints.database import require_current_schema, require_existing, shown
+from entrypoints.cli.arguments import add_command
+from entrypoints.cli.database import require_current_schema, require_existing, shown
 from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 
 

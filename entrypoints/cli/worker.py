@@ -14,10 +14,10 @@ from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
 from entrypoints import logs
-from entrypoints.arguments import add_command, positive_float, positive_int
 from entrypoints.bootstrap import database_engine
+from entrypoints.cli.arguments import add_command, positive_float, positive_int
+from entrypoints.cli.database import require_current_schema, require_existing, shown
 from entrypoints.config import Settings
-from entrypoints.database import require_current_schema, require_existing, shown
 from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 from entrypoints.worker import Worker
 

@@ -1,8 +1,8 @@
 """What scripts/run asks before and after it starts the service on this machine.
 
-python -m entrypoints.local_run prepare HOST:PORT
+python -m entrypoints.cli.local_run prepare HOST:PORT
     prints the data folder; one line and status 1 if nothing can listen there
-python -m entrypoints.local_run ready --api URL --worker PID --stop PID [--fake-ccd URL]
+python -m entrypoints.cli.local_run ready --api URL --worker PID --stop PID [--fake-ccd URL]
     waits until GET URL/health answers 200, then prints the banner
 """
 
@@ -15,10 +15,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
-from entrypoints.addresses import bind_problem
-from entrypoints.api_token import TOKEN_FILE
+from entrypoints.cli.addresses import bind_problem
+from entrypoints.cli.api_token import TOKEN_FILE
+from entrypoints.cli.database import shown
 from entrypoints.config import ConfigError, Settings
-from entrypoints.database import shown
 
 HEALTHY_WITHIN_SECONDS = 60
 
@@ -58,7 +58,7 @@ def banner(settings: Settings, api: str, worker_pid: str, stop_pid: str, fake_cc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m entrypoints.local_run")
+    parser = argparse.ArgumentParser(prog="python -m entrypoints.cli.local_run")
     steps = parser.add_subparsers(dest="step", required=True)
     steps.add_parser("prepare").add_argument("bind")
     ready = steps.add_parser("ready")

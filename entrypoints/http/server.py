@@ -11,10 +11,10 @@ from gunicorn.arbiter import Arbiter
 from entrypoints import logs
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import DEFAULT_BODY_READ_SECONDS, DEFAULT_HEADER_READ_SECONDS, MiB, Settings
-from entrypoints.gunicorn_worker import BufferedThreadWorker
 from entrypoints.http.app import create_app
+from entrypoints.http.gunicorn_worker import BufferedThreadWorker
+from entrypoints.http.server_stop import request_finished, request_started, stop_promptly
 from entrypoints.logs import GunicornLogger
-from entrypoints.server_stop import request_finished, request_started, stop_promptly
 from entrypoints.signals import exiting_soon, ignore_stop_signals
 
 # Deliberate limits (documented in the README). TIMEOUT is gunicorn's heartbeat: a
@@ -64,7 +64,7 @@ def gunicorn_options(
         # (tests, benchmarks) would share it. Nothing here uses it.
         "control_socket_disable": True,
         # Each worker stops within seconds of SIGINT, SIGTERM or SIGHUP, finishing the
-        # requests in hand (entrypoints/server_stop.py says why gunicorn's handlers do not).
+        # requests in hand (entrypoints/http/server_stop.py says why gunicorn's handlers do not).
         "post_worker_init": lambda worker: stop_promptly(worker, GRACEFUL_TIMEOUT_SECONDS),
         "pre_request": request_started,
         "post_request": request_finished,

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from application.export_status import ExportReader
 from domain.exports import FINAL_STATES
-from entrypoints.arguments import add_command
 from entrypoints.bootstrap import bootstrap
+from entrypoints.cli.arguments import add_command
+from entrypoints.cli.database import require_current_schema, require_existing, unusable
 from entrypoints.config import Settings
-from entrypoints.database import require_current_schema, require_existing, unusable
 from entrypoints.http.converter import command_uuid
 from entrypoints.strict import Problem
 

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from adapters.sql import migrate as migrations
 from adapters.sql.load_records import Dataset, Refused, Written
 from adapters.sql.loading import UpsertBy, load
-from entrypoints.arguments import add_command
 from entrypoints.bootstrap import database_engine
+from entrypoints.cli.arguments import add_command
+from entrypoints.cli.database import prepare_folder, shown, unusable
+from entrypoints.cli.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
+from entrypoints.cli.load_file import BadLoadFile, label, parse_load_file, read_load_file
 from entrypoints.config import Settings
-from entrypoints.database import prepare_folder, shown, unusable
-from entrypoints.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
-from entrypoints.load_file import BadLoadFile, label, parse_load_file, read_load_file
 
 STANDARD_INPUT = Path("-")
 

@@ -26,7 +26,7 @@ from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from entrypoints.http.errors import raw_error_reply
-from entrypoints.request_inbox import Arrival, RequestInbox
+from entrypoints.http.request_inbox import Arrival, RequestInbox
 
 LOG = logging.getLogger("export_responses.server")
 # How long a stopping worker lets a half-sent request finish arriving.
