@@ -143,8 +143,10 @@ class SqlAlchemyExportActions(ExportActions):
             # One statement: the events are inserted from the UPDATE's RETURNING.
             requeued = update.cte("requeued")
             events = _event_rows(dialect, event, requeued.c.id).select_from(requeued)
-            statement = sa.insert(export_events).add_cte(requeued).from_select(_EVENT_COLUMNS, events)
-            return self.connection.execute(statement, parameters).rowcount
+            recorded = sa.insert(export_events).from_select(_EVENT_COLUMNS, events).cte("recorded")
+            # PostgreSQL runs every data-modifying WITH, referenced or not; the count is the UPDATE's.
+            count = sa.select(sa.func.count()).select_from(requeued).add_cte(recorded)
+            return self.connection.execute(count, parameters).scalar_one()
         # SQLite has no UPDATE in a WITH: the events are inserted for the ids it returned.
         ids = list(self.connection.scalars(update, parameters))
         if ids:
