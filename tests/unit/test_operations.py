@@ -12,8 +12,8 @@ from adapters.memory import InMemoryStore, InMemoryUnitOfWork, Work
 from application.operations import (
     Done,
     OperationsDeps,
-    Refused,
     RefusalKind,
+    Refused,
     Retried,
     cancel_export,
     pause_system,
