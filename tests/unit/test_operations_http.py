@@ -213,7 +213,7 @@ def test_an_unknown_system_is_a_404(client, document, store, template, system_id
     reply = post(client, template, system_id=system_id)
     assert (reply.status_code, codes(reply)) == (404, [code])
     assert reply.json["errors"][0]["source"] == "/system_id"
-    assert store.controls == {}
+    assert store.system_controls == {}
     assert_operation_documents(document, reply, "POST", template)
 
 
