@@ -154,7 +154,7 @@ def test_a_bulk_retry_answers_how_many_it_queued(client, document, store):
         (b'{"state": ', 400, ["invalid_json"]),
         (b"[]", 400, ["invalid_body"]),
         (b'{"system": 43}', 400, ["unknown_field"]),
-        (b'{"state": "queued"}', 400, ["invalid_value"]),
+        (b'{"state": "queued"}', 400, ["invalid_state"]),
         (b'{"state": null}', 400, ["invalid_type"]),
         (b'{"external_system_id": "43", "command_uuid": "nope"}', 400, ["invalid_type", "invalid_uuid"]),
         (b'{"external_system_id": 9223372036854775808}', 400, ["integer_out_of_range"]),
