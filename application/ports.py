@@ -171,3 +171,15 @@ class Clock(abc.ABC):
     @abc.abstractmethod
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+
+
+class DatabaseHealth(abc.ABC):
+    """What the health probes ask of the store; each says False rather than raise."""
+
+    @abc.abstractmethod
+    def answers(self) -> bool:
+        """Whether the store answers a read now."""
+
+    @abc.abstractmethod
+    def accepts_writes(self) -> bool:
+        """Whether a durable write commits now."""

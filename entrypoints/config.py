@@ -6,14 +6,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import sqlalchemy as sa
-import sqlalchemy.exc
 from attrs import frozen
-from sqlalchemy.engine import make_url
 
 from adapters.ccd.settings import URL_VARIABLES
+from adapters.sql.database import check_database_url
 from adapters.sql.engine import DEFAULT_LOCK_WAIT_SECONDS, DEFAULT_STATEMENT_TIMEOUT_SECONDS
-from adapters.sql.pooling import Pooling, connect_arguments, parse_pooling
+from adapters.sql.pooling import Pooling, parse_pooling
 from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
 from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONSE_IDS
 from domain.retries import parse_delays
@@ -195,26 +193,9 @@ def _home(environ: Mapping[str, str]) -> Path:
 
 def _database_url(name: str, text: str, pooling: Pooling) -> str:
     try:
-        url = make_url(text)
-    except sa.exc.ArgumentError:
-        url = None
-    if url is None or url.get_backend_name() not in ("postgresql", "sqlite"):
-        raise ConfigError(
-            f"{name} must be a PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DB) or SQLite (sqlite:///PATH) URL"
-        )
-    try:
-        (url.host or "").encode("idna")
-    except UnicodeError:
-        # Checked here: the driver would fail on it with a traceback from the resolver.
-        raise ConfigError(
-            f"{name}: {url.host!r} is not a host name (postgresql+psycopg://USER:PASSWORD@HOST/DB)"
-        ) from None
-    if url.get_backend_name() == "postgresql":
-        try:
-            connect_arguments(url, pooling)
-        except ValueError as error:
-            raise ConfigError(str(error).replace("DATABASE_URL", name, 1)) from None
-    return text
+        return check_database_url(name, text, pooling)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _pooling(text: str | None) -> Pooling:

@@ -112,7 +112,7 @@ def client(live_base_url, bdd_database_url, tmp_path):
         return
     services = bootstrap(Settings(database_url=bdd_database_url, data_dir=tmp_path, api_tokens=(TEST_TOKEN,)))
     yield InProcessClient(create_app(services), AUTHORIZATION)
-    services.engine.dispose()
+    services.close()
 
 
 @pytest.fixture

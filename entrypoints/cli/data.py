@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from adapters.sql import migrate as migrations
-from adapters.sql.load_records import Dataset, Refused, Written
-from adapters.sql.loading import UpsertBy, load
-from entrypoints.bootstrap import database_engine
+from adapters.sql.database import DriverError, shown
+from application.loading import Dataset, Refused, UpsertBy, Written, load_data
+from entrypoints.bootstrap import bootstrap
 from entrypoints.cli.arguments import add_command
-from entrypoints.cli.database import prepare_folder, shown, unusable
+from entrypoints.cli.database import prepare_folder, unusable
 from entrypoints.cli.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.cli.load_file import BadLoadFile, label, parse_load_file, read_load_file
 from entrypoints.config import Settings
@@ -74,18 +71,19 @@ def run_seed(args, settings: Settings) -> int:
 
 def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written | list[str]:
     prepare_folder(settings.database_url)
-    engine = database_engine(settings)
+    services = bootstrap(settings)
+    assert services.engine is not None and services.loader is not None, "bootstrap without a store"
     try:
-        if not migrations.is_current(engine):
-            migrations.upgrade(engine, adopt=False)
+        if not migrations.is_current(services.engine):
+            migrations.upgrade(services.engine, adopt=False)
             print(f"migrated the schema on {shown(settings.database_url)}")
-        outcome = load(engine, dataset, datetime.now(UTC), upsert_by)
-    except sa.exc.DBAPIError as error:
+        outcome = load_data(dataset, services.loader, services.clock, upsert_by)
+    except DriverError as error:
         # What the checks cannot foresee (a concurrent writer, an unreachable server) is
         # still reported in one line: the transaction has been rolled back.
         return [str(unusable(error, settings.database_url))]
     finally:
-        engine.dispose()
+        services.close()
     if isinstance(outcome, Refused):
         return [_describe(problem, dataset) for problem in outcome.problems]
     return outcome

@@ -8,16 +8,13 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-import sqlalchemy as sa
-
 from application.export_status import ExportReader
 from domain.exports import FINAL_STATES
 from entrypoints.bootstrap import bootstrap
 from entrypoints.cli.arguments import add_command
-from entrypoints.cli.database import require_current_schema, require_existing, unusable
+from entrypoints.cli.database import require_current_schema, require_existing
 from entrypoints.config import Settings
-from entrypoints.http.converter import command_uuid
-from entrypoints.strict import Problem
+from entrypoints.strict import Problem, command_uuid
 
 BAR_WIDTH = 20
 DEFAULT_INTERVAL = 2.0
@@ -43,15 +40,13 @@ def run_status(args, settings: Settings) -> int:
     require_existing(settings.database_url)
     services = bootstrap(settings)
     try:
-        require_current_schema(services.engine)
+        require_current_schema(services)
         return show_status(services.export_reader, args.command, follow=args.follow, interval=args.interval)
-    except sa.exc.SQLAlchemyError as error:
-        raise unusable(error, settings.database_url) from None
     except KeyboardInterrupt:
         print()
         return 130
     finally:
-        services.engine.dispose()
+        services.close()
 
 
 def show_status(

@@ -216,7 +216,7 @@ def test_a_database_that_never_answers_costs_a_request_the_connect_timeout_not_a
     deadline = time.monotonic() + 15
     for asker in askers:
         asker.join(timeout=max(0, deadline - time.monotonic()))
-    services.engine.dispose()
+    services.close()
     assert not any(asker.is_alive() for asker in askers), f"still waiting after 15 s: {replies}"
     assert replies["command"][0] == 503 and replies["health"][0] == 503, replies
     assert max(seconds for _, seconds in replies.values()) < POSTGRES_CONNECT_TIMEOUT_SECONDS + 3, replies
