@@ -15,7 +15,6 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from attrs import frozen
 
-from adapters.ccd.http_gateway import HttpCcdGateway
 from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
 from adapters.clock import SystemClock
@@ -92,6 +91,9 @@ def bootstrap(
     clock = clock or SystemClock()
     closers: list[Callable[[], None]] = []
     if ccd is None and ccd_settings is not None:
+        # requests only for a real CCD: an embedding host loads no HTTP library.
+        from adapters.ccd.http_gateway import HttpCcdGateway  # noqa: PLC0415
+
         gateway = HttpCcdGateway(ccd_settings)
         closers.append(gateway.close)
         ccd = RateLimitedCcdGateway(gateway, max_ccd_rate) if max_ccd_rate else gateway
