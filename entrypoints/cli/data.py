@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
+import functools
 import sys
 from pathlib import Path
 
 from adapters.sql import migrate as migrations
 from adapters.sql.database import DriverError, shown
 from application.loading import Dataset, Refused, UpsertBy, Written, load_data
+from domain.numbers import parse_whole
 from entrypoints.bootstrap import bootstrap
-from entrypoints.cli.arguments import add_command
+from entrypoints.cli.arguments import add_command, argument
 from entrypoints.cli.database import prepare_folder, unusable
 from entrypoints.cli.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.cli.load_file import BadLoadFile, label, parse_load_file, read_load_file
@@ -35,7 +36,7 @@ def add_to(commands) -> None:
     seed = add_command(commands, "seed", "upsert the development CCD systems and, optionally, demo responses")
     seed.add_argument(
         "--demo-responses",
-        type=_demo_count,
+        type=argument(functools.partial(parse_whole, zero=True, most=MAX_DEMO_RESPONSES)),
         default=0,
         metavar="N",
         help=f"also upsert N demo ET3 responses, by reference (0 to {MAX_DEMO_RESPONSES}, default %(default)s)",
@@ -113,13 +114,3 @@ def _refuse(headline: str, problems) -> int:
     ]
     print("\n".join(lines), file=sys.stderr)
     return 1
-
-
-def _demo_count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if not 0 <= count <= MAX_DEMO_RESPONSES:
-        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_DEMO_RESPONSES}, not {count}")
-    return count

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import threading
 from collections.abc import Callable
 
 from adapters.ccd.fake_server import FakeCcd
 from adapters.sql.ccd_cases import cases_to_serve
+from domain.numbers import parse_number
 from entrypoints.bootstrap import bootstrap
-from entrypoints.cli.arguments import add_command
+from entrypoints.cli.arguments import add_command, argument
 from entrypoints.cli.database import require_current_schema, require_existing, shown
 from entrypoints.config import Settings
 from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
@@ -26,7 +28,7 @@ def add_to(commands) -> None:
     )
     fake_ccd.add_argument(
         "--latency",
-        type=_seconds,
+        type=argument(functools.partial(parse_number, zero=True, unit="seconds")),
         default=0.0,
         help="seconds before answering each data-store call (default %(default)s)",
     )
@@ -87,13 +89,3 @@ def _host_port(text: str) -> tuple[str, int]:
     if not colon or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
     return host or "127.0.0.1", int(port)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, not {text!r}")
-    return value

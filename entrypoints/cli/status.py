@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -10,14 +11,16 @@ from typing import TextIO
 
 from application.export_status import ExportReader
 from domain.exports import FINAL_STATES
+from domain.numbers import parse_number
 from entrypoints.bootstrap import bootstrap
-from entrypoints.cli.arguments import add_command
+from entrypoints.cli.arguments import add_command, argument
 from entrypoints.cli.database import require_current_schema, require_existing
 from entrypoints.config import Settings
 from entrypoints.strict import Problem, command_uuid
 
 BAR_WIDTH = 20
 DEFAULT_INTERVAL = 2.0
+MAX_INTERVAL = 3600
 _FINAL = [state.value for state in FINAL_STATES]
 
 
@@ -28,7 +31,7 @@ def add_to(commands) -> None:
     status.add_argument("--follow", action="store_true", help="redraw a progress bar until every export is final")
     status.add_argument(
         "--interval",
-        type=_interval,
+        type=argument(functools.partial(parse_number, most=MAX_INTERVAL, unit="seconds")),
         default=DEFAULT_INTERVAL,
         metavar="SECONDS",
         help="seconds between refreshes with --follow (default %(default)s)",
@@ -105,13 +108,3 @@ def _command_uuid(text: str) -> str:
         return command_uuid(text)
     except Problem as problem:
         raise argparse.ArgumentTypeError(problem.message) from None
-
-
-def _interval(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
-    if not 0 < seconds <= 3600:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, not {text}")
-    return seconds

@@ -334,7 +334,7 @@ def _terminate_backend_of(uow: SqlAlchemyUnitOfWork, admin: sa.Engine) -> None:
 
 
 def _existing(uow: SqlAlchemyUnitOfWork, response_ids: list[int]) -> frozenset[int]:
-    return uow.facts.export_responses(str(uuid.uuid4()), 43, response_ids).existing_response_ids
+    return uow.facts.for_export_responses(str(uuid.uuid4()), 43, response_ids).existing_response_ids
 
 
 def _terminate_backends(admin: sa.Engine, pids: set[int]) -> None:
@@ -355,14 +355,14 @@ def test_a_unit_of_work_whose_connection_dies_ends_in_the_ports_terms(own_cluste
     try:
         # Read, then the connection dies before the unit ends: what was read stands.
         with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
-            facts = uow.facts.export_responses(str(uuid.uuid4()), 43, [1])
+            facts = uow.facts.for_export_responses(str(uuid.uuid4()), 43, [1])
             _terminate_backend_of(uow, admin)
         assert facts.system is not None and facts.system.id == 43
         # The connection dies before a statement: the statement's failure is StoreUnavailable.
         with pytest.raises(StoreUnavailable):
             with SqlAlchemyUnitOfWork(engine) as uow:
                 _terminate_backend_of(uow, admin)
-                uow.facts.export_responses(str(uuid.uuid4()), 43, [1])
+                uow.facts.for_export_responses(str(uuid.uuid4()), 43, [1])
         with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:  # the pool recovers
             assert _existing(uow, [1, 99]) == {1}
     finally:

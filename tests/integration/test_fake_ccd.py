@@ -234,7 +234,7 @@ def test_the_command_refuses_a_bad_bind(bind, capsys):
 def test_the_command_runs_until_sigterm(tmp_path):
     script = (
         "import argparse, sys\n"
-        "from entrypoints import fake_ccd_command\n"
+        "from entrypoints.cli import fake_ccd as fake_ccd_command\n"
         "from entrypoints.config import Settings\n"
         "parser = argparse.ArgumentParser()\n"
         "fake_ccd_command.add_to(parser.add_subparsers())\n"
