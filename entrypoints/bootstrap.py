@@ -9,6 +9,7 @@ in-memory store instead of DATABASE_URL, `ccd=` exports to another CCD gateway,
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -80,13 +81,17 @@ def bootstrap(
     clock: Clock | None = None,
     new_uuid: Callable[[], str] = new_uuid,
     unit_of_work: Callable[[], UnitOfWork] | None = None,
+    pause: Callable[[float], None] = time.sleep,
+    engine: sa.Engine | None = None,
     pool_size: int | None = None,
 ) -> Services:
     """The services on DATABASE_URL, or on `store` when given.
 
     The worker's CCD is `ccd`, else an HTTP gateway on `ccd_settings` (at most
-    `max_ccd_rate` calls a second), else none. `unit_of_work` wraps the store's (a
-    test's faults); `pool_size` sizes the engine's pool to the worker's threads.
+    `max_ccd_rate` calls a second), else none. `unit_of_work` replaces the store's (a
+    test's faults); `pause` is the worker's wait between tries to record an attempt.
+    `engine` is used instead of one on DATABASE_URL (its owner disposes of it);
+    `pool_size` sizes the engine's pool to the worker's threads.
     """
     clock = clock or SystemClock()
     closers: list[Callable[[], None]] = []
@@ -97,11 +102,11 @@ def bootstrap(
         gateway = HttpCcdGateway(ccd_settings)
         closers.append(gateway.close)
         ccd = RateLimitedCcdGateway(gateway, max_ccd_rate) if max_ccd_rate else gateway
-    engine = None
     if store is None:
-        engine = database_engine(settings, **({"pool_size": pool_size} if pool_size else {}))
-        closers.append(engine.dispose)
-        writing: Callable[[], UnitOfWork] = unit_of_work or (lambda: SqlAlchemyUnitOfWork(engine))
+        if engine is None:
+            engine = database_engine(settings, **({"pool_size": pool_size} if pool_size else {}))
+            closers.append(engine.dispose)
+        writing: Callable[[], UnitOfWork] = unit_of_work or _writing(engine)
         # Replays and rejections only read: a read-only unit leaves SQLite's one writer alone.
         reading: Callable[[], UnitOfWork] | None = None if unit_of_work else _reading(engine)
         reader: ExportReader = SqlAlchemyExportReader(engine)
@@ -128,6 +133,7 @@ def bootstrap(
             new_uuid=new_uuid,
             retries=RetrySchedule(settings.retry_delays),
             claim_seconds=settings.claim_seconds,
+            pause=pause,
         )
     return Services(
         settings=settings,
@@ -140,6 +146,10 @@ def bootstrap(
         engine=engine,
         closers=tuple(reversed(closers)),
     )
+
+
+def _writing(engine: sa.Engine) -> Callable[[], UnitOfWork]:
+    return lambda: SqlAlchemyUnitOfWork(engine)
 
 
 def _reading(engine: sa.Engine) -> Callable[[], UnitOfWork]:
