@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 import sqlalchemy as sa
 from attrs import frozen
@@ -42,13 +43,17 @@ from entrypoints.config import Settings
 MIGRATION_STATEMENT_SECONDS = 3600.0
 
 
+class HandleExportResponses(Protocol):
+    def __call__(self, command: ExportResponses, received: Received | None = None) -> CommandResult:
+        """Validate the command, then queue its exports or refuse it; log it when accepted."""
+
+
 @frozen(kw_only=True)
 class Services:
     """What the entry points use; each takes only the fields it needs."""
 
     settings: Settings
-    # The ExportResponses command: validated, then queued or refused, and logged.
-    handle_export_responses: Callable[[ExportResponses, Received | None], CommandResult]
+    handle_export_responses: HandleExportResponses
     export_reader: ExportReader
     health: DatabaseHealth
     # What the worker's use cases need; None when there is no CCD to export to.
@@ -144,7 +149,7 @@ def bootstrap(
         loader=loader,
         clock=clock,
         engine=engine,
-        closers=tuple(reversed(closers)),
+        closers=tuple(closers),
     )
 
 
