@@ -69,7 +69,7 @@ def measure(url: str, folder: Path, seconds: int, kind: str, rounds: int) -> dic
             runs["replay"].append(measures.replay(service_base, seconds))
         runs["ceiling"].append(measures.ceiling(ceiling_base, seconds))
         print(f"bench: {kind}: batch scaling", flush=True)
-        batch = measures.batch_scaling(service_base, url)
+        batch = measures.batch_scaling(service_base, url, folder)
     prepared = None
     if kind == "postgresql":
         print(f"bench: {kind}: prepared statements against none", flush=True)

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from adapters.clock import SystemClock
 from adapters.sql import migrate, tables
 from adapters.sql.engine import create_engine
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
+from entrypoints.bootstrap import Services, bootstrap
+from entrypoints.config import Settings
 from tests.builders import NOW, add_external_system, add_responses
 from tests.postgres import Cluster
 
@@ -67,16 +66,14 @@ def seed(url: str) -> None:
     engine.dispose()
 
 
-def use_case(url: str) -> tuple[sa.Engine, ExportResponsesDeps]:
-    """The accepting use case on `url`, in this process (for statement counts and queueing)."""
-    engine = create_engine(url)
-    deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
-    return engine, deps
+def use_case(url: str, folder: Path) -> Services:
+    """The service's own services on `url`, in this process (for statement counts and queueing)."""
+    return bootstrap(Settings(database_url=url, data_dir=folder))
 
 
-def queue(deps: ExportResponsesDeps, response_ids) -> str:
+def queue(services: Services, response_ids) -> str:
     command_uuid = str(uuid.uuid4())
-    assert export_responses(ExportResponses(command_uuid, SYSTEM_ID, tuple(response_ids)), deps).accepted
+    assert services.handle_export_responses(ExportResponses(command_uuid, SYSTEM_ID, tuple(response_ids))).accepted
     return command_uuid
 
 

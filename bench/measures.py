@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from pathlib import Path
 
 import requests
 import sqlalchemy as sa
@@ -76,14 +77,15 @@ class Batch:
     statements: int
 
 
-def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
+def batch_scaling(base: str, url: str, folder: Path, repeats: int = 3) -> list[Batch]:
     """Server time (median X-Runtime over HTTP) and SQL statements (counted in process) per batch size.
 
     The sizes take turns, round after round, so that a slow spell of this shared machine
     falls on all of them rather than on the three commands of one size.
     """
     ids = iter(data.BATCH_IDS)
-    engine, deps = data.use_case(url)
+    services = data.use_case(url, folder)
+    engine = services.engine
     times: dict[int, list[float]] = {size: [] for size in BATCH_SIZES}
     for _ in range(repeats):
         for size in BATCH_SIZES:
@@ -98,10 +100,10 @@ def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
             statements.append(statement)
 
         sa.event.listen(engine, "before_cursor_execute", count)
-        data.queue(deps, [next(ids) for _ in range(size)])
+        data.queue(services, [next(ids) for _ in range(size)])
         sa.event.remove(engine, "before_cursor_execute", count)
         results.append(Batch(size, statistics.median(times[size]), len(statements)))
-    engine.dispose()
+    services.close()
     return results
 
 
@@ -123,15 +125,15 @@ class Throughput:
 def worker_throughput(url: str, folder) -> list[Throughput]:
     """Exports per second of `worker --concurrency N` against a fake CCD answering in 20 ms."""
     data.clear_exports(url)
-    engine, deps = data.use_case(url)
+    services = data.use_case(url, folder)
     ids = iter(data.WORKER_IDS)
     results = []
     with fake_ccd(url, CCD_LATENCY, folder) as ccd:
         for concurrency, count in WORKER_LEVELS.items():
-            command_uuid = data.queue(deps, [next(ids) for _ in range(count)])
+            command_uuid = data.queue(services, [next(ids) for _ in range(count)])
             run_worker(url, ccd, concurrency, folder)
-            results.append(Throughput(concurrency, count, _busy_seconds(engine, command_uuid, count)))
-    engine.dispose()
+            results.append(Throughput(concurrency, count, _busy_seconds(services.engine, command_uuid, count)))
+    services.close()
     return results
 
 

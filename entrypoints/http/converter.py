@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, NewType
 
 import attrs
 import cattrs
 
-from entrypoints.strict import Problem, integer, integers, json_object, string
+from entrypoints.strict import Problem, command_uuid, integer, integers, json_object, string
 
 CommandUuid = NewType("CommandUuid", str)
 IdList = NewType("IdList", list)
 JsonObject = NewType("JsonObject", dict)
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @attrs.frozen
@@ -34,12 +32,6 @@ class ExportResponsesSystem:
     """The data but its ids: what is checked when there are too many ids to check each."""
 
     external_system_id: int
-
-
-def command_uuid(value: Any, _kind=None) -> str:
-    if not _UUID.fullmatch(string(value)):
-        raise Problem("invalid_uuid", "must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78")
-    return value.lower()
 
 
 def _ids(value: Any, _kind=None) -> list[int]:

@@ -11,7 +11,6 @@ import falcon
 from application.ports import Received
 from domain.commands import ExportResponses
 from domain.results import CommandResult
-from entrypoints.config import Settings
 from entrypoints.http import errors
 from entrypoints.http.parsing import parse_export_responses, read_json_body
 from entrypoints.http.received import received
@@ -26,16 +25,23 @@ READINESS_CACHE_SECONDS = 1.0
 class ExportResponsesResource:
     """POST /api/v2/exports/export_responses: the command, within the settings' limits."""
 
-    def __init__(self, export_responses: Callable[[ExportResponses, Received], CommandResult], settings: Settings):
-        self.export_responses = export_responses
-        self.max_body_bytes = settings.max_body_bytes
-        self.limits = {"max_response_ids": settings.max_response_ids, "max_errors": settings.max_errors}
+    def __init__(
+        self,
+        handle: Callable[[ExportResponses, Received], CommandResult],
+        *,
+        max_body_bytes: int,
+        max_response_ids: int,
+        max_errors: int,
+    ):
+        self.handle = handle
+        self.max_body_bytes = max_body_bytes
+        self.limits = {"max_response_ids": max_response_ids, "max_errors": max_errors}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         raw = read_json_body(req, self.max_body_bytes)
         command = parse_export_responses(raw, **self.limits)
         req.context.command_uuid = command.uuid
-        render(resp, self.export_responses(command, received(req, raw)))
+        render(resp, self.handle(command, received(req, raw)))
 
 
 class HealthResource:
