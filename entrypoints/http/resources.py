@@ -13,6 +13,8 @@ from domain.commands import ExportResponses
 from domain.results import CommandResult
 from entrypoints.config import Settings
 from entrypoints.http import errors
+from entrypoints.http.converter import CONVERTER
+from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.parsing import parse_export_responses, read_json_body
 from entrypoints.http.received import received
 from entrypoints.http.rendering import JSON, body_bytes, render
@@ -93,5 +95,5 @@ def _health_reply(resp: falcon.Response, healthy: bool, problem: str) -> None:
         return
     resp.status = 503
     resp.set_header("Retry-After", str(errors.RETRY_AFTER_SECONDS))
-    error = errors.error_body(503, "service_unavailable", problem)
+    error = CONVERTER.unstructure(CATALOGUE.error("service_unavailable", reason=problem))
     resp.data = body_bytes({"status": "unavailable", "database": "unavailable", "errors": [error]})
