@@ -16,8 +16,7 @@ from entrypoints.bootstrap import bootstrap
 from entrypoints.cli.arguments import add_command
 from entrypoints.cli.database import require_current_schema, require_existing, unusable
 from entrypoints.config import Settings
-from entrypoints.http.converter import command_uuid
-from entrypoints.strict import Problem
+from entrypoints.strict import Problem, command_uuid
 
 BAR_WIDTH = 20
 DEFAULT_INTERVAL = 2.0

@@ -8,7 +8,6 @@ EventView, CommandError), which is the contract's order, and the tests pin the b
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any, NewType
 
@@ -18,11 +17,10 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from application.export_status import ExportPage, ExportView
 from domain.results import CommandResult, envelope
-from entrypoints.strict import Problem, integer, integers, json_object, string
+from entrypoints.strict import Problem, command_uuid, integer, integers, json_object, string
 
 CommandUuid = NewType("CommandUuid", str)
 IdList = NewType("IdList", list)
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @attrs.frozen
@@ -54,12 +52,6 @@ class OversizedRequest:
     uuid: CommandUuid
     command: str
     data: SystemOnlyData
-
-
-def command_uuid(value: Any, _kind=None) -> str:
-    if not _UUID.fullmatch(string(value)):
-        raise Problem("invalid_uuid", "must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78")
-    return value.lower()
 
 
 def _ids(value: Any, _kind=None) -> list[int]:

@@ -80,7 +80,7 @@ def handle_store_unavailable(req, resp, error: StoreUnavailable, params) -> None
 
 
 def handle_unauthenticated(req, resp, error: Unauthenticated, params) -> None:
-    render(resp, refusal(error.code, reason=error.message))
+    render(resp, refusal(error.code, reason=error.reason))
     resp.set_header("WWW-Authenticate", error.challenge)
 
 

@@ -11,11 +11,11 @@ from falcon import uri
 from application.export_status import ExportFilters, ExportReader
 from domain.exports import ExportState
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import CONVERTER, command_uuid
+from entrypoints.http.converter import CONVERTER
 from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.parsing import Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
-from entrypoints.strict import INT64_MAX, INT64_MIN, Problem
+from entrypoints.strict import INT64_MAX, INT64_MIN, Problem, command_uuid
 
 EXPORTS_PATH = "/api/v2/exports"
 EXPORT_PATH = "/api/v2/exports/{export_id:id}"

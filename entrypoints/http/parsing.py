@@ -14,9 +14,9 @@ from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONS
 from domain.commands import ExportResponses
 from domain.errors import RULES, capped
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import CONVERTER, ExportResponsesRequest, OversizedRequest, command_uuid
+from entrypoints.http.converter import CONVERTER, ExportResponsesRequest, OversizedRequest
 from entrypoints.http.error_codes import CATALOGUE
-from entrypoints.strict import Problem, json_type, problems
+from entrypoints.strict import Problem, command_uuid, json_type, problems
 
 ECHO_LIMIT = 200  # characters of a client's string that an error repeats
 LOG = logging.getLogger("export_responses.http")
@@ -137,7 +137,7 @@ def _field_error(path: tuple, leaf: BaseException, command: str | None, uuid: st
     name = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path).lstrip(".")
     if isinstance(leaf, Problem):
         return CATALOGUE.error(leaf.code, source=source, command=command, uuid=uuid, field=name, problem=leaf.message)
-    # A KeyError is a missing field; any other failure our hooks did not foresee is
-    # still the client's input.
-    code = "missing_field" if isinstance(leaf, KeyError) else "invalid_value"
-    return CATALOGUE.error(code, source=source, command=command, uuid=uuid, field=name)
+    if isinstance(leaf, KeyError):
+        return CATALOGUE.error("missing_field", source=source, command=command, uuid=uuid, field=name)
+    # A failure our hooks did not foresee: still the client's input.
+    return CATALOGUE.error("invalid_value", source=source, command=command, uuid=uuid, field=name)
