@@ -1,11 +1,12 @@
 """Every code the API answers with: the domain's rule codes, and the codes of the
 request's shape and of the protocol, declared here once each.
 
-Adding a code is one `ErrorCode(...)` line below (or in domain/errors.py for a rule),
-then `CATALOGUE.error("the_code", ...)` where it happens; the OpenAPI document and
-the README's table (tests/unit/test_error_codes.py) follow from this list.
-Templates whose wording differs from one place to another take the varying part as a
-field (`{reason}`); field errors are "<field> <what is wrong with it>".
+Adding a code: one `ErrorCode(...)` below (a rule's goes in domain/errors.py, and the
+command's OpenAPI operation lists it by itself), `CATALOGUE.error("the_code", ...)`
+where it happens, the operation that answers with it in openapi/errors.py's lists, and
+the README's table regenerated (`python -m entrypoints.http.error_codes`); tests fail
+on each of these forgotten. Templates whose wording differs from one place to another
+take the varying part as a field (`{reason}`); a field's errors read "<field> <problem>".
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ CATALOGUE = RULES.extended(
     ErrorCode(
         "unsupported_transfer_coding", 501, 501, "The request's Transfer-Encoding is not supported (only chunked)"
     ),
-    ErrorCode("service_unavailable", 503, 503, "{reason}"),
+    ErrorCode("service_unavailable", 503, 503, "The database {reason}"),
 )
 
 

@@ -74,7 +74,7 @@ def handle_store_unavailable(req, resp, error: StoreUnavailable, params) -> None
     LOG.warning("database unavailable: %s", error)
     render(
         resp,
-        refusal("service_unavailable", reason="The database does not answer; nothing was written. Try again shortly"),
+        refusal("service_unavailable", reason="does not answer; nothing was written. Try again shortly"),
     )
     resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
 

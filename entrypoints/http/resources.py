@@ -49,7 +49,7 @@ class HealthResource:
         self.database_answers = database_answers
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _health_reply(resp, self.database_answers(), "The database does not answer")
+        _health_reply(resp, self.database_answers(), "does not answer")
 
 
 class LivenessResource:
@@ -78,7 +78,7 @@ class ReadinessResource:
         self._checked: tuple[float, bool] | None = None
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _health_reply(resp, self._ready(), "The database does not take writes (unreachable, read-only, full or locked)")
+        _health_reply(resp, self._ready(), "does not take writes (unreachable, read-only, full or locked)")
 
     def _ready(self) -> bool:
         with self._lock:
@@ -89,6 +89,7 @@ class ReadinessResource:
 
 
 def _health_reply(resp: falcon.Response, healthy: bool, problem: str) -> None:
+    """200 when healthy, else a 503 whose error says what the database `problem` is."""
     resp.content_type = JSON
     if healthy:
         resp.data = body_bytes({"status": "ok", "database": "ok"})
