@@ -60,9 +60,13 @@ def handle_rejected(req, resp, error: Rejected, params) -> None:
 
 def handle_http_error(req, resp, error: falcon.HTTPError, params) -> None:
     code = _FALCON_CODES.get(error.status_code)
-    if code is None:  # no route raises another: a bug, answered as one
-        handle_unexpected(req, resp, error, params)
-        return
+    if code is None:
+        if error.status_code >= 500:
+            handle_unexpected(req, resp, error, params)
+            return
+        # A refusal of Falcon's that no code names: still the client's, so a 400.
+        LOG.warning("Falcon refused a request with %s; answered as bad_request", error.status)
+        code = "bad_request"
     # payload_too_large's limit travels in the description (see parsing.read_json_body).
     facts = {"method": req.method, "path": req.path, "limit": error.description}
     render(resp, refusal(code, reason=error.description or error.title, **facts))
