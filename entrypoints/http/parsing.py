@@ -90,9 +90,9 @@ def parse_export_responses(
     data = body.get("data")
     ids = data.get("response_ids") if isinstance(data, dict) else None
     oversized = isinstance(ids, list) and len(ids) > max_response_ids
+    found: list[tuple[tuple, BaseException]] = []
     try:
         request = CONVERTER.structure(body, OversizedRequest if oversized else ExportResponsesRequest)
-        found: list[tuple[tuple, BaseException]] = []
     except (cattrs.BaseValidationError, Problem) as error:
         found = problems(error)
     # In the contract's order: the body's own fields, the command's name, then the data's.
@@ -107,6 +107,7 @@ def parse_export_responses(
         )
     if errors:
         raise Rejected(CommandResult.reject(uuid, command, capped(errors, max_errors)))
+    # No errors: the body was structured, and as an ExportResponsesRequest (an oversized one has one).
     return ExportResponses(request.uuid, request.data.external_system_id, request.data.response_ids)
 
 
