@@ -1,4 +1,4 @@
-"""Strict structuring hooks shared by every edge that reads JSON (HTTP bodies, the CLI, load files).
+"""Strict structuring hooks shared by every edge that reads JSON (HTTP bodies, load files).
 
 cattrs coerces by default ("5" becomes 5, a string becomes a list of characters);
 these hooks refuse anything but the JSON type they stand for, raising a Problem that
@@ -56,7 +56,7 @@ def string(value: Any, _kind=None) -> str:
 
 
 def command_uuid(value: Any, _kind=None) -> str:
-    """A command's uuid, in lower case (the contract takes any case)."""
+    """A command's uuid, lowercased: in a request body, and in `status --command`."""
     if not _UUID.fullmatch(string(value)):
         raise Problem("invalid_uuid", "must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78")
     return value.lower()
