@@ -48,8 +48,12 @@ def export_responses(
             command.uuid,
             command.name,
             [
-                errors.too_many_response_ids(
-                    command.name, command.uuid, len(command.response_ids), deps.max_response_ids
+                errors.RULES.error(
+                    "too_many_response_ids",
+                    command=command.name,
+                    uuid=command.uuid,
+                    count=len(command.response_ids),
+                    limit=deps.max_response_ids,
                 )
             ],
         )
@@ -81,4 +85,6 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Rece
 def _reply_to_repeat(command: ExportResponses, logged: LoggedCommand) -> CommandResult:
     if logged.result is not None and (logged.name, logged.fingerprint) == (command.name, command.fingerprint()):
         return logged.result
-    return CommandResult.reject(command.uuid, command.name, [errors.uuid_conflict(command)])
+    return CommandResult.reject(
+        command.uuid, command.name, [errors.RULES.error("uuid_conflict", command=command.name, uuid=command.uuid)]
+    )

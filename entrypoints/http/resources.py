@@ -12,6 +12,8 @@ from application.ports import Received
 from domain.commands import ExportResponses
 from domain.results import CommandResult
 from entrypoints.http import errors
+from entrypoints.http.converter import CONVERTER
+from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.parsing import parse_export_responses, read_json_body
 from entrypoints.http.received import received
 from entrypoints.http.rendering import JSON, body_bytes, render
@@ -53,7 +55,7 @@ class HealthResource:
         self.database_answers = database_answers
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _health_reply(resp, self.database_answers(), "The database does not answer")
+        _health_reply(resp, self.database_answers(), "does not answer")
 
 
 class LivenessResource:
@@ -82,7 +84,7 @@ class ReadinessResource:
         self._checked: tuple[float, bool] | None = None
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _health_reply(resp, self._ready(), "The database does not take writes (unreachable, read-only, full or locked)")
+        _health_reply(resp, self._ready(), "does not take writes (unreachable, read-only, full or locked)")
 
     def _ready(self) -> bool:
         with self._lock:
@@ -93,11 +95,12 @@ class ReadinessResource:
 
 
 def _health_reply(resp: falcon.Response, healthy: bool, problem: str) -> None:
+    """200 when healthy, else a 503 whose error says what the database `problem` is."""
     resp.content_type = JSON
     if healthy:
         resp.data = body_bytes({"status": "ok", "database": "ok"})
         return
     resp.status = 503
     resp.set_header("Retry-After", str(errors.RETRY_AFTER_SECONDS))
-    error = errors.error_body(503, "service_unavailable", problem)
+    error = CONVERTER.unstructure(CATALOGUE.error("service_unavailable", reason=problem))
     resp.data = body_bytes({"status": "unavailable", "database": "unavailable", "errors": [error]})

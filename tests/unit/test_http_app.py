@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import attrs
+import falcon
 import pytest
 
 from adapters.memory import InMemoryStore
@@ -237,6 +238,20 @@ def test_a_bug_is_a_500_in_the_envelope_without_a_traceback(caplog):
     assert reply.headers["X-Request-Id"] in error["detail"]
     assert b"Traceback" not in reply.content and b"secret detail" not in reply.content
     assert "ZeroDivisionError" in caplog.text  # the log keeps what the reply withholds
+
+
+@pytest.mark.parametrize(
+    "error, status, code",
+    [
+        (falcon.HTTPNotAcceptable(description="Only JSON"), 400, "bad_request"),
+        (falcon.HTTPServiceUnavailable(), 500, "internal_error"),
+    ],
+)
+def test_a_falcon_error_no_code_names_is_a_declared_code_not_a_stray_one(error, status, code):
+    # A client's refusal stays a 4xx, a server's fault a 500; neither is sent with a code
+    # the catalogue does not declare.
+    reply = post(authenticated_client(create_app(services_raising(error))), body())
+    assert (reply.status_code, error_of(reply)["code"]) == (status, code)
 
 
 def test_health_reports_whether_the_database_answers(client):
