@@ -33,6 +33,14 @@ def add_to(commands) -> None:
         help="seconds before answering each data-store call (default %(default)s)",
     )
     fake_ccd.add_argument(
+        "--rate-limit",
+        type=_calls_a_second,
+        default=None,
+        metavar="N",
+        help="answer calls beyond N a second (all paths, all clients together) with 429 and "
+        "Retry-After, as CCD's gateway does (default: no limit)",
+    )
+    fake_ccd.add_argument(
         "--cases-from-database",
         action="store_true",
         help="serve a case for every response in the database (DATABASE_URL), "
@@ -42,9 +50,10 @@ def add_to(commands) -> None:
 
 
 def run(args, settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
-    """Serve until `wait` returns (by default: until SIGTERM or SIGINT)."""
+    """Serve until `wait` returns (by default: until SIGTERM or SIGINT); then print how
+    many calls came and how many were refused for the rate limit (for the benchmark)."""
     host, port = args.bind
-    fake = FakeCcd(host, port, latency=args.latency)
+    fake = FakeCcd(host, port, latency=args.latency, rate_limit=args.rate_limit)
     if args.cases_from_database:
         added = add_cases_from_database(fake, settings.database_url, settings.database_pooling)
         print(f"fake-ccd: {added} cases from {shown(settings.database_url)}", file=sys.stderr)
@@ -53,6 +62,9 @@ def run(args, settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
             print(f"{name}={value}")
         sys.stdout.flush()
         (wait or _until_signalled)(fake)
+    print(f"FAKE_CCD_CALLS={sum(fake.calls.values())}")
+    print(f"FAKE_CCD_RATE_LIMITED={fake.rate_limited}")
+    sys.stdout.flush()
     return 0
 
 
@@ -106,6 +118,16 @@ def _host_port(text: str) -> tuple[str, int]:
     if not colon or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
     return host or "127.0.0.1", int(port)
+
+
+def _calls_a_second(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of calls a second, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected more than 0 calls a second, not {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float:
