@@ -21,7 +21,7 @@ from bench.context import Context
 from bench.pairs import Paired, run_pair
 from domain.commands import ExportResponses
 
-COMMANDS_PER_TURN = 100
+COMMANDS_PER_TURN = 50
 PAIRS = 6
 QUICK = (20, 2)  # commands a turn, pairs
 

@@ -53,7 +53,7 @@ def _spread(spread: Spread, digits: int = 2) -> tuple[str, str, str]:
     )
 
 
-def _verdict(ratio: Spread, target: float | None) -> str:
+def verdict(ratio: Spread, target: float | None) -> str:
     if target is None:
         return ""
     if ratio.q1 >= target:
@@ -87,7 +87,7 @@ def requests(results: Results) -> list[str]:
             lines.append(
                 f"| {kind} | {paired.scenario} | {paired.reference} | {len(paired.pairs)} | {median} | {iqr} | "
                 f"{extremes} | {paired.measured_rate.median:,.0f} | {paired.reference_rate.median:,.0f} | "
-                f"{latency} | {_verdict(paired.ratio, target)} |"
+                f"{latency} | {verdict(paired.ratio, target)} |"
             )
     return lines
 

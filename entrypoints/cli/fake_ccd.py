@@ -13,7 +13,7 @@ from adapters.ccd.fake_server import FakeCcd
 from adapters.sql.engine import create_engine
 from adapters.sql.pooling import Pooling
 from adapters.sql.tables import external_system_configurations, external_systems, offices, responses
-from entrypoints.cli.arguments import add_command
+from entrypoints.cli.arguments import add_command, positive_float
 from entrypoints.cli.database import require_current_schema, require_existing, shown
 from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 
@@ -34,7 +34,7 @@ def add_to(commands) -> None:
     )
     fake_ccd.add_argument(
         "--rate-limit",
-        type=_calls_a_second,
+        type=positive_float,
         default=None,
         metavar="N",
         help="answer calls beyond N a second (all paths, all clients together) with 429 and "
@@ -118,16 +118,6 @@ def _host_port(text: str) -> tuple[str, int]:
     if not colon or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
     return host or "127.0.0.1", int(port)
-
-
-def _calls_a_second(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of calls a second, not {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected more than 0 calls a second, not {text!r}")
-    return value
 
 
 def _seconds(text: str) -> float:

@@ -278,7 +278,7 @@ def test_the_command_refuses_a_bad_bind(bind, capsys):
 def test_the_command_refuses_a_bad_rate_limit(rate, capsys):
     with pytest.raises(SystemExit):
         command_args("--rate-limit", rate)
-    assert "calls a second" in capsys.readouterr().err
+    assert "--rate-limit: must be" in capsys.readouterr().err
 
 
 def test_the_command_runs_until_sigterm(tmp_path):
