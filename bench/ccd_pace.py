@@ -21,7 +21,7 @@ from attrs import frozen
 from adapters.clock import SystemClock
 from adapters.sql import tables
 from bench import data
-from bench.processes import fake_ccd, start_worker, wait_for_cpu, worker_environment
+from bench.processes import fake_ccd, start_worker, stop, wait_for_cpu, worker_environment
 
 EXPORTS = 2_000
 LATENCY = 0.200
@@ -80,27 +80,32 @@ def _drain(engine: sa.Engine, command_uuid: str, env: dict[str, str], folder: Pa
     for start in range(1, MAX_STARTS + 1):
         logs = [folder / f"ccd-pace-worker-{start}-{number}.log" for number in range(WORKERS)]
         workers = [start_worker(env, CONCURRENCY, log) for log in logs]
-        for worker, log in zip(workers, logs, strict=True):
-            cpu += wait_for_cpu(worker, deadline)
-            if worker.returncode != 0:
-                raise RuntimeError(f"a worker exited {worker.returncode}:\n{log.read_text()[-3000:]}")
-        waiting = _not_final(engine, command_uuid)
-        if waiting is None:
+        try:
+            for worker, log in zip(workers, logs, strict=True):
+                cpu += wait_for_cpu(worker, deadline)
+                if worker.returncode != 0:
+                    raise RuntimeError(f"a worker exited {worker.returncode}:\n{log.read_text()[-3000:]}")
+        finally:
+            for worker in workers:
+                stop(worker)  # those not waited for, after a failure
+        waiting, due = _not_final(engine, command_uuid)
+        if not waiting:
             return cpu, start
         # The next is due within a retry delay (1 s): start the workers again then.
-        time.sleep(min(1.0, max(0.0, (waiting - SystemClock().now()).total_seconds())))
+        if due is not None:
+            time.sleep(min(1.0, max(0.0, (due - SystemClock().now()).total_seconds())))
     raise RuntimeError(f"exports were still not final after {MAX_STARTS} starts of the workers")
 
 
-def _not_final(engine: sa.Engine, command_uuid: str) -> datetime | None:
-    """When the next export that is not final is due, or None if all are final."""
+def _not_final(engine: sa.Engine, command_uuid: str) -> tuple[int, datetime | None]:
+    """How many exports are not final yet, and when the first of them is due."""
     exports = tables.exports
     query = sa.select(sa.func.count(), sa.func.min(exports.c.next_attempt_at)).where(
         exports.c.command_uuid == command_uuid, exports.c.state.not_in(("complete", "failed"))
     )
     with engine.connect() as connection:
         count, due = connection.execute(query).one()
-    return due if count else None
+    return count, due
 
 
 def _outcome(engine: sa.Engine, command_uuid: str, cpu: float, starts: int, served: dict[str, int]) -> CcdPace:
