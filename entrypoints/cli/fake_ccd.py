@@ -12,7 +12,7 @@ from adapters.ccd.fake_server import FakeCcd
 from adapters.sql.ccd_cases import cases_to_serve
 from domain.numbers import parse_number
 from entrypoints.bootstrap import bootstrap
-from entrypoints.cli.arguments import add_command, argument
+from entrypoints.cli.arguments import add_command, argument, positive_float
 from entrypoints.cli.database import require_current_schema, require_existing, shown
 from entrypoints.config import Settings
 from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
@@ -33,6 +33,14 @@ def add_to(commands) -> None:
         help="seconds before answering each data-store call (default %(default)s)",
     )
     fake_ccd.add_argument(
+        "--rate-limit",
+        type=positive_float,
+        default=None,
+        metavar="N",
+        help="answer calls beyond N a second (all paths, all clients together) with 429 and "
+        "Retry-After, as CCD's gateway does (default: no limit)",
+    )
+    fake_ccd.add_argument(
         "--cases-from-database",
         action="store_true",
         help="serve a case for every response in the database (DATABASE_URL), "
@@ -42,9 +50,10 @@ def add_to(commands) -> None:
 
 
 def run(args, settings: Settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
-    """Serve until `wait` returns (by default: until SIGTERM or SIGINT)."""
+    """Serve until `wait` returns (by default: until SIGTERM or SIGINT); then print how
+    many calls came and how many were refused for the rate limit (for the benchmark)."""
     host, port = args.bind
-    fake = FakeCcd(host, port, latency=args.latency)
+    fake = FakeCcd(host, port, latency=args.latency, rate_limit=args.rate_limit)
     if args.cases_from_database:
         added = add_cases_from_database(fake, settings)
         print(f"fake-ccd: {added} cases from {shown(settings.database_url)}", file=sys.stderr)
@@ -53,6 +62,9 @@ def run(args, settings: Settings, wait: Callable[[FakeCcd], None] | None = None)
             print(f"{name}={value}")
         sys.stdout.flush()
         (wait or _until_signalled)(fake)
+    print(f"FAKE_CCD_CALLS={sum(fake.calls.values())}")
+    print(f"FAKE_CCD_RATE_LIMITED={fake.rate_limited}")
+    sys.stdout.flush()
     return 0
 
 
