@@ -30,7 +30,9 @@ def parse_retry_filters(raw: bytes) -> RetryFilters:
     if not isinstance(body, dict):
         raise _rejected([CATALOGUE.error("invalid_body", json_type=json_type(body))])
     errors, values = [], {}
-    for name in list(body)[:20]:  # at most 20 unknown keys listed: the reply stays small
+    # At most 20 keys are looked at, so the reply stays small: of 20, 17 at least are no
+    # filter, so a longer body is refused all the same.
+    for name in list(body)[:20]:
         if name not in _FIELDS:
             problem = f"is not a filter; the filters are {', '.join(_FIELDS)}"
             errors.append(
