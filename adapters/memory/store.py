@@ -8,6 +8,7 @@ from datetime import datetime
 import attrs
 
 from application.ports import LoggedCommand
+from domain.circuits import Circuit
 from domain.exports import Export
 from domain.external_systems import ExternalSystem
 
@@ -20,6 +21,20 @@ class Work:
     next_attempt_at: datetime | None = None
     claim_token: str | None = None
     claimed_until: datetime | None = None
+    cancel_requested_by: str | None = None
+
+
+@attrs.frozen
+class SystemControl:
+    """How an external system is operated (export_responses_system_controls in SQL)."""
+
+    paused_at: datetime | None = None
+    paused_by: str | None = None
+    circuit: Circuit = Circuit()
+
+    @property
+    def holds_exports(self) -> bool:
+        return self.paused_at is not None or not self.circuit.is_closed
 
 
 @attrs.define
@@ -33,7 +48,8 @@ class InMemoryStore:
     commands: dict[str, LoggedCommand] = attrs.field(factory=dict)
     work: dict[int, Work] = attrs.field(factory=dict)
     response_offices: dict[int, int] = attrs.field(factory=dict)
+    system_controls: dict[int, SystemControl] = attrs.field(factory=dict)
     lock: threading.RLock = attrs.field(factory=threading.RLock)
 
 
-CHANGING = ("exports", "commands", "work", "response_offices")
+CHANGING = ("exports", "commands", "work", "response_offices", "system_controls")

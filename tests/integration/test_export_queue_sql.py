@@ -92,7 +92,7 @@ def test_a_queued_export_is_claimed_carried_out_and_completed(engine, deps, ccd)
         "ET_Test",
         1,
     )
-    assert carry_out(claim, deps) is ExportState.COMPLETE
+    assert carry_out(claim, deps).state is ExportState.COMPLETE
     (row,) = export_rows(engine)
     assert (row.state, row.percent_complete, row.message, row.claim_token) == (
         "complete",
@@ -113,13 +113,13 @@ def test_failures_are_scheduled_and_retried_when_due(engine, deps, ccd, clock):
     queue(deps, [1])
     ccd.fail_next("CCD data store answered 502 to the case search", "again")
     (claim,) = claim_due_exports(deps, limit=5)
-    assert carry_out(claim, deps) is ExportState.ERRORING
+    assert carry_out(claim, deps).state is ExportState.ERRORING
     (row,) = export_rows(engine)
     assert row.external_data == {"error": {"message": "CCD data store answered 502 to the case search"}}
     assert claim_due_exports(deps, limit=5) == []
     clock.at += timedelta(seconds=10)
     (retry,) = claim_due_exports(deps, limit=5)
-    assert carry_out(retry, deps) is ExportState.FAILED
+    assert carry_out(retry, deps).state is ExportState.FAILED
     (row,) = export_rows(engine)
     assert (row.state, row.attempts) == ("failed", 2)
     assert event_states(engine, row.id) == ["queued", "in_progress", "erroring", "in_progress", "erroring", "failed"]
@@ -130,8 +130,8 @@ def test_an_expired_claim_is_taken_over_and_the_late_result_dropped(engine, deps
     (abandoned,) = claim_due_exports(deps, limit=5)
     clock.at += timedelta(seconds=61)
     (reclaimed,) = claim_due_exports(deps, limit=5)
-    assert carry_out(reclaimed, deps) is ExportState.COMPLETE
-    assert carry_out(abandoned, deps) is None
+    assert carry_out(reclaimed, deps).state is ExportState.COMPLETE
+    assert carry_out(abandoned, deps).state is None
     (row,) = export_rows(engine)
     assert event_states(engine, row.id).count("complete") == 1
 
@@ -182,7 +182,7 @@ def test_a_retried_export_is_claimed_with_the_progress_its_error_left(engine, de
     queue(deps, [1])
     ccd.fail_next("CCD data store answered 502 to the case search")
     (claim,) = claim_due_exports(deps, limit=1)
-    assert carry_out(claim, deps) is ExportState.ERRORING
+    assert carry_out(claim, deps).state is ExportState.ERRORING
     clock.at += timedelta(seconds=10)
     (again,) = claim_due_exports(deps, limit=1)
     assert (again.attempt, again.progress.state) == (2, ExportState.IN_PROGRESS)

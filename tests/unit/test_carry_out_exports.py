@@ -75,7 +75,7 @@ def queue(store, response_id=18, system_id=43) -> int:
 
 
 def run_once(deps):
-    return [carry_out(claim, deps) for claim in claim_due_exports(deps, limit=10)]
+    return [carry_out(claim, deps).state for claim in claim_due_exports(deps, limit=10)]
 
 
 def events(store, export_id):
@@ -145,9 +145,9 @@ def test_a_crashed_attempt_is_reclaimed_once_its_claim_expires(store, ccd, deps,
     clock.at += timedelta(seconds=301)
     (reclaimed,) = claim_due_exports(deps, limit=10)
     assert reclaimed.attempt == 2 and reclaimed.claim_token != abandoned.claim_token
-    assert carry_out(reclaimed, deps) is ExportState.COMPLETE
+    assert carry_out(reclaimed, deps).state is ExportState.COMPLETE
     # The dead worker's late result is not recorded: the export completes once.
-    assert carry_out(abandoned, deps) is None
+    assert carry_out(abandoned, deps).state is None
     assert [state for state, _, _ in events(store, export_id)].count("complete") == 1
 
 
@@ -157,15 +157,20 @@ def test_an_export_reclaimed_more_often_than_it_may_be_tried_fails(store, deps, 
         claim_due_exports(deps, limit=10)
         clock.at += timedelta(seconds=301)
     (claim,) = claim_due_exports(deps, limit=10)
-    assert carry_out(claim, deps) is ExportState.FAILED
+    assert carry_out(claim, deps).state is ExportState.FAILED
     assert store.exports[export_id].state is ExportState.FAILED
 
 
-def test_a_system_without_case_type_is_an_error_worth_retrying(store, deps):
+def test_a_system_without_case_type_fails_the_export_at_once_saying_what_to_fix(store, ccd, deps):
     store.external_systems[43] = attrs.evolve(MANCHESTER, configurations=())
     export_id = queue(store)
-    assert run_once(deps) == [ExportState.ERRORING]
-    assert "case_type_id" in store.exports[export_id].external_data["error"]["message"]
+    assert run_once(deps) == [ExportState.FAILED]
+    assert store.exports[export_id].external_data["error"]["message"] == (
+        "External system 43 (ccd_manchester) has no case_type_id configured: "
+        "add one in its configuration, then retry the export"
+    )
+    assert [state for state, _, _ in events(store, export_id)] == ["queued", "in_progress", "erroring", "failed"]
+    assert ccd.calls == [] and store.work[export_id].next_attempt_at is None
 
 
 @pytest.mark.parametrize(
