@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 from attrs import frozen
@@ -21,7 +22,7 @@ class CircuitState(enum.StrEnum):
     HALF_OPEN = "half_open"  # one probe is being attempted, until `next_probe_at`
 
 
-def _positive(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not value > 0:
         raise ValueError(f"{attribute.name} must be more than 0, not {value!r}")
 

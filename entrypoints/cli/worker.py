@@ -74,6 +74,7 @@ def run_worker(args, settings: Settings) -> int:
         new_uuid=lambda: str(uuid.uuid4()),
         retries=RetrySchedule(settings.retry_delays),
         claim_seconds=settings.claim_seconds,
+        circuit=settings.circuit,
     )
     worker = Worker(deps, concurrency=args.concurrency, poll_seconds=args.poll)
     print(
