@@ -20,7 +20,7 @@ from domain.circuits import Circuit, CircuitState
 _START_PROBES = (
     sa.update(system_controls)
     .where(
-        system_controls.c.circuit_state.in_(NOT_CLOSED),
+        NOT_CLOSED,
         system_controls.c.next_probe_at <= NOW,
         system_controls.c.paused_at.is_(None),
         sa.exists().where(exports.c.external_system_id == system_controls.c.external_system_id, IS_DUE),

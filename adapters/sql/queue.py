@@ -46,12 +46,13 @@ _ABANDONED = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c
 # The first two terms are ix_exports_due's predicate: they let the query read that index.
 # They also keep the worker to the exports this service queued: never the Rails side's.
 IS_DUE = sa.and_(_OWNED, _state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
-NOT_CLOSED = (CircuitState.OPEN.value, CircuitState.HALF_OPEN.value)
+# A literal, not a bound parameter: the statement is compiled once, whole (see the top).
+NOT_CLOSED = system_controls.c.circuit_state != sa.literal_column(repr(CircuitState.CLOSED.value))
 # Looked up by primary key for each due export read from the index: the index still
 # gives the order, so the claim neither sorts nor scans the table.
 _HELD_BY_CONTROLS = sa.exists().where(
     system_controls.c.external_system_id == exports.c.external_system_id,
-    sa.or_(system_controls.c.paused_at.is_not(None), system_controls.c.circuit_state.in_(NOT_CLOSED)),
+    sa.or_(system_controls.c.paused_at.is_not(None), NOT_CLOSED),
 )
 
 
