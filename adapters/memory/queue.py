@@ -19,7 +19,7 @@ class InMemoryExportQueue(ExportQueue):
     def _work(self, export_id: int) -> Work:
         return self.store.work.get(export_id, Work())
 
-    def _is_due(self, export_id, now) -> bool:
+    def is_due(self, export_id, now) -> bool:
         export, work = self.store.exports[export_id], self._work(export_id)
         if export.command_uuid is None:  # queued by the Rails side, not by this service
             return False
@@ -33,7 +33,7 @@ class InMemoryExportQueue(ExportQueue):
         return control is not None and control.holds_exports
 
     def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=()) -> list[ClaimedExport]:
-        due = [export_id for export_id in sorted(self.store.exports) if self._is_due(export_id, now)]
+        due = [export_id for export_id in sorted(self.store.exports) if self.is_due(export_id, now)]
         probes = [
             next(export_id for export_id in due if self.store.exports[export_id].external_system_id == system_id)
             for system_id in probe_systems
@@ -147,7 +147,7 @@ class InMemoryCircuitBreakers(CircuitBreakers):
         due_systems = {
             self.store.exports[export_id].external_system_id
             for export_id in self.store.exports
-            if self.queue._is_due(export_id, now)
+            if self.queue.is_due(export_id, now)
         }
         probes = []
         for system_id, control in sorted(self.store.system_controls.items()):
