@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
 from attrs import field, frozen
@@ -15,6 +15,7 @@ from application.ports import ClaimedExport, Clock, StoreUnavailable, UnitOfWork
 from domain import circuits
 from domain import exports as progress
 from domain.circuits import CircuitPolicy
+from domain.exports import ExportState
 from domain.failures import FailureKind, no_case_type_message
 from domain.offices import office_code_for
 from domain.retries import RetrySchedule
@@ -95,8 +96,7 @@ def _ask_ccd(claim: ClaimedExport, deps: ExportWorkDeps) -> Outcome:
     return Outcome(case=case, found=case is not None)
 
 
-def _circuit_after(before: circuits.Circuit, outcome: Outcome, deps: ExportWorkDeps) -> circuits.Circuit:
-    now = deps.clock.now()
+def _circuit_after(before: circuits.Circuit, outcome: Outcome, now: datetime, deps: ExportWorkDeps) -> circuits.Circuit:
     if not outcome.asked_ccd:
         return circuits.after_no_call(before, now)
     if outcome.failure is not None and outcome.kind is FailureKind.TRANSIENT:
@@ -125,7 +125,7 @@ def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Att
         # Read under lock, at the attempt's end: an operator may have asked meanwhile.
         cancelled_by = uow.queue.cancel_requested_by(claim.export_id)
         before = uow.circuits.circuit(claim.external_system_id)
-        after = _circuit_after(before, outcome, deps)
+        after = _circuit_after(before, outcome, now, deps)
         plan = plan_reports(claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now)
         for index, report in enumerate(plan.reports):
             last = index == len(plan.reports) - 1
@@ -149,7 +149,7 @@ def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Att
             uow.circuits.save(claim.external_system_id, after, now)
         if after.is_closed and not before.is_closed:
             uow.queue.make_due(claim.external_system_id, now)  # they waited for CCD, not for their schedule
-        if claim.response_remote_office and current.state is progress.ExportState.COMPLETE:
+        if claim.response_remote_office and current.state is ExportState.COMPLETE:
             code = office_code_for(outcome.office, claim.case_number, uow.offices.codes_by_name())
             if code is not None:
                 uow.offices.assign_response(claim.response_id, code)
@@ -157,7 +157,7 @@ def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Att
     return Attempt(
         current.state,
         error=outcome.failure,
-        next_attempt_at=plan.next_attempt_at if current.state is progress.ExportState.ERRORING else None,
+        next_attempt_at=plan.next_attempt_at if current.state is ExportState.ERRORING else None,
         charged=plan.charged,
         cancelled_by=cancelled_by,
         circuit=after,

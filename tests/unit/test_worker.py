@@ -6,7 +6,7 @@ import itertools
 import json
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import attrs
 
@@ -16,19 +16,9 @@ from adapters.memory.ccd import InMemoryCcdGateway
 from application.carry_out_exports import ExportWorkDeps
 from domain.circuits import CircuitPolicy
 from domain.exports import queue_response_export
-from domain.external_systems import Configuration, ExternalSystem
 from entrypoints import worker as worker_module
 from entrypoints.worker import Worker
-from tests.unit.worker_fakes import queue
-
-START = datetime(2026, 1, 1, tzinfo=UTC)
-SYSTEM = ExternalSystem(
-    43,
-    "CCD Manchester",
-    "ccd_manchester",
-    export_responses=True,
-    configurations=(Configuration("case_type_id", "Manchester_Dev"),),
-)
+from tests.unit.worker_fakes import MANCHESTER, START, queue
 
 
 class SlowCcd(InMemoryCcdGateway):
@@ -41,7 +31,7 @@ class SlowCcd(InMemoryCcdGateway):
 
 def queued_store(count: int) -> InMemoryStore:
     store = InMemoryStore()
-    store.external_systems[43] = SYSTEM
+    store.external_systems[43] = MANCHESTER
     for export_id in range(1, count + 1):
         store.response_ids.add(export_id)
         store.case_numbers[export_id] = f"24{export_id:05d}/2024"
