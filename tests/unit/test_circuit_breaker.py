@@ -94,6 +94,30 @@ def test_a_lost_probe_is_taken_over_once_its_claim_expires(store, ccd, deps, clo
     assert carry_out(taken_over, deps).circuit_change == "circuit_closed"
 
 
+def test_probes_beyond_the_claims_limit_give_way_to_the_next_claim(store, ccd, deps, clock):
+    open_circuit(store, ccd, deps, exports=3)
+    store.system_controls[60] = store.system_controls[43]  # open as well, due a probe at the same time
+    queue(store, response_id=19, system_id=60)
+    clock.at = circuit(store).next_probe_at
+    (first,) = claim_due_exports(deps, limit=1)
+    other = 60 if first.external_system_id == 43 else 43
+    assert (circuit(store, other).state, circuit(store, other).next_probe_at) == (CircuitState.OPEN, clock.at)
+    (second,) = claim_due_exports(deps, limit=1)
+    assert second.probe and second.external_system_id == other
+
+
+def test_a_probe_ccd_refuses_for_good_closes_the_circuit_and_fails_only_that_export(store, ccd, deps, clock):
+    ids = open_circuit(store, ccd, deps)
+    ccd.down = False
+    ccd.fail_next("CCD data store refused the case search with 400, which ...", kind=FailureKind.PERMANENT)
+    clock.at = circuit(store).next_probe_at
+    (probe,) = claim_due_exports(deps, limit=10)
+    attempt = carry_out(probe, deps)
+    assert (attempt.state, attempt.circuit_change) == (ExportState.FAILED, "circuit_closed")  # CCD answered
+    assert run_once(deps) == [ExportState.COMPLETE] * 3
+    assert sorted(store.exports[i].state.value for i in ids) == ["complete"] * 3 + ["failed"]
+
+
 def test_a_success_resets_the_count_of_failures_in_a_row(store, ccd, deps):
     queue(store)
     ccd.fail_next("CCD data store answered 502 to the case search", "CCD data store answered 502 to the case search")

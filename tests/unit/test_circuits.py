@@ -1,4 +1,4 @@
-"""The circuit breaker's and the failure kinds' rules, as pure functions."""
+"""The circuit breaker's and the failure kinds' rules, as pure functions; the circuit settings."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from domain.circuits import (
     transition,
 )
 from domain.failures import FailureKind, kind_of_status
+from entrypoints.config import ConfigError, Settings
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = CircuitPolicy(failures_to_open=3, first_probe_seconds=10, max_probe_seconds=60)
@@ -108,3 +109,31 @@ def test_a_probe_is_due_at_its_time_and_again_once_a_lost_one_is_held_too_long()
 def test_a_policy_needs_positive_figures(changes):
     with pytest.raises(ValueError, match="must be more than 0"):
         CircuitPolicy(**changes)
+
+
+def worker_settings(**environ) -> Settings:
+    return Settings.from_environ({"EXPORT_RESPONSES_DATA_DIR": "/tmp/unused", **environ})
+
+
+def test_the_circuit_settings_default_to_five_failures_and_probes_from_10_s_to_10_minutes():
+    assert worker_settings().circuit == CircuitPolicy(failures_to_open=5, first_probe_seconds=10, max_probe_seconds=600)
+    chosen = worker_settings(CIRCUIT_FAILURES="3", CIRCUIT_FIRST_PROBE_SECONDS="0.5", CIRCUIT_MAX_PROBE_SECONDS="60")
+    assert chosen.circuit == CircuitPolicy(failures_to_open=3, first_probe_seconds=0.5, max_probe_seconds=60)
+
+
+@pytest.mark.parametrize(
+    ("environ", "error"),
+    [
+        ({"CIRCUIT_FAILURES": "0"}, "CIRCUIT_FAILURES must be at least 1, not 0"),
+        ({"CIRCUIT_FAILURES": "many"}, "CIRCUIT_FAILURES must be a whole number, not 'many'"),
+        ({"CIRCUIT_FIRST_PROBE_SECONDS": "-1"}, "CIRCUIT_FIRST_PROBE_SECONDS must be more than 0"),
+        (
+            {"CIRCUIT_FIRST_PROBE_SECONDS": "60", "CIRCUIT_MAX_PROBE_SECONDS": "30"},
+            "CIRCUIT_MAX_PROBE_SECONDS (30) must be at least CIRCUIT_FIRST_PROBE_SECONDS (60)",
+        ),
+    ],
+)
+def test_circuit_settings_that_cannot_work_are_refused_by_name(environ, error):
+    with pytest.raises(ConfigError) as refused:
+        worker_settings(**environ)
+    assert str(refused.value).startswith(error)
