@@ -115,7 +115,8 @@ class Worker:
         line = attempt_line(claim, outcome, attempt, time.perf_counter() - started)
         LOG.log(logging.INFO if outcome in ("complete", "claim_lost") else logging.WARNING, json.dumps(line))
         if attempt is not None and attempt.circuit_change is not None:
-            LOG.warning(json.dumps(circuit_line(claim, attempt)))
+            level = logging.INFO if attempt.circuit_change == "circuit_closed" else logging.WARNING
+            LOG.log(level, json.dumps(circuit_line(claim, attempt)))
 
     def _after_crash(self, claim: ClaimedExport, error: Exception) -> Attempt | None:
         """Log the crash, end the claim (as a failed attempt if it can still be recorded),

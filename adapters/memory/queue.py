@@ -6,7 +6,7 @@ import attrs
 
 from adapters.memory.store import InMemoryStore, SystemControl, Work
 from application.ports import CircuitBreakers, ClaimedExport, ExportQueue, OfficeRepository
-from domain.circuits import Circuit, start_probe
+from domain.circuits import Circuit, CircuitState, start_probe
 from domain.exports import ExportState, Progress, ProgressReport
 
 _WAITING = (ExportState.QUEUED, ExportState.ERRORING)
@@ -30,7 +30,7 @@ class InMemoryExportQueue(ExportQueue):
     def _held(self, export_id: int) -> bool:
         """Its system is paused or its circuit is not closed."""
         control = self.store.system_controls.get(self.store.exports[export_id].external_system_id)
-        return control is not None and control.holds_exports
+        return control is not None and (control.paused_at is not None or control.circuit_state != CircuitState.CLOSED)
 
     def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=()) -> list[ClaimedExport]:
         due = [export_id for export_id in sorted(self.store.exports) if self.is_due(export_id, now)]
@@ -134,14 +134,22 @@ class InMemoryCircuitBreakers(CircuitBreakers):
         self.store = store
         self.queue = InMemoryExportQueue(store)
 
-    def _control(self, system_id: int) -> SystemControl:
-        return self.store.system_controls.get(system_id, SystemControl())
-
     def circuit(self, system_id) -> Circuit:
-        return self._control(system_id).circuit
+        control = self.store.system_controls.get(system_id)
+        return Circuit() if control is None else circuit_of(control)
 
     def save(self, system_id, circuit, now) -> None:
-        self.store.system_controls[system_id] = attrs.evolve(self._control(system_id), circuit=circuit)
+        control = self.store.system_controls.get(system_id, SystemControl(updated_at=now))
+        self.store.system_controls[system_id] = attrs.evolve(
+            control,
+            updated_at=now,
+            circuit_state=circuit.state.value,
+            consecutive_failures=circuit.consecutive_failures,
+            circuit_opened_at=circuit.opened_at,
+            next_probe_at=circuit.next_probe_at,
+            probe_interval_seconds=circuit.probe_interval_seconds,
+            last_failure=circuit.last_failure,
+        )
 
     def start_probes(self, now, hold_until) -> list[int]:
         due_systems = {
@@ -151,11 +159,22 @@ class InMemoryCircuitBreakers(CircuitBreakers):
         }
         probes = []
         for system_id, control in sorted(self.store.system_controls.items()):
-            probing = start_probe(control.circuit, now, hold_until)
+            probing = start_probe(circuit_of(control), now, hold_until)
             if probing is not None and control.paused_at is None and system_id in due_systems:
                 self.save(system_id, probing, now)
                 probes.append(system_id)
         return probes
+
+
+def circuit_of(control: SystemControl) -> Circuit:
+    return Circuit(
+        state=CircuitState(control.circuit_state),
+        consecutive_failures=control.consecutive_failures,
+        opened_at=control.circuit_opened_at,
+        next_probe_at=control.next_probe_at,
+        probe_interval_seconds=control.probe_interval_seconds,
+        last_failure=control.last_failure,
+    )
 
 
 class InMemoryOfficeRepository(OfficeRepository):

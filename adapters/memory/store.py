@@ -8,7 +8,6 @@ from datetime import datetime
 import attrs
 
 from application.ports import LoggedCommand
-from domain.circuits import Circuit
 from domain.exports import Export
 from domain.external_systems import ExternalSystem
 
@@ -26,15 +25,18 @@ class Work:
 
 @attrs.frozen
 class SystemControl:
-    """How an external system is operated (export_responses_system_controls in SQL)."""
+    """How one external system is operated: a row of export_responses_system_controls,
+    the pause (the operators') and the circuit breaker (the worker's) in its columns."""
 
+    updated_at: datetime
     paused_at: datetime | None = None
     paused_by: str | None = None
-    circuit: Circuit = Circuit()
-
-    @property
-    def holds_exports(self) -> bool:
-        return self.paused_at is not None or not self.circuit.is_closed
+    circuit_state: str = "closed"
+    consecutive_failures: int = 0
+    circuit_opened_at: datetime | None = None
+    next_probe_at: datetime | None = None
+    probe_interval_seconds: float | None = None
+    last_failure: str | None = None
 
 
 @attrs.define

@@ -8,6 +8,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
+from adapters.memory.queue import circuit_of
 from application.carry_out_exports import carry_out, claim_due_exports
 from domain.circuits import CircuitPolicy, CircuitState
 from domain.exports import ExportState
@@ -25,7 +26,7 @@ def deps(deps):
 
 
 def circuit(store, system_id=43):
-    return store.system_controls[system_id].circuit
+    return circuit_of(store.system_controls[system_id])
 
 
 def open_circuit(store, ccd, deps, exports=4):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import attrs
 
+from adapters.memory.queue import InMemoryCircuitBreakers
 from adapters.memory.store import SystemControl
 from application.carry_out_exports import carry_out, claim_due_exports
 from domain.circuits import Circuit, CircuitState
@@ -16,7 +17,7 @@ from tests.unit.worker_fakes import START, events, queue, run_once
 
 
 def pause(store, system_id=43, by="alice"):
-    control = store.system_controls.get(system_id, SystemControl())
+    control = store.system_controls.get(system_id, SystemControl(updated_at=START))
     store.system_controls[system_id] = attrs.evolve(control, paused_at=START, paused_by=by)
 
 
@@ -40,10 +41,11 @@ def test_a_paused_systems_exports_stay_queued_uncharged_until_it_is_resumed(stor
 def test_a_paused_system_gets_no_probe_though_its_circuit_is_due_one(store, deps, clock):
     queue(store)
     opened = Circuit(CircuitState.OPEN, 5, START, START, 10.0, "down")
-    store.system_controls[43] = SystemControl(paused_at=START, paused_by="alice", circuit=opened)
+    InMemoryCircuitBreakers(store).save(43, opened, START)
+    pause(store)
     clock.at += timedelta(minutes=5)
     assert claim_due_exports(deps, limit=10) == []
-    assert store.system_controls[43].circuit == opened
+    assert InMemoryCircuitBreakers(store).circuit(43) == opened
 
 
 def cancel_in_flight(store, deps, by="bob"):
@@ -82,7 +84,7 @@ def test_a_cancel_asked_for_while_ccd_answered_leaves_the_export_complete_and_sa
 
 def test_a_cancel_asked_for_in_flight_is_honoured_even_when_the_circuit_holds_the_export(store, ccd, deps):
     export_id = queue(store)
-    store.system_controls[43] = SystemControl(circuit=Circuit(consecutive_failures=4))
+    InMemoryCircuitBreakers(store).save(43, Circuit(consecutive_failures=4), START)
     claim = cancel_in_flight(store, deps)
     ccd.down = True
     attempt = carry_out(claim, deps)  # opens the circuit: uncharged, were it not cancelled
