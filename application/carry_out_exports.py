@@ -12,6 +12,7 @@ from attrs import field, frozen
 from application.attempts import Attempt, Outcome, plan_reports
 from application.ccd import CcdFailure, CcdGateway
 from application.ports import ClaimedExport, Clock, StoreUnavailable, UnitOfWork
+from application.retrying import retried
 from domain import circuits
 from domain import exports as progress
 from domain.circuits import CircuitPolicy
@@ -108,14 +109,12 @@ def _finish(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Att
     # The last report ends the claim in the transaction that records them all: when a
     # commit reached the database but its acknowledgement was lost, the next try finds
     # the export no longer held and records nothing twice.
-    for attempt in range(_RECORD_ATTEMPTS):
-        try:
-            return _record(claim, deps, outcome)
-        except StoreUnavailable:
-            if attempt == _RECORD_ATTEMPTS - 1:
-                raise
-            deps.pause(2**attempt)
-    raise AssertionError("unreachable")
+    return retried(
+        lambda: _record(claim, deps, outcome),
+        on=StoreUnavailable,
+        attempts=_RECORD_ATTEMPTS,
+        pause=lambda failures: deps.pause(2 ** (failures - 1)),
+    )
 
 
 def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Attempt:

@@ -64,7 +64,7 @@ class ExportResponsesFacts:
 
 class CommandFacts(abc.ABC):
     @abc.abstractmethod
-    def export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
+    def for_export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
         """The command logged under `uuid`, or else the system and which of the responses
         exist: in one query whatever the number of responses."""
 
@@ -115,7 +115,9 @@ class ExportQueue(abc.ABC):
         probe_systems: Collection[int] = (),
     ) -> list[ClaimedExport]:
         """Take up to `limit` due exports (queued, erroring and due, or in progress with an
-        expired claim) so that no other worker can; marks them in progress (attempt + 1).
+        expired claim) under `claim_token` until `claimed_until`, so that no other worker
+        can, and count the attempt (attempt + 1). Their state is left as it was: the
+        caller records the attempt's start (`record_all`) in the same unit of work.
 
         Exports of a paused system, or of one whose circuit is not closed, are left
         alone (no attempt charged, their schedule kept); but first one due export of
@@ -216,3 +218,15 @@ class Clock(abc.ABC):
     @abc.abstractmethod
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+
+
+class DatabaseHealth(abc.ABC):
+    """What the health probes ask of the store; each says False rather than raise."""
+
+    @abc.abstractmethod
+    def answers(self) -> bool:
+        """Whether the store answers a read now."""
+
+    @abc.abstractmethod
+    def accepts_writes(self) -> bool:
+        """Whether a durable write commits now."""
