@@ -5,15 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import attrs
 from attrs import field, frozen
 
-from application.ccd import CcdCase, CcdFailure, CcdGateway
+from application.attempts import Attempt, Outcome, plan_reports
+from application.ccd import CcdFailure, CcdGateway
 from application.ports import ClaimedExport, Clock, StoreUnavailable, UnitOfWork
 from application.retrying import retried
-from domain.exports import ExportState, ProgressReport, apply_report, erroring, exported, failed, started
+from domain import circuits
+from domain import exports as progress
+from domain.circuits import CircuitPolicy
+from domain.exports import ExportState
+from domain.failures import FailureKind, no_case_type_message
 from domain.offices import office_code_for
 from domain.retries import RetrySchedule
 
@@ -32,6 +36,7 @@ class ExportWorkDeps:
     # worker that died loses its claim.
     claim_seconds: float = DEFAULT_CLAIM_SECONDS
     pause: Callable[[float], None] = time.sleep
+    circuit: CircuitPolicy = field(factory=CircuitPolicy)
 
 
 def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None = None) -> list[ClaimedExport]:
@@ -41,87 +46,66 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
     the database committed them (an acknowledgement lost with the connection).
     """
     now = deps.clock.now()
+    until = now + timedelta(seconds=deps.claim_seconds)
     with deps.unit_of_work() as uow:
-        claims = uow.queue.claim_due(
-            now, limit, now + timedelta(seconds=deps.claim_seconds), claim_token or deps.new_uuid()
-        )
-        begun, records = [], []
+        # A probe is held as long as its claim: if its worker dies, both expire together.
+        probes = uow.circuits.start_probes(now, until)
+        claims = uow.queue.claim_due(now, limit, until, claim_token or deps.new_uuid(), probes)
+        for system_id in set(probes) - {claim.external_system_id for claim in claims if claim.probe}:
+            # Its due export went to another worker meanwhile: let the next claim probe.
+            uow.circuits.save(system_id, circuits.after_no_call(uow.circuits.circuit(system_id), now), now)
+        started, records = [], []
         for claim in claims:
-            report = attrs.evolve(started(deps.new_uuid()), attempt=claim.attempt)
-            started_progress = apply_report(claim.progress, report)
+            report = attrs.evolve(progress.started(deps.new_uuid()), attempt=claim.attempt)
+            started_progress = progress.apply_report(claim.progress, report)
             assert started_progress is not None, "the queue claims only exports that are not final"
             claim = attrs.evolve(claim, progress=started_progress)
-            begun.append(claim)
+            started.append(claim)
             records.append((claim.export_id, report, claim.progress))
         uow.queue.record_all(records, now)
         uow.commit()
-    return begun
+    return started
 
 
-def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> ExportState | None:
-    """One attempt at exporting a claimed response; the state it left the export in.
+def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> Attempt:
+    """One attempt at exporting a claimed response, and how it ended.
 
-    None means the claim was lost (the worker took too long and another took over):
-    nothing is recorded then, so an export is never recorded complete twice.
+    A state of None means the claim was lost (the worker took too long and another
+    took over): nothing is recorded then, so an export is never recorded complete twice.
     """
     if claim.attempt > deps.retries.max_attempts:
         # Reclaimed after crashes more often than it may be tried: give up on it.
-        return _finish(claim, deps, _Outcome((failed(deps.new_uuid()),)))
+        return _finish(claim, deps, Outcome(spent=True, asked_ccd=False))
+    return _finish(claim, deps, _ask_ccd(claim, deps))
+
+
+def record_crash(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> Attempt:
+    """After an attempt that raised what no port promised: record it as a failed attempt,
+    retried on the schedule like any other, which ends the claim. It says nothing of
+    CCD, so the circuit is left as it is."""
+    return _finish(claim, deps, Outcome(failure=message, kind=FailureKind.TRANSIENT, asked_ccd=False))
+
+
+def _ask_ccd(claim: ClaimedExport, deps: ExportWorkDeps) -> Outcome:
+    if not claim.case_type_id:
+        message = no_case_type_message(claim.external_system_id, claim.external_system_reference)
+        return Outcome(failure=message, kind=FailureKind.PERMANENT, asked_ccd=False)
     try:
-        if not claim.case_type_id:
-            raise CcdFailure("the external system has no case_type_id configuration")
         case = deps.ccd.find_latest_case(claim.case_type_id, claim.case_number)
     except CcdFailure as failure:
-        return _fail(claim, deps, str(failure) or type(failure).__name__)
-    report = exported(deps.new_uuid(), _external_data(claim, case), case is not None)
-    office = case.managing_office if case else None
-    return _finish(claim, deps, _Outcome((report,), assign_office=claim.response_remote_office, office=office))
+        return Outcome(failure=str(failure) or type(failure).__name__, kind=failure.kind)
+    return Outcome(case=case, found=case is not None)
 
 
-def record_crash(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportState | None:
-    """After an attempt that raised what no port promised: record it as a failed attempt,
-    retried on the schedule like any other, which ends the claim."""
-    return _fail(claim, deps, message)
+def _circuit_after(before: circuits.Circuit, outcome: Outcome, now: datetime, deps: ExportWorkDeps) -> circuits.Circuit:
+    if not outcome.asked_ccd:
+        return circuits.after_no_call(before, now)
+    if outcome.failure is not None and outcome.kind is FailureKind.TRANSIENT:
+        return circuits.after_transient_failure(before, outcome.failure, now, deps.circuit)
+    return circuits.after_answer(before)
 
 
-def release_claims(deps: ExportWorkDeps, claim_token: str, export_ids: Sequence[int] | None = None) -> int:
-    """End claims made under `claim_token` (only those of `export_ids`, if given) now,
-    so that their exports are taken again at once, not when the claims expire."""
-    with deps.unit_of_work() as uow:
-        released = uow.queue.release(claim_token, deps.clock.now(), export_ids)
-        uow.commit()
-    return released
-
-
-def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict[str, Any]:
-    return {
-        "case_id": case.id if case else None,
-        "case_reference": claim.case_number,
-        "case_type_id": claim.case_type_id,
-        "office": case.managing_office if case else None,
-    }
-
-
-@frozen
-class _Outcome:
-    """What one attempt ends with: its reports, in order; when the export is due again
-    (None: not before it is claimed anew); and the office to give the response, if any."""
-
-    reports: tuple[ProgressReport, ...]
-    next_attempt_at: datetime | None = None
-    assign_office: bool = False
-    office: str | None = None
-
-
-def _fail(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportState | None:
-    report = erroring(deps.new_uuid(), message)
-    delay = deps.retries.delay_after(claim.attempt)
-    if delay is None:
-        return _finish(claim, deps, _Outcome((report, failed(deps.new_uuid()))))
-    return _finish(claim, deps, _Outcome((report,), next_attempt_at=deps.clock.now() + timedelta(seconds=delay)))
-
-
-def _finish(claim: ClaimedExport, deps: ExportWorkDeps, outcome: _Outcome) -> ExportState | None:
+def _finish(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Attempt:
     # The last report ends the claim in the transaction that records them all: when a
     # commit reached the database but its acknowledgement was lost, the next try finds
     # the export no longer held and records nothing twice.
@@ -133,31 +117,57 @@ def _finish(claim: ClaimedExport, deps: ExportWorkDeps, outcome: _Outcome) -> Ex
     )
 
 
-def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: _Outcome) -> ExportState | None:
+def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Attempt:
     now = deps.clock.now()
     current = claim.progress
     with deps.unit_of_work() as uow:
-        for index, report in enumerate(outcome.reports):
-            last = index == len(outcome.reports) - 1
-            updated = apply_report(current, report)
+        # Read under lock, at the attempt's end: an operator may have asked meanwhile.
+        cancelled_by = uow.queue.cancel_requested_by(claim.export_id)
+        before = uow.circuits.circuit(claim.external_system_id)
+        after = _circuit_after(before, outcome, now, deps)
+        plan = plan_reports(claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now)
+        for index, report in enumerate(plan.reports):
+            last = index == len(plan.reports) - 1
+            updated = progress.apply_report(current, report)
             if updated is None:
                 continue
-            report = attrs.evolve(report, attempt=claim.attempt)
             held = uow.queue.record(
                 claim.export_id,
                 claim.claim_token,
-                report,
+                attrs.evolve(report, attempt=claim.attempt),
                 updated,
                 now,
-                next_attempt_at=outcome.next_attempt_at if last else None,
+                next_attempt_at=plan.next_attempt_at if last else None,
                 release=last,
+                charged=plan.charged,
             )
             if not held:
-                return None
+                return Attempt(None)
             current = updated
-        if outcome.assign_office and current.state is ExportState.COMPLETE:
+        if after != before:
+            uow.circuits.save(claim.external_system_id, after, now)
+        if after.is_closed and not before.is_closed:
+            uow.queue.make_due(claim.external_system_id, now)  # they waited for CCD, not for their schedule
+        if claim.response_remote_office and current.state is ExportState.COMPLETE:
             code = office_code_for(outcome.office, claim.case_number, uow.offices.codes_by_name())
             if code is not None:
                 uow.offices.assign_response(claim.response_id, code)
         uow.commit()
-        return current.state
+    return Attempt(
+        current.state,
+        error=outcome.failure,
+        next_attempt_at=plan.next_attempt_at if current.state is ExportState.ERRORING else None,
+        charged=plan.charged,
+        cancelled_by=cancelled_by,
+        circuit=after,
+        circuit_change=circuits.transition(before, after),
+    )
+
+
+def release_claims(deps: ExportWorkDeps, claim_token: str, export_ids: Sequence[int] | None = None) -> int:
+    """End claims made under `claim_token` (only those of `export_ids`, if given) now,
+    so that their exports are taken again at once, not when the claims expire."""
+    with deps.unit_of_work() as uow:
+        released = uow.queue.release(claim_token, deps.clock.now(), export_ids)
+        uow.commit()
+    return released

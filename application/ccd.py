@@ -7,10 +7,17 @@ from typing import Any
 
 from attrs import field, frozen
 
+from domain.failures import FailureKind
+
 
 class CcdFailure(Exception):
-    """CCD could not be asked or did not answer usefully. The message is safe to record:
-    it never holds a secret, a token or personal data."""
+    """CCD could not be asked or did not answer usefully. The message is safe to record
+    and to log: it never holds a secret, a token, a URL or personal data. `kind` says
+    whether a later attempt may succeed (transient) or the export should fail now."""
+
+    def __init__(self, message: str, kind: FailureKind = FailureKind.TRANSIENT):
+        super().__init__(message)
+        self.kind = kind
 
 
 @frozen
@@ -30,6 +37,7 @@ class CcdGateway(abc.ABC):
     def find_latest_case(self, case_type_id: str, case_number: str) -> CcdCase | None:
         """The newest case of `case_type_id` whose ethosCaseReference is `case_number`.
 
-        Raises CcdFailure for anything but an answer; denials are retried once after a
-        fresh login inside the gateway, nothing else is.
+        Raises CcdFailure for anything but an answer, transient or permanent as
+        `domain.failures` sorts them; denials are retried once after a fresh login
+        inside the gateway (a second denial is transient), nothing else is.
         """

@@ -9,6 +9,7 @@ from datetime import datetime
 from attrs import field, frozen
 
 from application.operations_ports import ExportActions, SystemControls
+from domain.circuits import Circuit
 from domain.exports import Progress, ProgressReport
 from domain.external_systems import ExternalSystem
 from domain.results import CommandResult
@@ -95,20 +96,38 @@ class ClaimedExport:
     response_id: int
     case_number: str
     external_system_id: int
+    external_system_reference: str
     case_type_id: str | None
     response_remote_office: bool
     progress: Progress  # once this attempt started: while the claim holds, no one else changes it
+    probe: bool = False  # the one attempt that tests CCD while the system's circuit is not closed
 
 
 class ExportQueue(abc.ABC):
     """Exports waiting to be carried out, and the record of how they went."""
 
     @abc.abstractmethod
-    def claim_due(self, now: datetime, limit: int, claimed_until: datetime, claim_token: str) -> list[ClaimedExport]:
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        claimed_until: datetime,
+        claim_token: str,
+        probe_systems: Collection[int] = (),
+    ) -> list[ClaimedExport]:
         """Take up to `limit` due exports (queued, erroring and due, or in progress with an
         expired claim) under `claim_token` until `claimed_until`, so that no other worker
         can, and count the attempt (attempt + 1). Their state is left as it was: the
-        caller records the attempt's start (`record_all`) in the same unit of work."""
+        caller records the attempt's start (`record_all`) in the same unit of work.
+
+        Exports of a paused system, or of one whose circuit is not closed, are left
+        alone (no attempt charged, their schedule kept); but first one due export of
+        each of `probe_systems` (whose probe this unit won) is taken, marked `probe`."""
+
+    @abc.abstractmethod
+    def cancel_requested_by(self, export_id: int) -> str | None:
+        """Who asked to cancel the export while an attempt held it, if anyone; the
+        export is locked against other writers until the unit ends."""
 
     @abc.abstractmethod
     def record(
@@ -120,9 +139,11 @@ class ExportQueue(abc.ABC):
         now: datetime,
         next_attempt_at: datetime | None = None,
         release: bool = False,
+        charged: bool = True,
     ) -> bool:
         """Store the report as an event and `progress` on the export, if it is still held
-        under `claim_token`; `release` ends the claim. False, storing nothing, if not."""
+        under `claim_token`; `release` ends the claim (and consumes a cancel request),
+        giving the attempt back unless `charged`. False, storing nothing, if not held."""
 
     @abc.abstractmethod
     def record_all(self, records: Sequence[tuple[int, ProgressReport, Progress]], now: datetime) -> None:
@@ -134,6 +155,29 @@ class ExportQueue(abc.ABC):
         """End the claims held under `claim_token` (of `export_ids` only, if given) as of
         `now`: those exports are due again at once, not when the claims would have expired.
         How many claims it ended."""
+
+    @abc.abstractmethod
+    def make_due(self, system_id: int, now: datetime) -> int:
+        """Make every waiting (queued or erroring) export of the system due now, as when
+        its circuit closes or it is resumed. How many were waiting for later."""
+
+
+class CircuitBreakers(abc.ABC):
+    """Each external system's circuit breaker (`domain.circuits`), shared by all workers."""
+
+    @abc.abstractmethod
+    def circuit(self, system_id: int) -> Circuit:
+        """The system's circuit (closed if none is stored), locked until the unit ends."""
+
+    @abc.abstractmethod
+    def save(self, system_id: int, circuit: Circuit, now: datetime) -> None:
+        """Store the system's circuit, leaving its pause as it is."""
+
+    @abc.abstractmethod
+    def start_probes(self, now: datetime, hold_until: datetime) -> list[int]:
+        """The systems this unit now probes: not paused, a probe due (`start_probe`) and
+        an export due. Each is marked half open until `hold_until` in one conditional
+        statement, so that of concurrent workers exactly one probes a system."""
 
 
 class OfficeRepository(abc.ABC):
@@ -153,6 +197,7 @@ class UnitOfWork(abc.ABC):
     exports: ExportRepository
     commands: CommandLog
     queue: ExportQueue
+    circuits: CircuitBreakers
     offices: OfficeRepository
     actions: ExportActions
     controls: SystemControls

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 
@@ -33,12 +34,14 @@ QUEUED_MESSAGE = "Queued for export"
 SERVICE_DATA_KEY = "export_responses"
 
 
-def event_data(external_data: dict[str, Any], attempt: int | None = None) -> dict[str, Any]:
+def event_data(external_data: dict[str, Any], attempt: int | None = None, by: str | None = None) -> dict[str, Any]:
     """An event's `data` as the original wrote it and the ET admin reads it: the case
-    details or the error under `external_data`; the service's attempt beside them."""
+    details or the error under `external_data`; the service's own details beside them
+    (the attempt, and who asked for what the event records)."""
     data: dict[str, Any] = {"external_data": external_data}
-    if attempt is not None:
-        data[SERVICE_DATA_KEY] = {"attempt": attempt}
+    own = {name: value for name, value in (("attempt", attempt), ("by", by)) if value is not None}
+    if own:
+        data[SERVICE_DATA_KEY] = own
     return data
 
 
@@ -93,6 +96,7 @@ STARTED_MESSAGE = "Response export started"
 EXPORTED_MESSAGE = "Response exported"
 ERRORING_MESSAGE = "Response erroring"
 FAILED_MESSAGE = "Response failed to export"
+CANCELLED_MESSAGE = "Cancelled by an operator"
 
 
 @frozen
@@ -115,9 +119,10 @@ class ProgressReport:
     message: str
     external_data: dict[str, Any] = field(factory=dict)
     attempt: int | None = None  # the attempt of the export it reports on, when known
+    by: str | None = None  # the operator who asked for it, when one did
 
     def as_event(self) -> ExportEvent:
-        data = event_data(self.external_data, self.attempt)
+        data = event_data(self.external_data, self.attempt, self.by)
         return ExportEvent(self.uuid, self.state, self.percent_complete, self.message, data)
 
 
@@ -153,3 +158,14 @@ def erroring(uuid: str, error_message: str) -> ProgressReport:
 
 def failed(uuid: str) -> ProgressReport:
     return ProgressReport(uuid, ExportState.FAILED, 0, FAILED_MESSAGE)
+
+
+def cancelled(uuid: str, by: str) -> ProgressReport:
+    return ProgressReport(uuid, ExportState.FAILED, 0, CANCELLED_MESSAGE, by=by)
+
+
+def exported_despite_cancel(report: ProgressReport, by: str) -> ProgressReport:
+    """An export that completed in CCD while `by` asked to cancel it: complete it is
+    (the case is found and recorded), and its event says why the cancel did not apply."""
+    message = f"{report.message}; not cancelled: the attempt had completed in CCD when {by} asked"
+    return attrs.evolve(report, message=message, by=by)

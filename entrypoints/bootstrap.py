@@ -148,6 +148,7 @@ def bootstrap(
             retries=RetrySchedule(settings.retry_delays),
             claim_seconds=settings.claim_seconds,
             pause=pause,
+            circuit=settings.circuit,
         )
     return Services(
         settings=settings,

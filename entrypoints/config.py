@@ -14,6 +14,7 @@ from adapters.sql.engine import DEFAULT_LOCK_WAIT_SECONDS, DEFAULT_STATEMENT_TIM
 from adapters.sql.pooling import Pooling, parse_pooling
 from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
 from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONSE_IDS
+from domain.circuits import CircuitPolicy
 from domain.numbers import parse_number
 from domain.retries import parse_delays
 from entrypoints.logs import LOG_FORMATS
@@ -70,6 +71,24 @@ SETTINGS = (
         ("worker",),
     ),
     Setting("EXPORT_CLAIM_SECONDS", "how long a worker holds an export", str(int(DEFAULT_CLAIM_SECONDS)), ("worker",)),
+    Setting(
+        "CIRCUIT_FAILURES",
+        "transient CCD failures in a row on one external system that open its circuit breaker",
+        str(CircuitPolicy().failures_to_open),
+        ("worker",),
+    ),
+    Setting(
+        "CIRCUIT_FIRST_PROBE_SECONDS",
+        "seconds an open circuit waits before its first probe; each failed probe doubles the wait",
+        f"{CircuitPolicy().first_probe_seconds:g}",
+        ("worker",),
+    ),
+    Setting(
+        "CIRCUIT_MAX_PROBE_SECONDS",
+        "longest wait between two probes of an open circuit",
+        f"{CircuitPolicy().max_probe_seconds:g}",
+        ("worker",),
+    ),
     *(
         Setting(name, f"base URL of CCD's {name[4:-9].lower().replace('_', ' ')} service", _CCD, ("worker",))
         for name in URL_VARIABLES
@@ -120,6 +139,7 @@ class Settings:
     max_body_bytes: int = MiB
     retry_delays: tuple[float, ...] | None = None  # None: the original's eight, with jitter
     claim_seconds: float = DEFAULT_CLAIM_SECONDS
+    circuit: CircuitPolicy = CircuitPolicy()
     # Bearer tokens for /api/: plain tokens, or `sha256:<hex>` digests of them.
     api_tokens: tuple[str, ...] = ()
     api_auth: bool = True  # False only on purpose: API_AUTH=none or `serve --no-auth`
@@ -155,6 +175,7 @@ class Settings:
             max_body_bytes=_whole(environ, "MAX_BODY_BYTES", MiB),
             retry_delays=_delays(environ.get("EXPORT_RETRY_DELAYS")),
             claim_seconds=_whole(environ, "EXPORT_CLAIM_SECONDS", int(DEFAULT_CLAIM_SECONDS)),
+            circuit=_circuit_policy(environ),
             api_tokens=_tokens(environ.get("API_TOKENS")),
             api_auth=_api_auth(environ.get("API_AUTH")),
             lock_wait_seconds=_seconds(environ, "LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS),
@@ -231,6 +252,21 @@ def _delays(text: str | None) -> tuple[float, ...] | None:
         raise ConfigError(
             f"EXPORT_RETRY_DELAYS must be seconds separated by commas (e.g. 15,60,600) or none, not {text!r}"
         ) from None
+
+
+def _circuit_policy(environ: Mapping[str, str]) -> CircuitPolicy:
+    default = CircuitPolicy()
+    policy = CircuitPolicy(
+        failures_to_open=_whole(environ, "CIRCUIT_FAILURES", default.failures_to_open),
+        first_probe_seconds=_seconds(environ, "CIRCUIT_FIRST_PROBE_SECONDS", default.first_probe_seconds),
+        max_probe_seconds=_seconds(environ, "CIRCUIT_MAX_PROBE_SECONDS", default.max_probe_seconds),
+    )
+    if policy.max_probe_seconds < policy.first_probe_seconds:
+        raise ConfigError(
+            f"CIRCUIT_MAX_PROBE_SECONDS ({policy.max_probe_seconds:g}) must be at least "
+            f"CIRCUIT_FIRST_PROBE_SECONDS ({policy.first_probe_seconds:g})"
+        )
+    return policy
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, **accepted) -> float:

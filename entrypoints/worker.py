@@ -11,8 +11,10 @@ from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from application.attempts import Attempt
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports, record_crash, release_claims
 from application.ports import ClaimedExport, StoreUnavailable
+from entrypoints.http.converter import timestamp
 
 LOG = logging.getLogger("export_responses.worker")
 # The longest the worker waits before trying again after failures in a row.
@@ -97,29 +99,26 @@ class Worker:
 
     def _carry_out(self, claim: ClaimedExport) -> None:
         started = time.perf_counter()
+        if claim.probe:
+            LOG.info(json.dumps(_probe_line(claim)))
+        attempt: Attempt | None
         try:
-            state = carry_out(claim, self.deps)
-            outcome = "claim_lost" if state is None else state.value
+            attempt = carry_out(claim, self.deps)
+            outcome = "claim_lost" if attempt.state is None else attempt.state.value
             with self._outcomes_lock:
                 self.crash_backoff.succeeded()
         except Exception as error:  # noqa: BLE001 - one export's fault must not end the worker
             outcome = "crashed"
-            self._after_crash(claim, error)
+            attempt = self._after_crash(claim, error)
         with self._outcomes_lock:
             self.outcomes[outcome] += 1
-        LOG.info(
-            json.dumps(
-                {
-                    "event": "attempt",
-                    "export_id": claim.export_id,
-                    "attempt": claim.attempt,
-                    "outcome": outcome,
-                    "seconds": round(time.perf_counter() - started, 3),
-                }
-            )
-        )
+        line = attempt_line(claim, outcome, attempt, time.perf_counter() - started)
+        LOG.log(logging.INFO if outcome in ("complete", "claim_lost") else logging.WARNING, json.dumps(line))
+        if attempt is not None and attempt.circuit_change is not None:
+            level = logging.INFO if attempt.circuit_change == "circuit_closed" else logging.WARNING
+            LOG.log(level, json.dumps(circuit_line(claim, attempt)))
 
-    def _after_crash(self, claim: ClaimedExport, error: Exception) -> None:
+    def _after_crash(self, claim: ClaimedExport, error: Exception) -> Attempt | None:
         """Log the crash, end the claim (as a failed attempt if it can still be recorded),
         and hold further claims back for a while: the fault may be anyone's."""
         LOG.error(
@@ -135,12 +134,13 @@ class Worker:
         with self._outcomes_lock:
             self._paused_until = time.monotonic() + self.crash_backoff.failed()
         try:
-            record_crash(claim, self.deps, f"the attempt failed unexpectedly: {describe(error)}")
+            return record_crash(claim, self.deps, f"the attempt failed unexpectedly: {describe(error)}")
         except Exception as second:  # noqa: BLE001
             LOG.error(
                 json.dumps({"event": "crash_not_recorded", "export_ids": [claim.export_id], "error": describe(second)})
             )
             self._release(claim.claim_token, [claim.export_id])
+            return None
 
     def _release(self, token: str, export_ids: list[int] | None) -> None:
         try:
@@ -163,6 +163,53 @@ class Worker:
                     {"event": "claims_released", "claim_token": token, "export_ids": export_ids, "released": released}
                 )
             )
+
+
+def attempt_line(claim: ClaimedExport, outcome: str, attempt: Attempt | None, seconds: float) -> dict:
+    """The log line of one attempt: what became of it and why, never a secret (the
+    reasons are the messages recorded on the export, which hold no token, URL or body)."""
+    line: dict = {
+        "event": "attempt",
+        "export_id": claim.export_id,
+        "external_system_id": claim.external_system_id,
+        "attempt": claim.attempt,
+        "outcome": outcome,
+        "seconds": round(seconds, 3),
+    }
+    if attempt is None:
+        return line
+    if attempt.error is not None:
+        line["reason"] = attempt.error
+    if attempt.next_attempt_at is not None:
+        line["next_attempt_at"] = timestamp(attempt.next_attempt_at)
+    if not attempt.charged:
+        line["charged"] = False  # CCD's outage, not the export's: the attempt was given back
+    if attempt.cancelled_by is not None:
+        line["cancelled_by"] = attempt.cancelled_by
+    return line
+
+
+def circuit_line(claim: ClaimedExport, attempt: Attempt) -> dict:
+    circuit = attempt.circuit
+    assert circuit is not None, "a circuit that changed is known"
+    return {
+        "event": attempt.circuit_change,
+        "external_system_id": claim.external_system_id,
+        "export_id": claim.export_id,
+        "circuit_state": circuit.state.value,
+        "consecutive_failures": circuit.consecutive_failures,
+        "next_probe_at": timestamp(circuit.next_probe_at),
+        "last_failure": circuit.last_failure,
+    }
+
+
+def _probe_line(claim: ClaimedExport) -> dict:
+    return {
+        "event": "circuit_probe",
+        "external_system_id": claim.external_system_id,
+        "export_id": claim.export_id,
+        "attempt": claim.attempt,
+    }
 
 
 def describe(error: BaseException) -> str:

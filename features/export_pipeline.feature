@@ -246,3 +246,40 @@ Feature: Export pipeline
       | ET_EnglandWales | ET_EnglandWales | ET_EnglandWales | 1700000000004591 | 1700000000004592 | 1700000000004593 | Leeds       | Leeds       | Leeds       |
       | ET_Scotland     | ET_EnglandWales | ET_Scotland     | null             | 1700000000004592 | null             | null        | Leeds       | null        |
       | ET_Scotland     | ET_Scotland     | ET_Scotland     | null             | null             | null             | null        | null        | null        |
+
+  # Without the breaker each export would spend its three attempts (0.5 s apart) within
+  # the outage and end failed. With it, after 3 transient failures in a row the worker
+  # stops attempting the system's exports, without charging them an attempt, and probes
+  # CCD with one export at a time: 0.2 s after, then twice as long each time.
+  Scenario: A CCD outage longer than every retry is ridden out by the circuit breaker
+    Given the worker retries a failed export twice, 0.5 s apart
+    And the worker opens a system's circuit after 3 transient failures in a row, probing 0.2 s later and then twice as long each time up to 0.8 s
+    And these responses exist:
+      | response_id | case_number  |
+      | 4601        | 2400101/2024 |
+      | 4602        | 2400102/2024 |
+      | 4603        | 2400103/2024 |
+      | 4604        | 2400104/2024 |
+    And CCD holds the cases:
+      | case_id          | case_type_id    | case_number  | managing_office |
+      | 1700000000004601 | ET_EnglandWales | 2400101/2024 | Leeds           |
+      | 1700000000004602 | ET_EnglandWales | 2400102/2024 | Leeds           |
+      | 1700000000004603 | ET_EnglandWales | 2400103/2024 | Leeds           |
+      | 1700000000004604 | ET_EnglandWales | 2400104/2024 | Leeds           |
+    And CCD refuses every connection
+    When the admin client exports responses 4601, 4602, 4603, 4604 to external system 4501
+    Then the command is accepted
+    When the worker runs for 2 s
+    Then the circuit of external system 4501 is open after "could not connect to CCD auth (service token lease)"
+    And no export of the command is final
+    When CCD accepts connections again
+    And the worker runs until every export of the command is final
+    Then the exports of the command read:
+      | response_id | state    | percent_complete | case_id          | office |
+      | 4601        | complete | 100              | 1700000000004601 | Leeds  |
+      | 4602        | complete | 100              | 1700000000004602 | Leeds  |
+      | 4603        | complete | 100              | 1700000000004603 | Leeds  |
+      | 4604        | complete | 100              | 1700000000004604 | Leeds  |
+    And no export of the command was charged more than 2 attempts
+    And the circuit of external system 4501 is closed
+    And the worker logged the circuit of external system 4501 opening, probing at growing intervals, and closing

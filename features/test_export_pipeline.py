@@ -11,15 +11,19 @@ be running on that database: it would take the exports to a CCD other than this 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 from attrs import frozen
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from adapters.ccd.fake_server import FakeCcd
+from domain.circuits import CircuitPolicy
+from domain.retries import RetrySchedule
 from entrypoints.bootstrap import bootstrap
 from features.conftest import step_text
 from features.support import database as db
@@ -150,6 +154,24 @@ def ccd_refuses_connections(fake_ccd):
     fake_ccd.refuse_connections()
 
 
+@given(parsers.parse("the worker retries a failed export twice, {seconds:f} s apart"), target_fixture="worker_deps")
+def retries_apart(worker_deps, seconds):
+    return attrs.evolve(worker_deps, retries=RetrySchedule((seconds, seconds)))
+
+
+@given(
+    parsers.parse(
+        "the worker opens a system's circuit after {failures:d} transient failures in a row, probing {first:f} s "
+        "later and then twice as long each time up to {longest:f} s"
+    ),
+    target_fixture="worker_deps",
+)
+def circuit_policy(worker_deps, caplog, failures, first, longest):
+    caplog.set_level(logging.INFO, logger=pipeline.WORKER_LOGGER)
+    policy = CircuitPolicy(failures_to_open=failures, first_probe_seconds=first, max_probe_seconds=longest)
+    return attrs.evolve(worker_deps, circuit=policy)
+
+
 # --- When -------------------------------------------------------------------------------
 
 
@@ -169,6 +191,16 @@ def export_responses(client, ids, system_id):
     return SentCommand(
         command_uuid, client.post("/api/v2/exports/export_responses", json.dumps(body).encode(), JSON_REQUEST_HEADERS)
     )
+
+
+@when(parsers.parse("the worker runs for {seconds:g} s"))
+def worker_runs_for(worker_deps, seconds):
+    pipeline.run_for(worker_deps, seconds)
+
+
+@when("CCD accepts connections again")
+def ccd_accepts_connections(fake_ccd):
+    fake_ccd.accept_connections()
 
 
 @when("the worker runs until every export of the command is final")
@@ -311,3 +343,56 @@ def response_without_office(database, response_id):
     with database.connect() as connection:
         assert db.exports_of_response(connection, response_id), "the response was not exported"
         assert db.office_of_response(connection, response_id) is None
+
+
+@then(step_text('the circuit of external system {system_id:d} is open after "{failure}"'))
+def circuit_open(database, system_id, failure):
+    with database.connect() as connection:
+        circuit = db.circuit_of(connection, system_id)
+    assert circuit is not None, "no circuit was stored: none opened"
+    assert (circuit.circuit_state, circuit.last_failure) == ("open", failure)
+    assert circuit.next_probe_at is not None
+
+
+@then(step_text("the circuit of external system {system_id:d} is closed"))
+def circuit_closed(database, system_id):
+    with database.connect() as connection:
+        circuit = db.circuit_of(connection, system_id)
+    assert circuit is not None, "no circuit was stored: none opened"
+    assert (circuit.circuit_state, circuit.consecutive_failures, circuit.next_probe_at) == ("closed", 0, None)
+
+
+@then("no export of the command is final")
+def none_final(database, command):
+    states = pipeline.states_of_command(database, command.uuid)
+    assert states and not set(states) & set(pipeline.FINAL_STATES), states
+
+
+@then(step_text("no export of the command was charged more than {attempts:d} attempts"))
+def charged_at_most(client, command, attempts):
+    exports = pipeline.exports_of_command(client, command.uuid)
+    charged = {response_id: export["attempts"] for response_id, export in exports.items()}
+    assert charged and max(charged.values()) <= attempts, charged
+
+
+@then(
+    step_text(
+        "the worker logged the circuit of external system {system_id:d} opening, probing at growing intervals, "
+        "and closing"
+    )
+)
+def circuit_logged(caplog, worker_deps, system_id):
+    lines = [
+        (record.created, json.loads(record.getMessage()))
+        for record in caplog.records
+        if record.name == pipeline.WORKER_LOGGER and record.getMessage().startswith('{"event": "circuit_')
+    ]
+    events = [line["event"] for _, line in lines if line["external_system_id"] == system_id]
+    assert events[0] == "circuit_opened" and events[-2:] == ["circuit_probe", "circuit_closed"], events
+    assert events[1:-2] == ["circuit_probe", "circuit_reopened"] * ((len(events) - 3) // 2), events
+    probes = [created for created, line in lines if line["event"] == "circuit_probe"]
+    assert len(probes) >= 3, events
+    policy = worker_deps.circuit
+    for number, (earlier, later) in enumerate(zip(probes, probes[1:], strict=False), 1):
+        wait = min(policy.max_probe_seconds, policy.first_probe_seconds * 2**number)
+        assert later - earlier >= wait - CLOCK_SLACK, (number, later - earlier)

@@ -17,12 +17,22 @@ from urllib3.exceptions import NewConnectionError
 
 from adapters.ccd.settings import CcdSettings, ServiceTotp
 from application.ccd import CcdCase, CcdFailure, CcdGateway
+from domain.failures import FailureKind, kind_of_status
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _DENIED_STATUSES = frozenset({401, 403})
 _DENIED = object()  # what _send returns for a denial the caller will retry
 _DIGITS = re.compile(r"[0-9]+")
+# What to fix when a service refuses a request for good, and the variable naming it.
+_FIX = {
+    "auth": "check CCD_MICROSERVICE_ID and CCD_MICROSERVICE_SECRET",
+    "idam": "check CCD_SIDAM_USERNAME and CCD_SIDAM_PASSWORD",
+    "data store": (
+        "check the external system's case_type_id and CCD_JURISDICTION_ID, and that the exporting user may search them"
+    ),
+}
+_URL_VARIABLE = {"auth": "CCD_AUTH_BASE_URL", "idam": "CCD_IDAM_BASE_URL", "data store": "CCD_DATA_STORE_BASE_URL"}
 
 
 class _Unexpected(ValueError):
@@ -139,7 +149,9 @@ class HttpCcdGateway(CcdGateway):
         """The one place where requests meets CCD: every fault leaves as a CcdFailure.
 
         Messages name the service and the purpose, never the URL's query, a token or a
-        credential; a 401/403 is returned as _DENIED when `denial_is_answer`.
+        credential; a 401/403 is returned as _DENIED when `denial_is_answer`. Failures
+        are transient or permanent as `domain.failures` sorts them; a permanent one's
+        message says what to fix.
         """
         try:
             reply = self._session().request(
@@ -148,7 +160,7 @@ class HttpCcdGateway(CcdGateway):
             if denial_is_answer and reply.status_code in _DENIED_STATUSES:
                 return _DENIED  # type: ignore[return-value]
             if not 200 <= reply.status_code < 300:
-                raise CcdFailure(f"CCD {call.service} answered {reply.status_code} to the {call.purpose}")
+                raise _status_failure(call, reply.status_code)
             return read(reply)
         except requests.ConnectTimeout as error:
             raise CcdFailure(
@@ -161,11 +173,9 @@ class HttpCcdGateway(CcdGateway):
         except requests.ConnectionError as error:
             raise CcdFailure(f"{_connection_fault(error)} CCD {call.service} ({call.purpose})") from error
         except requests.JSONDecodeError as error:
-            raise CcdFailure(
-                f"CCD {call.service} answered the {call.purpose} with something other than JSON"
-            ) from error
+            raise _broken_api(call, "something other than JSON") from error
         except _Unexpected as error:
-            raise CcdFailure(f"CCD {call.service} answered the {call.purpose} with {error}") from error
+            raise _broken_api(call, str(error)) from error
         except requests.RequestException as error:
             raise CcdFailure(f"the {call.purpose} at CCD {call.service} failed: {type(error).__name__}") from error
 
@@ -177,6 +187,25 @@ class HttpCcdGateway(CcdGateway):
             with self._sessions_lock:
                 self._sessions.add(session)
         return session
+
+
+def _status_failure(call: _Call, status: int) -> CcdFailure:
+    kind = kind_of_status(status)
+    if kind is FailureKind.TRANSIENT:
+        return CcdFailure(f"CCD {call.service} answered {status} to the {call.purpose}")
+    return CcdFailure(
+        f"CCD {call.service} refused the {call.purpose} with {status}, which retrying cannot fix: "
+        f"{_FIX[call.service]}, then retry the export",
+        FailureKind.PERMANENT,
+    )
+
+
+def _broken_api(call: _Call, what: str) -> CcdFailure:
+    return CcdFailure(
+        f"CCD {call.service} answered the {call.purpose} with {what}, which breaks CCD's API: check that "
+        f"{_URL_VARIABLE[call.service]} is CCD's {call.service}, not a proxy or another service, then retry the export",
+        FailureKind.PERMANENT,
+    )
 
 
 def _environment_settings(base_url: str) -> dict[str, Any]:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import threading
 
 from application.ccd import CcdCase, CcdFailure, CcdGateway
+from domain.failures import FailureKind
+
+OUTAGE_MESSAGE = "could not connect to CCD auth (service token lease)"
 
 
 class InMemoryCcdGateway(CcdGateway):
     def __init__(self) -> None:
         self.cases: dict[tuple[str, str], list[CcdCase]] = {}
-        self.failures: list[str] = []
+        self.failures: list[CcdFailure] = []
         self.calls: list[tuple[str, str]] = []
+        self.down = False  # while set, every call fails as if CCD refused connections
         self._lock = threading.Lock()
 
     def add_case(
@@ -21,14 +25,16 @@ class InMemoryCcdGateway(CcdGateway):
         self.cases.setdefault((case_type_id, case_number), []).insert(0, case)
         return case
 
-    def fail_next(self, *messages: str) -> None:
+    def fail_next(self, *messages: str, kind: FailureKind = FailureKind.TRANSIENT) -> None:
         """The next calls fail with these messages, one each."""
-        self.failures.extend(messages)
+        self.failures.extend(CcdFailure(message, kind) for message in messages)
 
     def find_latest_case(self, case_type_id: str, case_number: str) -> CcdCase | None:
         with self._lock:
             self.calls.append((case_type_id, case_number))
+            if self.down:
+                raise CcdFailure(OUTAGE_MESSAGE)
             if self.failures:
-                raise CcdFailure(self.failures.pop(0))
+                raise self.failures.pop(0)
         found = self.cases.get((case_type_id, case_number))
         return found[0] if found else None

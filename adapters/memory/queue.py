@@ -1,11 +1,13 @@
-"""The in-memory export queue and offices, with the same claim rules as the SQL one."""
+"""The in-memory export queue, circuits and offices, with the same rules as the SQL ones."""
 
 from __future__ import annotations
 
 import attrs
 
 from adapters.memory.store import InMemoryStore, Work
-from application.ports import ClaimedExport, ExportQueue, OfficeRepository
+from application.operations_ports import SystemControl
+from application.ports import CircuitBreakers, ClaimedExport, ExportQueue, OfficeRepository
+from domain.circuits import Circuit, CircuitState, start_probe
 from domain.exports import ExportState, Progress, ProgressReport
 
 _WAITING = (ExportState.QUEUED, ExportState.ERRORING)
@@ -18,7 +20,7 @@ class InMemoryExportQueue(ExportQueue):
     def _work(self, export_id: int) -> Work:
         return self.store.work.get(export_id, Work())
 
-    def _is_due(self, export_id, now) -> bool:
+    def is_due(self, export_id, now) -> bool:
         export, work = self.store.exports[export_id], self._work(export_id)
         if export.command_uuid is None:  # queued by the Rails side, not by this service
             return False
@@ -26,10 +28,21 @@ class InMemoryExportQueue(ExportQueue):
             return work.next_attempt_at is None or work.next_attempt_at <= now
         return export.state is ExportState.IN_PROGRESS and work.claimed_until is not None and work.claimed_until < now
 
-    def claim_due(self, now, limit, claimed_until, claim_token) -> list[ClaimedExport]:
-        due = [export_id for export_id in sorted(self.store.exports) if self._is_due(export_id, now)][:limit]
+    def _held(self, export_id: int) -> bool:
+        """Its system is paused or its circuit is not closed."""
+        control = self.store.system_controls.get(self.store.exports[export_id].external_system_id)
+        return control is not None and (control.paused_at is not None or control.circuit_state != CircuitState.CLOSED)
+
+    def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=()) -> list[ClaimedExport]:
+        due = [export_id for export_id in sorted(self.store.exports) if self.is_due(export_id, now)]
+        probes = [
+            next(export_id for export_id in due if self.store.exports[export_id].external_system_id == system_id)
+            for system_id in probe_systems
+            if any(self.store.exports[export_id].external_system_id == system_id for export_id in due)
+        ]
+        chosen = (probes + [export_id for export_id in due if not self._held(export_id)])[:limit]
         claims = []
-        for export_id in due:
+        for export_id in chosen:
             work = attrs.evolve(
                 self._work(export_id),
                 attempts=self._work(export_id).attempts + 1,
@@ -37,10 +50,26 @@ class InMemoryExportQueue(ExportQueue):
                 claimed_until=claimed_until,
             )
             self.store.work[export_id] = work
-            claims.append(self._claim(export_id, work))
+            claims.append(self._claim(export_id, work, probe=export_id in probes))
         return claims
 
-    def _claim(self, export_id: int, work: Work) -> ClaimedExport:
+    def cancel_requested_by(self, export_id) -> str | None:
+        return self._work(export_id).cancel_requested_by
+
+    def make_due(self, system_id, now) -> int:
+        waiting = [
+            export_id
+            for export_id, export in self.store.exports.items()
+            if export.external_system_id == system_id
+            and export.command_uuid is not None
+            and export.state in _WAITING
+            and (self._work(export_id).next_attempt_at or now) > now
+        ]
+        for export_id in waiting:
+            self.store.work[export_id] = attrs.evolve(self._work(export_id), next_attempt_at=now)
+        return len(waiting)
+
+    def _claim(self, export_id: int, work: Work, probe: bool) -> ClaimedExport:
         export = self.store.exports[export_id]
         system = self.store.external_systems[export.external_system_id]
         return ClaimedExport(
@@ -50,18 +79,28 @@ class InMemoryExportQueue(ExportQueue):
             response_id=export.resource_id,
             case_number=self.store.case_numbers[export.resource_id],
             external_system_id=system.id,
+            external_system_reference=system.reference,
             case_type_id=system.configuration("case_type_id"),
             response_remote_office=system.response_remote_office,
             progress=Progress(export.state, export.percent_complete, export.message, export.external_data),
+            probe=probe,
         )
 
-    def record(self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False) -> bool:
-        if self._work(export_id).claim_token != claim_token:
+    def record(
+        self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False, charged=True
+    ) -> bool:
+        work = self._work(export_id)
+        if work.claim_token != claim_token:
             return False
         self._store(export_id, report, progress)
         if release:
             self.store.work[export_id] = attrs.evolve(
-                self._work(export_id), claim_token=None, claimed_until=None, next_attempt_at=next_attempt_at
+                work,
+                claim_token=None,
+                claimed_until=None,
+                next_attempt_at=next_attempt_at,
+                cancel_requested_by=None,
+                attempts=work.attempts if charged else work.attempts - 1,
             )
         return True
 
@@ -89,6 +128,54 @@ class InMemoryExportQueue(ExportQueue):
             external_data=progress.external_data,
             events=(*export.events, report.as_event()),
         )
+
+
+class InMemoryCircuitBreakers(CircuitBreakers):
+    def __init__(self, store: InMemoryStore):
+        self.store = store
+        self.queue = InMemoryExportQueue(store)
+
+    def circuit(self, system_id) -> Circuit:
+        control = self.store.system_controls.get(system_id)
+        return Circuit() if control is None else circuit_of(control)
+
+    def save(self, system_id, circuit, now) -> None:
+        control = self.store.system_controls.get(system_id, SystemControl(updated_at=now))
+        self.store.system_controls[system_id] = attrs.evolve(
+            control,
+            updated_at=now,
+            circuit_state=circuit.state.value,
+            consecutive_failures=circuit.consecutive_failures,
+            circuit_opened_at=circuit.opened_at,
+            next_probe_at=circuit.next_probe_at,
+            probe_interval_seconds=circuit.probe_interval_seconds,
+            last_failure=circuit.last_failure,
+        )
+
+    def start_probes(self, now, hold_until) -> list[int]:
+        due_systems = {
+            self.store.exports[export_id].external_system_id
+            for export_id in self.store.exports
+            if self.queue.is_due(export_id, now)
+        }
+        probes = []
+        for system_id, control in sorted(self.store.system_controls.items()):
+            probing = start_probe(circuit_of(control), now, hold_until)
+            if probing is not None and control.paused_at is None and system_id in due_systems:
+                self.save(system_id, probing, now)
+                probes.append(system_id)
+        return probes
+
+
+def circuit_of(control: SystemControl) -> Circuit:
+    return Circuit(
+        state=CircuitState(control.circuit_state),
+        consecutive_failures=control.consecutive_failures,
+        opened_at=control.circuit_opened_at,
+        next_probe_at=control.next_probe_at,
+        probe_interval_seconds=control.probe_interval_seconds,
+        last_failure=control.last_failure,
+    )
 
 
 class InMemoryOfficeRepository(OfficeRepository):

@@ -7,7 +7,7 @@ import copy
 import attrs
 
 from adapters.memory.operations import InMemoryExportActions, InMemorySystemControls
-from adapters.memory.queue import InMemoryExportQueue, InMemoryOfficeRepository
+from adapters.memory.queue import InMemoryCircuitBreakers, InMemoryExportQueue, InMemoryOfficeRepository
 from adapters.memory.repositories import (
     InMemoryCommandFacts,
     InMemoryCommandLog,
@@ -32,6 +32,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.exports = InMemoryExportRepository(self._working)
         self.commands = InMemoryCommandLog(self._working)
         self.queue = InMemoryExportQueue(self._working)
+        self.circuits = InMemoryCircuitBreakers(self._working)
         self.offices = InMemoryOfficeRepository(self._working)
         self.actions = InMemoryExportActions(self._working)
         self.controls = InMemorySystemControls(self._working)

@@ -3,7 +3,9 @@
 Only exports this service queued (they name its command) are claimed, and so changed:
 the Rails side's own exports, whatever their state, are its exporter's business.
 On PostgreSQL, claims lock rows with FOR UPDATE SKIP LOCKED, so workers on many
-machines never take the same export. On SQLite every write transaction begins
+machines never take the same export. Exports of a paused system, or of one whose
+circuit breaker is not closed, are skipped by the claims but for one probe, which a
+conditional UPDATE of the system's control row hands to one worker only. On SQLite every write transaction begins
 IMMEDIATE (see engine.py): one writer at a time, which makes the claim just as safe.
 Statements are built once, with bound parameters (see repositories.py for why).
 """
@@ -21,11 +23,13 @@ from adapters.sql.tables import (
     external_systems,
     offices,
     responses,
+    system_controls,
 )
 from application.ports import ClaimedExport, ExportQueue, OfficeRepository
+from domain.circuits import CircuitState
 from domain.exports import RESPONSE, ExportState, Progress, ProgressReport
 
-_NOW = sa.bindparam("now", type_=exports.c.next_attempt_at.type)
+NOW = sa.bindparam("now", type_=exports.c.next_attempt_at.type)
 _IDS = sa.bindparam("ids", expanding=True)
 
 
@@ -37,17 +41,46 @@ def _state_in(*states: str) -> sa.ColumnElement[bool]:
 _OWNED = exports.c.command_uuid.is_not(None)  # tables.OWNED
 _WAITING = sa.and_(
     _state_in(ExportState.QUEUED.value, ExportState.ERRORING.value),
-    sa.or_(exports.c.next_attempt_at.is_(None), exports.c.next_attempt_at <= _NOW),
+    sa.or_(exports.c.next_attempt_at.is_(None), exports.c.next_attempt_at <= NOW),
 )
-_ABANDONED = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until < _NOW)
-_DUE = (
-    sa.select(exports.c.id)
-    # The first two terms are ix_exports_due's predicate: they let the query read that index.
-    # They also keep the worker to the exports this service queued: never the Rails side's.
-    .where(_OWNED, _state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
-    .order_by(exports.c.next_attempt_at, exports.c.id)
-    .limit(sa.bindparam("limit"))
-    .with_for_update(skip_locked=True)
+_ABANDONED = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until < NOW)
+# The first two terms are ix_exports_due's predicate: they let the query read that index.
+# They also keep the worker to the exports this service queued: never the Rails side's.
+IS_DUE = sa.and_(_OWNED, _state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
+# A literal, not a bound parameter: the statement is compiled once, whole (see the top).
+NOT_CLOSED = system_controls.c.circuit_state != sa.literal_column(repr(CircuitState.CLOSED.value))
+# Looked up by primary key for each due export read from the index: the index still
+# gives the order, so the claim neither sorts nor scans the table.
+_HELD_BY_CONTROLS = sa.exists().where(
+    system_controls.c.external_system_id == exports.c.external_system_id,
+    sa.or_(system_controls.c.paused_at.is_not(None), NOT_CLOSED),
+)
+
+
+def _due(*terms: sa.ColumnElement[bool]) -> sa.Select:
+    return (
+        sa.select(exports.c.id)
+        .where(IS_DUE, *terms)
+        .order_by(exports.c.next_attempt_at, exports.c.id)
+        .limit(sa.bindparam("limit"))
+        .with_for_update(skip_locked=True, of=exports)
+    )
+
+
+_DUE = _due(~_HELD_BY_CONTROLS)
+_DUE_PROBE = _due(exports.c.external_system_id == sa.bindparam("system_id"))
+_CANCEL_REQUESTED = (
+    sa.select(exports.c.cancel_requested_by).where(exports.c.id == sa.bindparam("export_id")).with_for_update()
+)
+_MAKE_DUE = (
+    sa.update(exports)
+    .where(
+        exports.c.external_system_id == sa.bindparam("system_id"),
+        _OWNED,
+        _state_in(ExportState.QUEUED.value, ExportState.ERRORING.value),
+        exports.c.next_attempt_at > NOW,
+    )
+    .values(next_attempt_at=NOW)
 )
 _CLAIM = (
     sa.update(exports)
@@ -73,6 +106,7 @@ _CLAIM_COLUMNS = [
     exports.c.resource_id.label("response_id"),
     responses.c.case_number,
     exports.c.external_system_id,
+    external_systems.c.reference.label("external_system_reference"),
     _CASE_TYPE.label("case_type_id"),
     external_systems.c.response_remote_office,
 ]
@@ -94,15 +128,21 @@ _PROGRESS_VALUES = {
 _RECORD = sa.update(exports).where(exports.c.id == sa.bindparam("export_id")).values(**_PROGRESS_VALUES)
 # Fenced: only the holder of the claim records; a lost claim updates no row.
 _RECORD_HELD = _RECORD.where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
+# Ending the attempt consumes a cancel asked for while it ran: the events say who asked.
 _RECORD_HELD_AND_RELEASE = _RECORD_HELD.values(
-    claim_token=None, claimed_until=None, next_attempt_at=sa.bindparam("next_attempt_at", type_=_NOW.type)
+    claim_token=None,
+    claimed_until=None,
+    next_attempt_at=sa.bindparam("next_attempt_at", type_=NOW.type),
+    cancel_requested_by=None,
 )
+# An attempt the circuit's outage is to blame for is given back.
+_RECORD_HELD_AND_RELEASE_UNCHARGED = _RECORD_HELD_AND_RELEASE.values(attempts=exports.c.attempts - 1)
 _RECORD_EVENT = sa.insert(export_events)
 # An ended claim: no token to record under, and expired, so the next claim takes the export.
 _RELEASE = (
     sa.update(exports)
     .where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
-    .values(claim_token=None, claimed_until=_NOW)
+    .values(claim_token=None, claimed_until=NOW)
 )
 _RELEASE_SOME = _RELEASE.where(exports.c.id.in_(_IDS))
 _CODES_BY_NAME = sa.select(offices.c.name, offices.c.code)
@@ -117,26 +157,50 @@ class SqlAlchemyExportQueue(ExportQueue):
     def __init__(self, connection: sa.Connection):
         self.connection = connection
 
-    def claim_due(self, now, limit, claimed_until, claim_token) -> list[ClaimedExport]:
-        ids = list(self.connection.scalars(_DUE, {"now": now, "limit": limit}))
+    def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=()) -> list[ClaimedExport]:
+        probes = [
+            export_id
+            for system_id in probe_systems
+            for export_id in self.connection.scalars(_DUE_PROBE, {"now": now, "limit": 1, "system_id": system_id})
+        ][:limit]
+        ids = probes + (
+            list(self.connection.scalars(_DUE, {"now": now, "limit": limit - len(probes)}))
+            if limit > len(probes)
+            else []
+        )
         if not ids:
             return []
         self.connection.execute(_CLAIM, {"ids": ids, "token": claim_token, "until": claimed_until})
         rows = self.connection.execute(_CLAIMED, {"ids": ids}).mappings()
         return [
             ClaimedExport(
-                claim_token=claim_token, **{name: row[name] for name in _CLAIM_FIELDS}, progress=_progress(row)
+                claim_token=claim_token,
+                **{name: row[name] for name in _CLAIM_FIELDS},
+                progress=_progress(row),
+                probe=row["export_id"] in probes,
             )
             for row in rows
         ]
 
-    def record(self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False) -> bool:
+    def cancel_requested_by(self, export_id) -> str | None:
+        return self.connection.scalar(_CANCEL_REQUESTED, {"export_id": export_id})
+
+    def make_due(self, system_id, now) -> int:
+        return self.connection.execute(_MAKE_DUE, {"system_id": system_id, "now": now}).rowcount
+
+    def record(
+        self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False, charged=True
+    ) -> bool:
         parameters = {
             **_progress_values(export_id, progress, now),
             "token": claim_token,
             "next_attempt_at": next_attempt_at,
         }
-        updated = self.connection.execute(_RECORD_HELD_AND_RELEASE if release else _RECORD_HELD, parameters)
+        if not release:
+            statement = _RECORD_HELD
+        else:
+            statement = _RECORD_HELD_AND_RELEASE if charged else _RECORD_HELD_AND_RELEASE_UNCHARGED
+        updated = self.connection.execute(statement, parameters)
         if updated.rowcount != 1:
             return False
         self.connection.execute(_RECORD_EVENT, _event_values(export_id, report, now))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from adapters.sql import operations, queue, repositories
+from adapters.sql import circuits, operations, queue, repositories
 from adapters.sql.errors import translate, translating
 from application.ports import UnitOfWork
 
@@ -31,6 +31,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.exports = repositories.SqlAlchemyExportRepository(self.connection)
         self.commands = repositories.SqlAlchemyCommandLog(self.connection)
         self.queue = queue.SqlAlchemyExportQueue(self.connection)
+        self.circuits = circuits.SqlAlchemyCircuitBreakers(self.connection)
         self.offices = queue.SqlAlchemyOfficeRepository(self.connection)
         self.actions = operations.SqlAlchemyExportActions(self.connection)
         self.controls = operations.SqlAlchemySystemControls(self.connection)

@@ -31,6 +31,8 @@ def remove_external_system(connection: sa.Connection, system_id: int) -> None:
     _delete_exports(connection, tables.exports.c.external_system_id == system_id)
     configurations = tables.external_system_configurations
     connection.execute(sa.delete(configurations).where(configurations.c.external_system_id == system_id))
+    controls = tables.system_controls  # its pause and circuit breaker, which an earlier run may have opened
+    connection.execute(sa.delete(controls).where(controls.c.external_system_id == system_id))
     connection.execute(sa.delete(tables.external_systems).where(tables.external_systems.c.id == system_id))
 
 
@@ -169,3 +171,9 @@ def office_of_response(connection: sa.Connection, response_id: int) -> tuple[int
     )
     row = connection.execute(query).first()
     return None if row is None else (row.code, row.name)
+
+
+def circuit_of(connection: sa.Connection, system_id: int) -> sa.Row | None:
+    """The system's control row: its circuit breaker (None: closed, never failed)."""
+    controls = tables.system_controls
+    return connection.execute(sa.select(controls).where(controls.c.external_system_id == system_id)).first()

@@ -9,6 +9,7 @@ with retries takes well under a second.
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ CONCURRENCY = 2
 POLL_SECONDS = 0.05
 FINAL_WITHIN = 10.0  # seconds before "the worker runs until every export is final" gives up
 FINAL_STATES = ("complete", "failed")
+WORKER_LOGGER = "export_responses.worker"
 ACCEPT_JSON = {"Accept": "application/json"}
 
 
@@ -71,6 +73,17 @@ def run_until_final(deps: ExportWorkDeps, engine: sa.Engine, command_uuid: str) 
         if time.monotonic() > deadline:
             raise AssertionError(f"not final after {FINAL_WITHIN:g} s ({runs} worker runs): {states}")
         time.sleep(POLL_SECONDS)
+
+
+def run_for(deps: ExportWorkDeps, seconds: float) -> None:
+    """Run the worker for `seconds`, then stop it as SIGTERM would: it finishes what it holds."""
+    worker = Worker(deps, concurrency=CONCURRENCY, poll_seconds=POLL_SECONDS)
+    thread = threading.Thread(target=worker.run, name="scenario-worker")
+    thread.start()
+    time.sleep(seconds)
+    worker.stop()
+    thread.join(FINAL_WITHIN)
+    assert not thread.is_alive(), f"the worker did not stop within {FINAL_WITHIN:g} s"
 
 
 def get_json(client, path: str) -> dict:

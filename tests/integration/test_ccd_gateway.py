@@ -13,6 +13,7 @@ from adapters.ccd.http_gateway import HttpCcdGateway
 from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
 from application.ccd import CcdCase, CcdFailure, CcdGateway
+from domain.failures import FailureKind
 from tests.concurrency import run_together
 
 CASE_TYPE = "ET_EnglandWales"
@@ -42,6 +43,11 @@ def logins(fake: FakeCcd) -> list[int]:
 
 
 def failure_of(gateway: CcdGateway, fake: FakeCcd, number: str = NUMBER) -> str:
+    return str(raised(gateway, fake, number))
+
+
+def raised(gateway: CcdGateway, fake: FakeCcd, number: str = NUMBER) -> CcdFailure:
+    """The failure the gateway raised, checked to hold no secret, token nor query."""
     with pytest.raises(CcdFailure) as caught:
         gateway.find_latest_case(CASE_TYPE, number)
     message = str(caught.value)
@@ -51,9 +57,9 @@ def failure_of(gateway: CcdGateway, fake: FakeCcd, number: str = NUMBER) -> str:
         for name, value in request.headers.items()
         if name in ("authorization", "serviceauthorization")
     }
-    for secret in (fake.password, fake.microservice_secret, *tokens, number, "ethosCaseReference", "?"):
+    for secret in (fake.password, fake.microservice_secret, *tokens, number, "ethosCaseReference", "?", "http"):
         assert secret not in message
-    return message
+    return caught.value
 
 
 # -- finding cases ---------------------------------------------------------------------
@@ -147,12 +153,16 @@ def test_threads_denied_together_share_one_fresh_login(fake, gateway):
     assert logins(fake) == [2, 2, 2]
 
 
-def test_a_second_denial_is_a_failure(fake, gateway):
+def test_a_second_denial_is_a_transient_failure(fake, gateway):
     fake.fail_next("data", [401, 403])
 
-    message = failure_of(gateway, fake)
+    failure = raised(gateway, fake)
 
-    assert message == "CCD data store answered 403 to the case search after a fresh login"
+    # Credentials may be being rotated: worth another attempt, and counted by the circuit.
+    assert (str(failure), failure.kind) == (
+        "CCD data store answered 403 to the case search after a fresh login",
+        FailureKind.TRANSIENT,
+    )
     assert fake.calls_to("/data_store") == 2
     assert logins(fake) == [2, 2, 2]
 
@@ -177,28 +187,59 @@ def test_a_failed_login_is_a_failure_and_the_next_call_logs_in_again(fake, gatew
 
 def test_a_wrong_password_is_a_failure_that_does_not_show_it(fake):
     gateway = gateway_for(fake, sidam_password="not-the-password")
-    assert failure_of(gateway, fake) == "CCD idam answered 401 to the user login"
+    failure = raised(gateway, fake)
+    assert (str(failure), failure.kind) == ("CCD idam answered 401 to the user login", FailureKind.TRANSIENT)
     assert "not-the-password" not in repr(gateway.settings)
 
 
 # -- other failures: never retried -----------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [500, 502, 504, 409, 422, 429])
-def test_an_error_status_is_a_failure_without_a_retry(fake, gateway, status):
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])
+def test_an_error_status_worth_retrying_is_a_transient_failure_without_a_retry(fake, gateway, status):
     fake.fail_next("data", [status])
 
-    message = failure_of(gateway, fake)
+    failure = raised(gateway, fake)
 
-    assert message == f"CCD data store answered {status} to the case search"
+    assert (str(failure), failure.kind) == (
+        f"CCD data store answered {status} to the case search",
+        FailureKind.TRANSIENT,
+    )
     assert fake.calls_to("/data_store") == 1
     assert logins(fake) == [1, 1, 1]
 
 
-def test_an_answer_that_is_not_a_list_of_cases_is_a_failure(fake, gateway):
+@pytest.mark.parametrize("status", [400, 404, 409, 422])
+def test_a_refusal_retrying_cannot_fix_is_a_permanent_failure_that_says_what_to_fix(fake, gateway, status):
+    fake.fail_next("data", [status])
+
+    failure = raised(gateway, fake)
+
+    assert failure.kind is FailureKind.PERMANENT
+    assert str(failure) == (
+        f"CCD data store refused the case search with {status}, which retrying cannot fix: check the external "
+        "system's case_type_id and CCD_JURISDICTION_ID, and that the exporting user may search them, "
+        "then retry the export"
+    )
+    assert fake.calls_to("/data_store") == 1
+
+
+def test_a_refused_login_names_the_settings_to_check(fake, gateway):
+    fake.fail_next("token", [400])
+    failure = raised(gateway, fake)
+    assert failure.kind is FailureKind.PERMANENT
+    assert "check CCD_MICROSERVICE_ID and CCD_MICROSERVICE_SECRET, then retry the export" in str(failure)
+
+
+def test_an_answer_that_is_not_a_list_of_cases_breaks_the_api_a_permanent_failure(fake, gateway):
     fake.fail_next("data", [200])  # the fake's injected body is an object
-    message = failure_of(gateway, fake)
-    assert message == "CCD data store answered the case search with something other than a list of cases"
+    failure = raised(gateway, fake)
+    assert failure.kind is FailureKind.PERMANENT
+    assert str(failure) == (
+        "CCD data store answered the case search with something other than a list of cases, which breaks CCD's "
+        "API: check that CCD_DATA_STORE_BASE_URL is CCD's data store, not a proxy or another service, "
+        "then retry the export"
+    )
 
 
 def test_a_slow_answer_is_a_failure_after_the_read_timeout(fake):
@@ -207,10 +248,13 @@ def test_a_slow_answer_is_a_failure_after_the_read_timeout(fake):
     fake.delay_next(3, stage="data")
 
     started = time.monotonic()
-    message = failure_of(gateway, fake)
+    failure = raised(gateway, fake)
 
     assert time.monotonic() - started < 1.5
-    assert message == "CCD did not answer within 0.3 s (data store, case search)"
+    assert (str(failure), failure.kind) == (
+        "CCD did not answer within 0.3 s (data store, case search)",
+        FailureKind.TRANSIENT,
+    )
     assert fake.calls_to("/data_store") == 2
 
 
@@ -225,7 +269,8 @@ def test_refused_connections_are_a_failure_until_ccd_listens_again(fake, gateway
     gateway.find_latest_case(CASE_TYPE, NUMBER)  # leaves a kept-alive connection in the pool
     fake.refuse_connections()
 
-    assert failure_of(gateway, fake) == "could not connect to CCD data store (case search)"
+    failure = raised(gateway, fake)
+    assert (str(failure), failure.kind) == ("could not connect to CCD data store (case search)", FailureKind.TRANSIENT)
 
     fake.accept_connections()
     assert gateway.find_latest_case(CASE_TYPE, NUMBER).managing_office == "Leeds"

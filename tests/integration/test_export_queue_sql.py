@@ -2,84 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-import uuid
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
-from adapters.clock import FixedClock
-from adapters.memory.ccd import InMemoryCcdGateway
 from adapters.sql import tables
 from adapters.sql.queue import _DUE
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
-from application.export_responses import ExportResponsesDeps, export_responses
-from domain.commands import ExportResponses
+from application.carry_out_exports import carry_out, claim_due_exports
 from domain.exports import ExportState
-from domain.retries import RetrySchedule
-from tests.builders import NOW, add_external_system, add_responses, counting_statements
+from tests.builders import NOW, counting_statements
 from tests.concurrency import run_together
-
-
-@pytest.fixture
-def clock():
-    return FixedClock(NOW + timedelta(hours=1))
-
-
-@pytest.fixture
-def ccd():
-    return InMemoryCcdGateway()
-
-
-@pytest.fixture
-def deps(engine, ccd, clock):
-    with engine.begin() as connection:
-        add_external_system(connection, 43)
-        add_external_system(connection, 60, reference="reform", response_remote_office=True)
-        connection.execute(
-            sa.insert(tables.external_system_configurations),
-            [
-                {
-                    "external_system_id": system_id,
-                    "key": "case_type_id",
-                    "value": "ET_Test",
-                    "can_read": True,
-                    "can_write": True,
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                }
-                for system_id in (43, 60)
-            ],
-        )
-        add_responses(connection, range(1, 41))
-    counter = itertools.count()
-    return ExportWorkDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
-        ccd=ccd,
-        clock=clock,
-        new_uuid=lambda: str(uuid.UUID(int=next(counter))),
-        retries=RetrySchedule((10.0,)),
-        claim_seconds=60,
-        pause=lambda seconds: None,
-    )
-
-
-def queue(deps, ids, system_id=43):
-    command_deps = ExportResponsesDeps(deps.unit_of_work, deps.clock, lambda: str(uuid.uuid4()))
-    assert export_responses(ExportResponses(str(uuid.uuid4()), system_id, tuple(ids)), command_deps).accepted
-
-
-def export_rows(engine):
-    with engine.connect() as connection:
-        return connection.execute(sa.select(tables.exports).order_by(tables.exports.c.resource_id)).mappings().all()
-
-
-def event_states(engine, export_id):
-    with engine.connect() as connection:
-        query = sa.select(tables.export_events.c.state).where(tables.export_events.c.export_id == export_id)
-        return list(connection.scalars(query.order_by(tables.export_events.c.id)))
+from tests.integration.worker_support import event_states, export_rows, queue
 
 
 def test_a_queued_export_is_claimed_carried_out_and_completed(engine, deps, ccd):
@@ -92,7 +25,7 @@ def test_a_queued_export_is_claimed_carried_out_and_completed(engine, deps, ccd)
         "ET_Test",
         1,
     )
-    assert carry_out(claim, deps) is ExportState.COMPLETE
+    assert carry_out(claim, deps).state is ExportState.COMPLETE
     (row,) = export_rows(engine)
     assert (row.state, row.percent_complete, row.message, row.claim_token) == (
         "complete",
@@ -113,13 +46,13 @@ def test_failures_are_scheduled_and_retried_when_due(engine, deps, ccd, clock):
     queue(deps, [1])
     ccd.fail_next("CCD data store answered 502 to the case search", "again")
     (claim,) = claim_due_exports(deps, limit=5)
-    assert carry_out(claim, deps) is ExportState.ERRORING
+    assert carry_out(claim, deps).state is ExportState.ERRORING
     (row,) = export_rows(engine)
     assert row.external_data == {"error": {"message": "CCD data store answered 502 to the case search"}}
     assert claim_due_exports(deps, limit=5) == []
     clock.at += timedelta(seconds=10)
     (retry,) = claim_due_exports(deps, limit=5)
-    assert carry_out(retry, deps) is ExportState.FAILED
+    assert carry_out(retry, deps).state is ExportState.FAILED
     (row,) = export_rows(engine)
     assert (row.state, row.attempts) == ("failed", 2)
     assert event_states(engine, row.id) == ["queued", "in_progress", "erroring", "in_progress", "erroring", "failed"]
@@ -130,8 +63,8 @@ def test_an_expired_claim_is_taken_over_and_the_late_result_dropped(engine, deps
     (abandoned,) = claim_due_exports(deps, limit=5)
     clock.at += timedelta(seconds=61)
     (reclaimed,) = claim_due_exports(deps, limit=5)
-    assert carry_out(reclaimed, deps) is ExportState.COMPLETE
-    assert carry_out(abandoned, deps) is None
+    assert carry_out(reclaimed, deps).state is ExportState.COMPLETE
+    assert carry_out(abandoned, deps).state is None
     (row,) = export_rows(engine)
     assert event_states(engine, row.id).count("complete") == 1
 
@@ -182,7 +115,7 @@ def test_a_retried_export_is_claimed_with_the_progress_its_error_left(engine, de
     queue(deps, [1])
     ccd.fail_next("CCD data store answered 502 to the case search")
     (claim,) = claim_due_exports(deps, limit=1)
-    assert carry_out(claim, deps) is ExportState.ERRORING
+    assert carry_out(claim, deps).state is ExportState.ERRORING
     clock.at += timedelta(seconds=10)
     (again,) = claim_due_exports(deps, limit=1)
     assert (again.attempt, again.progress.state) == (2, ExportState.IN_PROGRESS)
@@ -199,10 +132,16 @@ def test_claims_read_the_index_of_pending_exports_not_every_export(engine, deps)
         if engine.dialect.name == "sqlite":
             values = [parameters[name] for name in compiled.positiontup]
             plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", tuple(values))]
-            assert plan == ["SEARCH exports USING INDEX ix_exports_due (resource_type=?)"]  # in order: no sort
+            # In the index's order (no sort); each export's system looked up by its key, for a pause or an open circuit.
+            assert plan == [
+                "SEARCH exports USING INDEX ix_exports_due (resource_type=?)",
+                "CORRELATED SCALAR SUBQUERY 1",
+                "SEARCH export_responses_system_controls USING INTEGER PRIMARY KEY (rowid=?)",
+            ]
         else:
             # The tables are tiny: without these PostgreSQL would rightly scan them whole.
             connection.exec_driver_sql("SET enable_seqscan = off")
             connection.exec_driver_sql("SET enable_bitmapscan = off")
             plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", parameters))
             assert "Index Scan using ix_exports_due on exports" in plan and "Sort" not in plan, plan
+            assert "Seq Scan" not in plan and "export_responses_system_controls_pkey" in plan, plan

@@ -2,84 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import attrs
 import pytest
 
-from adapters.clock import FixedClock
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from adapters.memory.ccd import InMemoryCcdGateway
-from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports
+from adapters.memory import InMemoryUnitOfWork
+from application.carry_out_exports import carry_out, claim_due_exports
 from application.ports import StoreUnavailable
-from domain.exports import ExportState, queue_response_export
-from domain.external_systems import Configuration, ExternalSystem
-from domain.retries import RetrySchedule
-
-START = datetime(2026, 1, 1, tzinfo=UTC)
-MANCHESTER = ExternalSystem(
-    43,
-    "CCD Manchester",
-    "ccd_manchester",
-    export_responses=True,
-    configurations=(
-        Configuration("case_type_id", "Manchester_Dev"),
-        Configuration("password", "hunter2", can_read=False),
-    ),
-)
-
-
-@pytest.fixture
-def store():
-    store = InMemoryStore()
-    store.external_systems[43] = MANCHESTER
-    store.external_systems[60] = attrs.evolve(MANCHESTER, id=60, reference="reform", response_remote_office=True)
-    store.offices.update({"Manchester": 24, "Glasgow": 41, "Leeds": 18})
-    for rid, case_number in {18: "2412345/2024", 19: "8000001/2024", 20: "1800002/2024"}.items():
-        store.response_ids.add(rid)
-        store.case_numbers[rid] = case_number
-    return store
-
-
-@pytest.fixture
-def ccd():
-    return InMemoryCcdGateway()
-
-
-@pytest.fixture
-def clock():
-    return FixedClock(START)
-
-
-@pytest.fixture
-def deps(store, ccd, clock):
-    counter = itertools.count(1)
-    return ExportWorkDeps(
-        unit_of_work=lambda: InMemoryUnitOfWork(store),
-        ccd=ccd,
-        clock=clock,
-        new_uuid=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
-        retries=RetrySchedule((10.0, 60.0)),
-        claim_seconds=300,
-        pause=lambda seconds: None,
-    )
-
-
-def queue(store, response_id=18, system_id=43) -> int:
-    export_id = max(store.exports, default=0) + 1
-    store.exports[export_id] = attrs.evolve(
-        queue_response_export(response_id, system_id, "c0mmand", START, f"queued-{export_id}"), id=export_id
-    )
-    return export_id
-
-
-def run_once(deps):
-    return [carry_out(claim, deps) for claim in claim_due_exports(deps, limit=10)]
-
-
-def events(store, export_id):
-    return [(e.state.value, e.percent_complete, e.message) for e in store.exports[export_id].events]
+from domain.exports import ExportState
+from tests.unit.worker_fakes import MANCHESTER, START, events, queue, run_once
 
 
 def test_a_found_case_completes_the_export_with_its_details(store, ccd, deps):
@@ -145,9 +77,9 @@ def test_a_crashed_attempt_is_reclaimed_once_its_claim_expires(store, ccd, deps,
     clock.at += timedelta(seconds=301)
     (reclaimed,) = claim_due_exports(deps, limit=10)
     assert reclaimed.attempt == 2 and reclaimed.claim_token != abandoned.claim_token
-    assert carry_out(reclaimed, deps) is ExportState.COMPLETE
+    assert carry_out(reclaimed, deps).state is ExportState.COMPLETE
     # The dead worker's late result is not recorded: the export completes once.
-    assert carry_out(abandoned, deps) is None
+    assert carry_out(abandoned, deps).state is None
     assert [state for state, _, _ in events(store, export_id)].count("complete") == 1
 
 
@@ -157,15 +89,20 @@ def test_an_export_reclaimed_more_often_than_it_may_be_tried_fails(store, deps, 
         claim_due_exports(deps, limit=10)
         clock.at += timedelta(seconds=301)
     (claim,) = claim_due_exports(deps, limit=10)
-    assert carry_out(claim, deps) is ExportState.FAILED
+    assert carry_out(claim, deps).state is ExportState.FAILED
     assert store.exports[export_id].state is ExportState.FAILED
 
 
-def test_a_system_without_case_type_is_an_error_worth_retrying(store, deps):
+def test_a_system_without_case_type_fails_the_export_at_once_saying_what_to_fix(store, ccd, deps):
     store.external_systems[43] = attrs.evolve(MANCHESTER, configurations=())
     export_id = queue(store)
-    assert run_once(deps) == [ExportState.ERRORING]
-    assert "case_type_id" in store.exports[export_id].external_data["error"]["message"]
+    assert run_once(deps) == [ExportState.FAILED]
+    assert store.exports[export_id].external_data["error"]["message"] == (
+        "External system 43 (ccd_manchester) has no case_type_id configured: "
+        "add one in its configuration, then retry the export"
+    )
+    assert [state for state, _, _ in events(store, export_id)] == ["queued", "in_progress", "erroring", "failed"]
+    assert ccd.calls == [] and store.work[export_id].next_attempt_at is None
 
 
 @pytest.mark.parametrize(

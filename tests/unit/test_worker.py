@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import time
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import attrs
 
@@ -12,19 +14,11 @@ from adapters.clock import SystemClock
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.memory.ccd import InMemoryCcdGateway
 from application.carry_out_exports import ExportWorkDeps
+from domain.circuits import CircuitPolicy
 from domain.exports import queue_response_export
-from domain.external_systems import Configuration, ExternalSystem
 from entrypoints import worker as worker_module
 from entrypoints.worker import Worker
-
-START = datetime(2026, 1, 1, tzinfo=UTC)
-SYSTEM = ExternalSystem(
-    43,
-    "CCD Manchester",
-    "ccd_manchester",
-    export_responses=True,
-    configurations=(Configuration("case_type_id", "Manchester_Dev"),),
-)
+from tests.unit.worker_fakes import MANCHESTER, START, queue
 
 
 class SlowCcd(InMemoryCcdGateway):
@@ -37,7 +31,7 @@ class SlowCcd(InMemoryCcdGateway):
 
 def queued_store(count: int) -> InMemoryStore:
     store = InMemoryStore()
-    store.external_systems[43] = SYSTEM
+    store.external_systems[43] = MANCHESTER
     for export_id in range(1, count + 1):
         store.response_ids.add(export_id)
         store.case_numbers[export_id] = f"24{export_id:05d}/2024"
@@ -73,3 +67,57 @@ def test_claims_come_in_batches_of_at_least_half_the_free_slots(monkeypatch):
     assert asked and min(asked) >= 2, asked
     productive = [count for count in claimed if count]
     assert sum(productive) == 24 and len(productive) <= 24 // 2, claimed  # one claim per export: 24
+
+
+def attempt_lines(caplog) -> list[dict]:
+    lines = [json.loads(record.getMessage()) for record in caplog.records if record.name == "export_responses.worker"]
+    return [line for line in lines if line["event"] == "attempt"]
+
+
+def test_every_erroring_or_failed_attempt_is_logged_with_its_reason_and_next_attempt(store, ccd, deps, caplog):
+    caplog.set_level(logging.INFO, logger="export_responses.worker")
+    erroring, completed = queue(store), queue(store, response_id=19)
+    store.external_systems[60] = attrs.evolve(store.external_systems[60], configurations=())
+    unconfigured = queue(store, response_id=20, system_id=60)
+    ccd.fail_next("CCD data store answered 502 to the case search")
+
+    assert Worker(deps, concurrency=1, poll_seconds=0.01).run(drain=True) == {"erroring": 1, "complete": 1, "failed": 1}
+
+    lines = {line["export_id"]: line for line in attempt_lines(caplog)}
+    assert lines[erroring] == {
+        "event": "attempt",
+        "export_id": erroring,
+        "external_system_id": 43,
+        "attempt": 1,
+        "outcome": "erroring",
+        "seconds": lines[erroring]["seconds"],
+        "reason": "CCD data store answered 502 to the case search",
+        "next_attempt_at": "2026-01-01T00:00:10.000000Z",
+    }
+    assert "reason" not in lines[completed] and lines[completed]["outcome"] == "complete"
+    assert lines[unconfigured]["outcome"] == "failed" and "next_attempt_at" not in lines[unconfigured]
+    assert lines[unconfigured]["reason"].startswith("External system 60 (reform) has no case_type_id configured")
+    assert "hunter2" not in caplog.text  # the system's secret configuration
+
+
+def test_the_circuit_opening_and_closing_is_logged(store, ccd, deps, clock, caplog):
+    caplog.set_level(logging.INFO, logger="export_responses.worker")
+    deps = attrs.evolve(deps, circuit=CircuitPolicy(failures_to_open=1, first_probe_seconds=5))
+    queue(store)
+    ccd.down = True
+    Worker(deps, concurrency=1, poll_seconds=0.01).run(drain=True)
+    ccd.down = False
+    clock.at += timedelta(seconds=5)
+    Worker(deps, concurrency=1, poll_seconds=0.01).run(drain=True)
+
+    events = [json.loads(record.getMessage()) for record in caplog.records]
+    circuit_events = [line for line in events if line["event"].startswith("circuit_")]
+    assert [(line["event"], line["external_system_id"]) for line in circuit_events] == [
+        ("circuit_opened", 43),
+        ("circuit_probe", 43),
+        ("circuit_closed", 43),
+    ]
+    assert circuit_events[0]["next_probe_at"] == "2026-01-01T00:00:05.000000Z"
+    assert circuit_events[0]["last_failure"] == "could not connect to CCD auth (service token lease)"
+    assert [line["outcome"] for line in attempt_lines(caplog)] == ["erroring", "complete"]
+    assert attempt_lines(caplog)[0]["charged"] is False

@@ -1,0 +1,95 @@
+"""How an attempt's outcome is recorded: the reports, the next attempt, and whether
+it is charged. Pure: `carry_out_exports` reads what it needs and applies the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from attrs import frozen
+
+from application.ccd import CcdCase
+from application.ports import ClaimedExport
+from domain import exports as progress
+from domain.circuits import Circuit
+from domain.exports import ExportState, ProgressReport
+from domain.failures import FailureKind
+from domain.retries import RetrySchedule
+
+
+@frozen
+class Outcome:
+    """What one attempt learnt: a case (or that there is none), or a failure."""
+
+    case: CcdCase | None = None
+    found: bool = False
+    failure: str | None = None  # safe to record and log: the gateway keeps secrets out
+    kind: FailureKind | None = None
+    asked_ccd: bool = True  # False: the attempt says nothing of CCD's health
+    spent: bool = False  # reclaimed more often than it may be tried: not attempted
+
+    @property
+    def office(self) -> str | None:
+        return self.case.managing_office if self.case else None
+
+
+@frozen
+class Attempt:
+    """How an attempt ended, for the worker's log. A state of None: the claim was lost
+    to another worker, and nothing was recorded."""
+
+    state: ExportState | None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    charged: bool = True
+    cancelled_by: str | None = None
+    circuit: Circuit | None = None  # the system's circuit after it
+    circuit_change: str | None = None  # `domain.circuits.transition`, if it changed
+
+
+@frozen
+class Plan:
+    reports: tuple[ProgressReport, ...]
+    next_attempt_at: datetime | None = None
+    charged: bool = True
+
+
+def plan_reports(
+    claim: ClaimedExport,
+    outcome: Outcome,
+    circuit: Circuit,
+    cancelled_by: str | None,
+    retries: RetrySchedule,
+    new_uuid: Callable[[], str],
+    now: datetime,
+) -> Plan:
+    """What to record of `outcome`, given the system's circuit after it and a cancel
+    asked for while the attempt ran.
+
+    A transient failure while the circuit is not closed is CCD's outage, not the
+    export's: the attempt is given back and the export waits, due, for the circuit.
+    """
+    if outcome.failure is None and not outcome.spent:
+        report = progress.exported(new_uuid(), _external_data(claim, outcome.case), outcome.found)
+        return Plan((report if cancelled_by is None else progress.exported_despite_cancel(report, cancelled_by),))
+    errors = () if outcome.failure is None else (progress.erroring(new_uuid(), outcome.failure),)
+    if cancelled_by is not None:
+        return Plan((*errors, progress.cancelled(new_uuid(), cancelled_by)))
+    if outcome.spent or outcome.kind is FailureKind.PERMANENT:
+        return Plan((*errors, progress.failed(new_uuid())))
+    if outcome.asked_ccd and not circuit.is_closed:
+        return Plan(errors, next_attempt_at=now, charged=False)
+    delay = retries.delay_after(claim.attempt)
+    if delay is None:
+        return Plan((*errors, progress.failed(new_uuid())))
+    return Plan(errors, next_attempt_at=now + timedelta(seconds=delay))
+
+
+def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict[str, Any]:
+    return {
+        "case_id": case.id if case else None,
+        "case_reference": claim.case_number,
+        "case_type_id": claim.case_type_id,
+        "office": case.managing_office if case else None,
+    }
