@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from attrs import frozen
+from attrs import field, frozen
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.memory.export_views import InMemoryExportReader
+from adapters.metrics.families import Scrape
+from adapters.metrics.queue_figures import QueueFiguresCollector
 from adapters.sql.engine import create_engine
 from adapters.sql.export_views import SqlAlchemyExportReader
 from adapters.sql.health import SqlAlchemyHealth
@@ -31,6 +33,7 @@ class Services:
     database_accepts_writes: Callable[[], bool]
     engine: sa.Engine | None = None
     export_reader: ExportReader | None = None
+    scrape: Scrape = field(factory=Scrape)
 
 
 MIGRATION_STATEMENT_SECONDS = 3600.0
@@ -77,6 +80,7 @@ def bootstrap(settings: Settings) -> Services:
         database_accepts_writes=health.accepts_writes,
         export_reader=SqlAlchemyExportReader(engine),
         engine=engine,
+        scrape=Scrape([QueueFiguresCollector(engine, SystemClock().now)]),
     )
 
 
@@ -88,6 +92,7 @@ def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
         database_answers=lambda: True,
         database_accepts_writes=lambda: True,
         export_reader=InMemoryExportReader(store),
+        scrape=Scrape(),
     )
 
 
@@ -97,6 +102,7 @@ def _services(
     database_answers,
     database_accepts_writes,
     export_reader,
+    scrape: Scrape,
     engine=None,
     reading=None,
 ) -> Services:
@@ -107,6 +113,7 @@ def _services(
         new_uuid=new_uuid,
         max_response_ids=settings.max_response_ids,
         max_errors=settings.max_errors,
+        on_outcome=scrape.metrics.command,
     )
     return Services(
         settings=settings,
@@ -115,4 +122,5 @@ def _services(
         database_accepts_writes=database_accepts_writes,
         engine=engine,
         export_reader=export_reader,
+        scrape=scrape,
     )

@@ -1,4 +1,8 @@
-"""The export worker: claims due exports and carries them out, N at a time."""
+"""The export worker: claims due exports and carries them out, N at a time.
+
+Idle, it looks for due exports every `poll_seconds`, or at once when `nudge` is called:
+by a listener that hears of newly queued exports (adapters/sql/queue_signals.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import threading
 import time
 import traceback
 from collections import Counter, deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -22,11 +27,20 @@ MAX_BACKOFF_SECONDS = 10.0
 class Worker:
     """Runs until stopped (or, draining, until nothing is due), finishing what it holds."""
 
-    def __init__(self, deps: ExportWorkDeps, concurrency: int = 1, poll_seconds: float = 1.0):
+    def __init__(
+        self,
+        deps: ExportWorkDeps,
+        concurrency: int = 1,
+        poll_seconds: float = 1.0,
+        on_attempt: Callable[[str], None] | None = None,
+    ):
         self.deps = deps
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
+        self.on_attempt = on_attempt  # told each attempt's outcome: the metrics
         self.stopping = threading.Event()
+        # Set by `nudge` (and `stop`): ends an idle wait before the poll interval is up.
+        self._wake = threading.Event()
         self.outcomes: Counter[str] = Counter()
         self._outcomes_lock = threading.Lock()
         # Failures in a row of claims, and of attempts: each doubles the next wait.
@@ -35,8 +49,13 @@ class Worker:
         self._paused_until = 0.0  # no claims until then, after an attempt crashed
 
     def stop(self) -> None:
-        # Only sets a flag: this runs in signal handlers, where logging could interleave.
+        # Only sets flags: this runs in signal handlers, where logging could interleave.
         self.stopping.set()
+        self._wake.set()
+
+    def nudge(self) -> None:
+        """Exports may have been queued: look now rather than at the next poll."""
+        self._wake.set()
 
     def run(self, drain: bool = False) -> Counter[str]:
         # Up to `concurrency` exports run while as many more wait, claimed, in `ready`:
@@ -52,6 +71,8 @@ class Worker:
                     announced = True
                 while ready and len(in_flight) < self.concurrency:
                     in_flight.add(pool.submit(self._carry_out, ready.popleft()))
+                # Cleared before the claim: a nudge from now on is for exports it may not see.
+                self._wake.clear()
                 claimed = None if self.stopping.is_set() else self._claim(self._to_claim(len(ready)))
                 if claimed is None and not self.stopping.is_set():
                     continue  # claiming failed: that is no empty queue, even when draining
@@ -63,7 +84,7 @@ class Worker:
                 elif not ready and (drain or self.stopping.is_set()):
                     break
                 elif not ready:
-                    self.stopping.wait(self.poll_seconds)
+                    self._wake.wait(self.poll_seconds)
         return self.outcomes
 
     def _to_claim(self, ready: int) -> int:
@@ -107,6 +128,8 @@ class Worker:
             self._after_crash(claim, error)
         with self._outcomes_lock:
             self.outcomes[outcome] += 1
+        if self.on_attempt is not None:
+            self.on_attempt(outcome)
         LOG.info(
             json.dumps(
                 {

@@ -39,11 +39,17 @@ _WAITING = sa.and_(
     sa.or_(exports.c.next_attempt_at.is_(None), exports.c.next_attempt_at <= _NOW),
 )
 _ABANDONED = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until < _NOW)
+# The first two terms are ix_exports_due's predicate: they let the query read that index.
+# They also keep the worker to the exports this service queued: never the Rails side's.
+DUE = sa.and_(_OWNED, _state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
+# Since when a due export has been due (an abandoned one: since its claim expired).
+DUE_SINCE = sa.case(
+    (exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until),
+    else_=sa.func.coalesce(exports.c.next_attempt_at, exports.c.created_at),
+)
 _DUE = (
     sa.select(exports.c.id)
-    # The first two terms are ix_exports_due's predicate: they let the query read that index.
-    # They also keep the worker to the exports this service queued: never the Rails side's.
-    .where(_OWNED, _state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
+    .where(DUE)
     .order_by(exports.c.next_attempt_at, exports.c.id)
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from adapters.sql.queue_signals import pg_notify_once
 from adapters.sql.tables import commands, export_events, exports, external_systems, responses
 from application.ports import (
     CommandFacts,
@@ -152,11 +153,14 @@ def _queue_exports(dialect: str):
 
 
 def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
+    # On PostgreSQL the percent complete, 0, is the value of pg_notify_once(): the workers
+    # LISTENing hear of the new exports when this commits, at no round trip more.
+    percent_complete = pg_notify_once() if dialect == "postgresql" else sa.literal(0)
     return sa.select(
         export_ids,
         _NEW_UUID[dialect],
         sa.literal(ExportState.QUEUED.value),
-        sa.literal(0),
+        percent_complete,
         sa.literal(QUEUED_MESSAGE),
         _typed("data", export_events.c.data),
         _typed("now", export_events.c.created_at),

@@ -10,14 +10,20 @@ from adapters.ccd.http_gateway import HttpCcdGateway
 from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
 from adapters.clock import SystemClock
+from adapters.metrics.families import Scrape
+from adapters.metrics.multiprocess import keep_in_process
+from adapters.sql.queue_signals import queue_listener
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from domain.retries import RetrySchedule
-from entrypoints import logs
 from entrypoints.bootstrap import database_engine
+from entrypoints.cli.addresses import bind_problem
+from entrypoints.cli.api_token import local_token
 from entrypoints.cli.arguments import add_command, positive_float, positive_int
 from entrypoints.cli.database import require_current_schema, require_existing, shown
 from entrypoints.config import Settings
+from entrypoints.http.metrics import METRICS_PATH
+from entrypoints.http.metrics_server import MetricsServer, metrics_app
 from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 from entrypoints.worker import Worker
 
@@ -48,15 +54,24 @@ def add_to(commands) -> None:
         metavar="SECONDS",
         help="how often to look for due exports when idle (default %(default)s)",
     )
+    worker.add_argument(
+        "--metrics-bind",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve the worker's own GET /metrics there (default: WORKER_METRICS_BIND, else none)",
+    )
     worker.set_defaults(run=run_worker)
 
 
 def run_worker(args, settings: Settings) -> int:
-    logs.configure(settings.log_format)
     try:
         ccd_settings = CcdSettings.from_environ(os.environ)
     except ValueError as error:
         return _refuse(str(error))
+    metrics_bind = args.metrics_bind or os.environ.get("WORKER_METRICS_BIND") or None
+    problem = metrics_bind and bind_problem(metrics_bind)
+    if problem:
+        return _refuse(f"--metrics-bind: {problem}")
     if ccd_settings is None:
         return _refuse(
             "CCD is not configured: set the CCD_* variables (see the README), "
@@ -65,7 +80,9 @@ def run_worker(args, settings: Settings) -> int:
     require_existing(settings.database_url)
     engine = database_engine(settings, pool_size=args.concurrency + 2)
     require_current_schema(engine)
-    gateway = HttpCcdGateway(ccd_settings)
+    keep_in_process()
+    scrape = Scrape()
+    gateway = HttpCcdGateway(ccd_settings, observe_call=scrape.metrics.ccd_call)
     ccd = RateLimitedCcdGateway(gateway, args.max_rate) if args.max_rate else gateway
     deps = ExportWorkDeps(
         unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
@@ -75,7 +92,9 @@ def run_worker(args, settings: Settings) -> int:
         retries=RetrySchedule(settings.retry_delays),
         claim_seconds=settings.claim_seconds,
     )
-    worker = Worker(deps, concurrency=args.concurrency, poll_seconds=args.poll)
+    worker = Worker(deps, concurrency=args.concurrency, poll_seconds=args.poll, on_attempt=scrape.metrics.attempt)
+    listener = queue_listener(settings.database_url, settings.session_database_url, worker.nudge)
+    metrics = _metrics_server(metrics_bind, scrape, settings)
     print(
         f"worker: carrying out the exports queued in {shown(settings.database_url)}, {args.concurrency} at a time, "
         f"against CCD at {ccd_settings.data_store_base_url}",
@@ -83,15 +102,34 @@ def run_worker(args, settings: Settings) -> int:
         flush=True,
     )
     relay_signals(STOP_SIGNALS, lambda _signum: worker.stop())
+    if listener is not None:
+        listener.start()
+    if metrics is not None:
+        metrics.start()
+        print(f"worker: serving its metrics on http://{metrics.address}{METRICS_PATH}", file=sys.stderr, flush=True)
     try:
         outcomes = worker.run(drain=args.drain)
     finally:
         ignore_stop_signals()
+        if metrics is not None:
+            metrics.stop()
+        if listener is not None:
+            listener.stop()
         gateway.close()
         engine.dispose()
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing was due"
     print(f"worker stopped: {summary}")
     return 0
+
+
+def _metrics_server(bind: str | None, scrape: Scrape, settings: Settings) -> MetricsServer | None:
+    if bind is None:
+        return None
+    tokens = None
+    if settings.api_auth:
+        tokens = settings.api_tokens or (local_token(settings.data_dir)[0],)  # as `serve` does
+    host, _, port = bind.rpartition(":")
+    return MetricsServer(host or "0.0.0.0", int(port), metrics_app(scrape, tokens))
 
 
 def _refuse(message: str) -> int:

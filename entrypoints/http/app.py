@@ -14,6 +14,7 @@ from entrypoints.http.export_status import (
     ExportResource,
     IdConverter,
 )
+from entrypoints.http.metrics import METRICS_PATH, MetricsResource
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
 from entrypoints.http.resources import (
@@ -33,7 +34,7 @@ def create_app(services: Services) -> falcon.App:
     """The app; unless `settings.api_auth` is off, every route but the public health
     probes needs one of `settings.api_tokens`."""
     settings = services.settings
-    middleware: list = [RequestContext()]
+    middleware: list = [RequestContext(services.scrape.metrics.request)]
     if settings.api_auth:
         middleware.append(Authentication(TokenSet(settings.api_tokens)))
     app = falcon.App(middleware=middleware)
@@ -46,6 +47,7 @@ def create_app(services: Services) -> falcon.App:
         HEALTH_PATH: HealthResource(services.database_answers),
         LIVENESS_PATH: LivenessResource(),
         READINESS_PATH: ReadinessResource(services.database_accepts_writes),
+        METRICS_PATH: MetricsResource(services.scrape),
     }
     public = frozenset(path for path, resource in routes.items() if getattr(resource, "public", False))
     document = openapi_document(settings, command_path=EXPORT_RESPONSES_PATH, public_paths=public)

@@ -19,6 +19,7 @@ from entrypoints.config import Settings
 from entrypoints.http import errors
 from entrypoints.http.auth import REALM
 from entrypoints.http.export_status import DEFAULT_PER_PAGE, EXPORT_PATH, EXPORTS_PATH, MAX_PER_PAGE
+from entrypoints.http.metrics import METRICS_PATH
 from entrypoints.http.middleware import SECURITY_HEADERS
 from entrypoints.http.parsing import FIELD_STATUS
 from entrypoints.http.rendering import ACCEPTED, HTTP_STATUS, JSON, body_bytes
@@ -137,6 +138,7 @@ def openapi_document(settings: Settings, *, command_path: str, public_paths: fro
         openapi_path(EXPORT_PATH): {"get": _get_export()},
         **{path: {"get": HEALTH_OPERATIONS[path]()} for path in sorted(public_paths)},
         OPENAPI_PATH: {"get": _document()},
+        METRICS_PATH: {"get": _metrics()},
     }
     paths = {}
     for path, item in operations.items():
@@ -312,6 +314,19 @@ def _document() -> dict[str, Any]:
         "responses": {
             "200": _reply("The OpenAPI 3.1 document of every route.", f"{REF}/schemas/OpenApiDocument"),
             **_errors(("internal_error",)),
+        },
+    }
+
+
+def _metrics() -> dict[str, Any]:
+    return {
+        "operationId": "metrics",
+        "summary": "The service's figures for Prometheus (README, Metrics)",
+        "responses": {
+            "200": {
+                "description": "The Prometheus text exposition format, version 0.0.4.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
         },
     }
 
