@@ -122,6 +122,7 @@ class SqliteWatcher(Listener):
         connection = sqlite3.connect(self.path, timeout=1.0, check_same_thread=False)
         try:
             version = _data_version(connection)
+            LOG.info(json.dumps({"event": "queue_listener_ready", "watching": "PRAGMA data_version"}))
             on_ready()
             while not self.stopping.wait(self.check_seconds):
                 now = _data_version(connection)

@@ -121,7 +121,9 @@ def test_configuring_twice_keeps_one_handler_of_ours_and_leaves_the_hosts_alone(
                 root.addHandler(handler)
 
 
-@pytest.mark.parametrize("arguments", [["status"], ["worker", "--drain"], ["migrate", "--dry-run"], ["load", "missing-file.json"]])
+@pytest.mark.parametrize(
+    "arguments", [["status"], ["worker", "--drain"], ["migrate", "--dry-run"], ["load", "missing-file.json"]]
+)
 def test_every_command_logs_in_the_format_log_format_names(arguments, monkeypatch, tmp_path):
     monkeypatch.setenv("EXPORT_RESPONSES_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LOG_FORMAT", "text")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
+import uuid
 from datetime import UTC, datetime
 
 import attrs
@@ -73,3 +75,32 @@ def test_claims_come_in_batches_of_at_least_half_the_free_slots(monkeypatch):
     assert asked and min(asked) >= 2, asked
     productive = [count for count in claimed if count]
     assert sum(productive) == 24 and len(productive) <= 24 // 2, claimed  # one claim per export: 24
+
+
+def test_each_attempt_is_told_with_its_outcome_and_a_nudge_ends_an_idle_wait():
+    store = queued_store(0)
+    deps = ExportWorkDeps(
+        unit_of_work=lambda: InMemoryUnitOfWork(store),
+        ccd=InMemoryCcdGateway(),
+        clock=SystemClock(),
+        new_uuid=lambda: str(uuid.uuid4()),
+    )
+    told: list[str] = []
+    worker = Worker(deps, concurrency=2, poll_seconds=600.0, on_attempt=told.append)
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        time.sleep(0.1)  # idle now, waiting for its next poll in ten minutes
+        store.response_ids.add(1)
+        store.case_numbers[1] = "2400001/2024"
+        store.exports[1] = attrs.evolve(queue_response_export(1, 43, "c0mmand", START, "queued-1"), id=1)
+        worker.nudge()
+        for _ in range(200):
+            if told:
+                break
+            time.sleep(0.05)
+        assert told == ["complete"]
+    finally:
+        worker.stop()
+        running.join(10)
+    assert not running.is_alive()
