@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import data, durability, measures, report
+from bench import data, durability, measures, pickup, report
 from bench.load import median_load, wrk_available
 from bench.prepared import prepared_against_not
 from bench.processes import ceiling, service
@@ -29,7 +29,14 @@ def main() -> int:
         action="store_true",
         help="only prepared statements against none on PostgreSQL; prints, writes nothing",
     )
+    parser.add_argument(
+        "--only-pickup",
+        action="store_true",
+        help="only the pickup latency (and the notification's cost on PostgreSQL); prints, writes nothing",
+    )
     args = parser.parse_args()
+    if args.only_pickup:
+        return _only_pickup(args.databases.split(","))
     if not wrk_available():
         print("bench: wrk is needed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
@@ -76,8 +83,11 @@ def measure(url: str, folder: Path, seconds: int, kind: str, rounds: int) -> dic
         prepared = prepared_against_not(url, folder, seconds, rounds)
     print(f"bench: {kind}: durable commits", flush=True)
     durable = durability.measure(url)
+    print(f"bench: {kind}: pickup latency", flush=True)
+    latency = _pickup(url, folder, kind)
     print(f"bench: {kind}: worker throughput", flush=True)
     return {
+        **latency,
         **{name: median_load(loads) for name, loads in runs.items()},
         "runs": runs,
         "batch": batch,
@@ -85,6 +95,26 @@ def measure(url: str, folder: Path, seconds: int, kind: str, rounds: int) -> dic
         "durability": durable,
         "worker": measures.worker_throughput(url, folder),
     }
+
+
+def _pickup(url: str, folder: Path, kind: str) -> dict:
+    return {
+        "pickup": pickup.pickup(url, folder),
+        "notify": pickup.notify_cost(url) if kind == "postgresql" else None,
+    }
+
+
+def _only_pickup(kinds: list[str]) -> int:
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="export-responses-bench-") as work:
+        folder = Path(work)
+        for kind in kinds:
+            print(f"bench: {kind}: seeding", flush=True)
+            with data.database(kind, folder) as url:
+                print(f"bench: {kind}: pickup latency", flush=True)
+                results[kind] = _pickup(url, folder, kind)
+    print(report.render_pickup(results))
+    return 0
 
 
 if __name__ == "__main__":

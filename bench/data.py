@@ -26,6 +26,8 @@ ACCEPTED_IDS = range(1, 5 * ACCEPTED_BLOCK + 1)
 BATCH_IDS = range(100_001, 150_001)
 WORKER_IDS = range(200_001, 205_001)
 DURABILITY_IDS = range(300_001, 302_401)
+PICKUP_IDS = range(400_001, 400_201)
+NOTIFY_IDS = range(410_001, 412_401)
 
 
 @contextlib.contextmanager
@@ -62,7 +64,7 @@ def seed(url: str) -> None:
                 updated_at=NOW,
             )
         )
-        for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS, DURABILITY_IDS):
+        for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS, DURABILITY_IDS, PICKUP_IDS, NOTIFY_IDS):
             add_responses(connection, ids)
     engine.dispose()
 

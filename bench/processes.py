@@ -107,3 +107,12 @@ def run_worker(database_url: str, ccd: dict, concurrency: int, folder: Path) -> 
     process = _start(["-m", "entrypoints.cli", "worker", "--drain", "--concurrency", str(concurrency)], log, env)
     if process.wait(timeout=600) != 0:
         raise RuntimeError(f"the worker failed:\n{log.read_text()[-3000:]}")
+
+
+def start_worker(database_url: str, ccd: dict, folder: Path, *options: str) -> subprocess.Popen:
+    """A worker that runs until stopped; its log is at `process.log_path`."""
+    log = folder / f"worker-{os.urandom(4).hex()}.log"
+    env = {**ccd, "DATABASE_URL": database_url, "EXPORT_RETRY_DELAYS": "1"}
+    process = _start(["-m", "entrypoints.cli", "worker", *options], log, env)
+    process.log_path = log  # type: ignore[attr-defined]
+    return process

@@ -152,10 +152,10 @@ def _queue_exports(dialect: str):
     return insert(exports).from_select(_EXPORT_COLUMNS, rows).on_conflict_do_nothing()
 
 
-def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
+def _event_rows(dialect: str, export_ids: sa.ColumnElement, notify: bool) -> sa.Select:
     # On PostgreSQL the percent complete, 0, is the value of pg_notify_once(): the workers
     # LISTENing hear of the new exports when this commits, at no round trip more.
-    percent_complete = pg_notify_once() if dialect == "postgresql" else sa.literal(0)
+    percent_complete = pg_notify_once() if notify and dialect == "postgresql" else sa.literal(0)
     return sa.select(
         export_ids,
         _NEW_UUID[dialect],
@@ -168,7 +168,7 @@ def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
     )
 
 
-def _queue(dialect: str) -> list[sa.Executable]:
+def _queue(dialect: str, notify: bool = True) -> list[sa.Executable]:
     """The statements that queue exports and their events, set-based: no Python per row.
 
     The rows are the domain's queued export and event (domain.exports.queue_response_export).
@@ -177,9 +177,9 @@ def _queue(dialect: str) -> list[sa.Executable]:
     """
     if dialect == "postgresql":
         queued = _queue_exports(dialect).returning(exports.c.id).cte("queued")
-        events = _event_rows(dialect, queued.c.id).select_from(queued)
+        events = _event_rows(dialect, queued.c.id, notify).select_from(queued)
         return [sa.insert(export_events).add_cte(queued).from_select(_EVENT_COLUMNS, events)]
-    events = _event_rows(dialect, exports.c.id).where(
+    events = _event_rows(dialect, exports.c.id, notify).where(
         exports.c.command_uuid == _typed("command_uuid", exports.c.command_uuid),
         exports.c.external_system_id == _typed("system_id", exports.c.external_system_id),
     )
