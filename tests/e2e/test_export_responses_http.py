@@ -353,20 +353,10 @@ def test_refuses_a_malformed_request_with_the_error_envelope(
     assert (health.status_code, health.json()) == (200, {"status": "ok", "database": "ok"})
 
 
-def test_the_metrics_of_every_gunicorn_process_add_up_at_anyscrape_metrics(live_server, server_engine):
+def test_the_metrics_of_every_gunicorn_process_add_up_at_any_scrape(live_server, server_engine):
     seed(server_engine, 143, [9001])
-    command = {
-        "uuid": str(uuid.uuid4()),
-        "command": "ExportResponses",
-        "data": {"external_system_id": 143, "response_ids": [9001]},
-    }
     before = scrape_metrics(live_server.url("/metrics"))
-    reply = requests.post(
-        live_server.url("/api/v2/exports/export_responses"),
-        json=command,
-        headers=AUTHORIZATION,
-        timeout=REQUEST_TIMEOUT,
-    )
+    reply = post(live_server, command_body(str(uuid.uuid4()), 143, [9001]))
     assert reply.status_code == 202, reply.text
     accepted = metrics.value(before, "export_responses_commands_total", outcome="accepted") or 0
     # Several scrapes, answered by either process: each sees the one command the other took.

@@ -20,30 +20,19 @@ from application.carry_out_exports import ExportWorkDeps
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 from entrypoints.worker import Worker
-from tests.builders import NOW, add_external_system, add_responses, counting_statements
+from tests.builders import NOW, add_external_system, counting_statements
 from tests.databases import new_pgbouncer_database
+from tests.integration.conftest import seed_system_43
 from tests.pgbouncer import engine_for, past_the_pooler
 
 HEARD_WITHIN_SECONDS = 10.0
 
 
-def seed(engine) -> None:
+@pytest.fixture
+def seed(engine, seeded) -> None:
+    """The conftest's system 43 and responses 1 to 5, and system 44, which has no case type."""
     with engine.begin() as connection:
-        add_external_system(connection, 43)
         add_external_system(connection, 44, reference="paused_one")
-        connection.execute(
-            sa.insert(tables.external_system_configurations),
-            {
-                "external_system_id": 43,
-                "key": "case_type_id",
-                "value": "ET_Test",
-                "can_read": True,
-                "can_write": True,
-                "created_at": NOW,
-                "updated_at": NOW,
-            },
-        )
-        add_responses(connection, range(1, 11))
 
 
 def queue(engine, ids, system_id=43, clock=None) -> None:
@@ -59,8 +48,7 @@ def figures(collector) -> dict[tuple[str, frozenset], float]:
     }
 
 
-def test_the_queue_figures_are_read_in_two_statements_at_scrape_time(engine):
-    seed(engine)
+def test_the_queue_figures_are_read_in_two_statements_at_scrape_time(engine, seed):
     queue(engine, [1, 2, 3], clock=FixedClock(NOW))
     with engine.begin() as connection:
         # The Rails side's export (no command): counted, never due for this service's worker.
@@ -142,8 +130,7 @@ def listening(database_url: str, session_url: str | None):
     return listener, heard
 
 
-def test_an_accepted_command_is_heard_of_by_the_listener(engine, database_url):
-    seed(engine)
+def test_an_accepted_command_is_heard_of_by_the_listener(engine, database_url, seed):
     listener, heard = listening(database_url, database_url)
     try:
         assert isinstance(listener, SqliteWatcher if database_url.startswith("sqlite") else PostgresListener)
@@ -156,7 +143,7 @@ def test_an_accepted_command_is_heard_of_by_the_listener(engine, database_url):
 @pytest.mark.postgres
 def test_the_listener_comes_back_when_its_connection_is_killed(postgres_url):
     engine = create_engine(postgres_url)
-    seed(engine)
+    seed_system_43(engine)
     listener, heard = listening(postgres_url, postgres_url)
     try:
         with engine.begin() as connection:
@@ -179,7 +166,7 @@ def test_the_listener_comes_back_when_its_connection_is_killed(postgres_url):
 def test_behind_a_transaction_pooler_it_listens_past_it_or_not_at_all(pgbouncer, caplog):
     bouncer_url = new_pgbouncer_database(pgbouncer)
     engine = engine_for(bouncer_url)
-    seed(engine)
+    seed_system_43(engine)
     assert queue_listener(bouncer_url, None, Heard()) is None
     assert "queue_listener_off" in caplog.text
     listener, heard = listening(bouncer_url, past_the_pooler(bouncer_url))
@@ -191,8 +178,7 @@ def test_behind_a_transaction_pooler_it_listens_past_it_or_not_at_all(pgbouncer,
         engine.dispose()
 
 
-def test_an_idle_worker_starts_an_accepted_export_long_before_its_next_poll(engine, database_url):
-    seed(engine)
+def test_an_idle_worker_starts_an_accepted_export_long_before_its_next_poll(engine, database_url, seed):
     deps = ExportWorkDeps(
         unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         ccd=InMemoryCcdGateway(),
