@@ -1,7 +1,7 @@
 """The export worker: claims due exports and carries them out, N at a time.
 
-Idle, it looks for due exports every `poll_seconds`, or at once when `nudge` is called:
-by a listener that hears of newly queued exports (adapters/sql/queue_signals.py).
+With a free slot, it looks for due exports every `poll_seconds`, or at once when `nudge`
+is called: by a listener that hears of newly queued exports (adapters/sql/queue_signals.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports, record_crash, release_claims
@@ -70,7 +70,9 @@ class Worker:
                     LOG.info(json.dumps({"event": "stopping", "detail": f"finishing {held} exports in hand"}))
                     announced = True
                 while ready and len(in_flight) < self.concurrency:
-                    in_flight.add(pool.submit(self._carry_out, ready.popleft()))
+                    future = pool.submit(self._carry_out, ready.popleft())
+                    future.add_done_callback(lambda _: self._wake.set())  # a slot is free: claim
+                    in_flight.add(future)
                 # Cleared before the claim: a nudge from now on is for exports it may not see.
                 self._wake.clear()
                 claimed = None if self.stopping.is_set() else self._claim(self._to_claim(len(ready)))
@@ -80,7 +82,10 @@ class Worker:
                 if ready and len(in_flight) < self.concurrency:
                     continue
                 if in_flight:
-                    _, in_flight = wait(in_flight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                    # Until an export ends, a nudge (new exports, for a free slot) or the poll.
+                    if not any(future.done() for future in in_flight):
+                        self._wake.wait(self.poll_seconds)
+                    in_flight = {future for future in in_flight if not future.done()}
                 elif not ready and (drain or self.stopping.is_set()):
                     break
                 elif not ready:

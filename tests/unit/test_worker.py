@@ -104,3 +104,47 @@ def test_each_attempt_is_told_with_its_outcome_and_a_nudge_ends_an_idle_wait():
         worker.stop()
         running.join(10)
     assert not running.is_alive()
+
+
+class BlockingCcd(InMemoryCcdGateway):
+    """Holds the search for case 2400001/2024 until released: an export CCD is slow on."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+
+    def find_latest_case(self, case_type_id, case_number):
+        if case_number == "2400001/2024":
+            self.release.wait(30)
+        return super().find_latest_case(case_type_id, case_number)
+
+
+def test_a_busy_worker_with_a_free_slot_starts_a_new_export_on_a_nudge():
+    store = queued_store(1)
+    ccd = BlockingCcd()
+    deps = ExportWorkDeps(
+        unit_of_work=lambda: InMemoryUnitOfWork(store),
+        ccd=ccd,
+        clock=SystemClock(),
+        new_uuid=lambda: str(uuid.uuid4()),
+    )
+    told: list[str] = []
+    worker = Worker(deps, concurrency=2, poll_seconds=600.0, on_attempt=told.append)
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        time.sleep(0.1)  # export 1 is held in CCD; one slot is free
+        store.response_ids.add(2)
+        store.case_numbers[2] = "2400002/2024"
+        store.exports[2] = attrs.evolve(queue_response_export(2, 43, "c0mmand", START, "queued-2"), id=2)
+        worker.nudge()
+        for _ in range(200):
+            if told:
+                break
+            time.sleep(0.05)
+        assert told == ["complete"] and store.exports[1].state.value == "in_progress"
+    finally:
+        ccd.release.set()
+        worker.stop()
+        running.join(10)
+    assert told == ["complete", "complete"]
