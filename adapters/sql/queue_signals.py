@@ -26,7 +26,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from adapters.sql.engine import create_engine
+from adapters.sql.engine import create_engine, sqlite_file
 
 LOG = logging.getLogger("export_responses.worker")
 QUEUED_CHANNEL = "export_responses_queued"
@@ -74,20 +74,17 @@ class Listener(abc.ABC):
         delay = RECONNECT_FIRST_SECONDS
         while not self.stopping.is_set():
             try:
-                self.listen(on_ready=self._ready)
+                self.listen()
                 return
             except Exception as error:  # noqa: BLE001 - the worker goes on polling meanwhile
                 LOG.warning(json.dumps({"event": "queue_listener_lost", "error": _one_line(error), "retry_in": delay}))
             self.stopping.wait(delay)
             delay = min(delay * 2, RECONNECT_LONGEST_SECONDS)
 
-    def _ready(self) -> None:
-        # Anything queued while not listening is due now: look once.
-        self.heard()
-
     @abc.abstractmethod
-    def listen(self, on_ready: Callable[[], None]) -> None:
-        """Listen until stopped, calling `on_ready` once listening; raise when the connection fails."""
+    def listen(self) -> None:
+        """Listen until stopped, calling `heard` once when listening starts (what was queued
+        while no one listened is due now) and at each change; raise when the connection fails."""
 
 
 class PostgresListener(Listener):
@@ -95,16 +92,16 @@ class PostgresListener(Listener):
         super().__init__(heard)
         self.url = url
 
-    def listen(self, on_ready: Callable[[], None]) -> None:
+    def listen(self) -> None:
         engine = create_engine(self.url, poolclass=sa.pool.NullPool, connect_args=dict(_KEEPALIVES))
         try:
             with engine.connect() as connection:
                 driver = connection.connection.driver_connection
-                driver.rollback()
+                driver.rollback()  # SQLAlchemy's first-connect queries left a transaction open
                 driver.autocommit = True
                 driver.execute(f"LISTEN {QUEUED_CHANNEL}")
                 LOG.info(json.dumps({"event": "queue_listener_ready", "channel": QUEUED_CHANNEL}))
-                on_ready()
+                self.heard()
                 while not self.stopping.is_set():
                     for _ in driver.notifies(timeout=LISTEN_WAIT_SECONDS, stop_after=1):
                         self.heard()
@@ -118,12 +115,12 @@ class SqliteWatcher(Listener):
         self.path = path
         self.check_seconds = check_seconds
 
-    def listen(self, on_ready: Callable[[], None]) -> None:
+    def listen(self) -> None:
         connection = sqlite3.connect(self.path, timeout=1.0, check_same_thread=False)
         try:
             version = _data_version(connection)
             LOG.info(json.dumps({"event": "queue_listener_ready", "watching": "PRAGMA data_version"}))
-            on_ready()
+            self.heard()
             while not self.stopping.wait(self.check_seconds):
                 now = _data_version(connection)
                 if now != version:
@@ -142,10 +139,8 @@ def queue_listener(database_url: str, session_url: str | None, heard: Callable[[
     transaction pooler without a session URL, or for a database in memory."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        database = (url.database or "").removeprefix("file:") if url.query.get("uri") == "true" else url.database
-        if not database or database == ":memory:":
-            return None
-        return SqliteWatcher(Path(database), heard)
+        database = sqlite_file(url)
+        return None if database is None else SqliteWatcher(database, heard)
     if session_url is None:
         LOG.warning(
             json.dumps(
