@@ -60,6 +60,7 @@ class Listener(abc.ABC):
     def __init__(self, heard: Callable[[], None]):
         self.heard = heard
         self.stopping = threading.Event()
+        self.listening = False  # since the last connection failed
         self._thread = threading.Thread(target=self._run_until_stopped, name=self.name, daemon=True)
 
     def start(self) -> Listener:
@@ -77,9 +78,16 @@ class Listener(abc.ABC):
                 self.listen()
                 return
             except Exception as error:  # noqa: BLE001 - the worker goes on polling meanwhile
+                if self.listening:  # it had listened: a new outage, retried soon again
+                    self.listening, delay = False, RECONNECT_FIRST_SECONDS
                 LOG.warning(json.dumps({"event": "queue_listener_lost", "error": _one_line(error), "retry_in": delay}))
             self.stopping.wait(delay)
             delay = min(delay * 2, RECONNECT_LONGEST_SECONDS)
+
+    def _ready(self, detail: dict[str, str]) -> None:
+        self.listening = True
+        LOG.info(json.dumps({"event": "queue_listener_ready", **detail}))
+        self.heard()
 
     @abc.abstractmethod
     def listen(self) -> None:
@@ -100,8 +108,7 @@ class PostgresListener(Listener):
                 driver.rollback()  # SQLAlchemy's first-connect queries left a transaction open
                 driver.autocommit = True
                 driver.execute(f"LISTEN {QUEUED_CHANNEL}")
-                LOG.info(json.dumps({"event": "queue_listener_ready", "channel": QUEUED_CHANNEL}))
-                self.heard()
+                self._ready({"channel": QUEUED_CHANNEL})
                 while not self.stopping.is_set():
                     for _ in driver.notifies(timeout=LISTEN_WAIT_SECONDS, stop_after=1):
                         self.heard()
@@ -119,8 +126,7 @@ class SqliteWatcher(Listener):
         connection = sqlite3.connect(self.path, timeout=1.0, check_same_thread=False)
         try:
             version = _data_version(connection)
-            LOG.info(json.dumps({"event": "queue_listener_ready", "watching": "PRAGMA data_version"}))
-            self.heard()
+            self._ready({"watching": "PRAGMA data_version"})
             while not self.stopping.wait(self.check_seconds):
                 now = _data_version(connection)
                 if now != version:
