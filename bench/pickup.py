@@ -31,11 +31,12 @@ from adapters.sql.engine import create_engine
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from bench import data
-from bench.processes import TOKEN, fake_ccd, service, start_worker, stop
+from bench.context import Context
+from bench.processes import TOKEN, fake_ccd, start_listening_worker, stop
 from domain.commands import ExportResponses
-from tests.postgres import free_port
 
 COMMANDS = 60
+QUICK_COMMANDS = 10
 NOTIFY_COMMANDS_PER_TURN = 100
 NOTIFY_TURNS = 12
 _PATH = "/api/v2/exports/export_responses"
@@ -65,12 +66,14 @@ class NotifyCost:
         return self.with_ms / self.without_ms
 
 
-def pickup(url: str, folder, commands: int = COMMANDS) -> Pickup:
-    with fake_ccd(url, 0.0, folder) as ccd, service(url, free_port(), folder, "--workers", "2") as base:
-        worker = start_worker(url, ccd, folder, "--concurrency", "4")
+def pickup(context: Context) -> Pickup:
+    """The service as it runs by default and one worker beside it, on the context's database."""
+    base, url, folder = context.service(), context.url, context.folder
+    with fake_ccd(url, 0.0, folder) as ccd:
+        worker = start_listening_worker(url, ccd.variables, folder, "--concurrency", "4")
         try:
-            _wait_for_listener(folder, worker)
-            answered = _send(base, commands)
+            _wait_for_listener(worker)
+            answered = _send(base, QUICK_COMMANDS if context.options.quick else COMMANDS)
             claimed = _claims(url, answered, worker)
         finally:
             stop(worker)
@@ -123,7 +126,7 @@ def _epoch(at: datetime) -> float:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
-def _wait_for_listener(folder, worker, seconds: float = 60) -> None:
+def _wait_for_listener(worker, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while "queue_listener_ready" not in worker.log_path.read_text(errors="replace"):
         if worker.poll() is not None or time.monotonic() > deadline:
@@ -131,9 +134,9 @@ def _wait_for_listener(folder, worker, seconds: float = 60) -> None:
         time.sleep(0.1)
 
 
-def notify_cost(url: str) -> NotifyCost:
+def notify_cost(context: Context) -> NotifyCost:
     """Accepted commands with pg_notify in the queuing statement and without, taking turns."""
-    engine = create_engine(url)
+    engine = create_engine(context.url)
     with_notify = repositories._QUEUE["postgresql"]
     # The same statement without the notification: what the accepting path cost before.
     without_notify = repositories._queue("postgresql", notify=False)

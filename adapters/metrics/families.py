@@ -79,7 +79,11 @@ class Scrape:
         else:
             self.metrics = PrometheusMetrics(self.registry)
         for collector in collectors:
-            self.registry.register(collector)
+            self.add(collector)
+
+    def add(self, collector: Collector) -> None:
+        """Figures read afresh at each scrape (the queue's, from the database)."""
+        self.registry.register(collector)
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

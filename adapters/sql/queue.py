@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from adapters.sql.rows import row
 from adapters.sql.tables import (
     PENDING,
     export_events,
@@ -170,28 +171,11 @@ def _progress(row) -> Progress:
 
 
 def _progress_values(export_id: int, progress: Progress, now) -> dict:
-    return {
-        "export_id": export_id,
-        "state": progress.state.value,
-        "percent_complete": progress.percent_complete,
-        "message": progress.message,
-        "external_data": progress.external_data,
-        "updated_at": now,
-    }
+    return row(progress, export_id=export_id, updated_at=now)
 
 
 def _event_values(export_id: int, report: ProgressReport, now) -> dict:
-    event = report.as_event()
-    return {
-        "export_id": export_id,
-        "uuid": event.uuid,
-        "state": event.state.value,
-        "percent_complete": event.percent_complete,
-        "message": event.message,
-        "data": event.data,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return row(report.as_event(), export_id=export_id, created_at=now, updated_at=now)
 
 
 class SqlAlchemyOfficeRepository(OfficeRepository):

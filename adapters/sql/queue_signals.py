@@ -45,11 +45,11 @@ _KEEPALIVES = {
 }
 
 
-def pg_notify_once() -> sa.ScalarSelect:
-    """`(SELECT 0 FROM pg_notify(...))`: as an uncorrelated subquery PostgreSQL runs it
+def pg_notify_once(value: sa.ColumnElement) -> sa.ScalarSelect:
+    """`(SELECT value FROM pg_notify(...))`: as an uncorrelated subquery PostgreSQL runs it
     once per statement (an InitPlan), when the first row needs it: a statement that
     inserts no row notifies no one."""
-    return sa.select(sa.literal(0)).select_from(sa.func.pg_notify(QUEUED_CHANNEL, "")).scalar_subquery()
+    return sa.select(value).select_from(sa.func.pg_notify(QUEUED_CHANNEL, "")).scalar_subquery()
 
 
 class Listener(abc.ABC):

@@ -1,22 +1,15 @@
-"""`export-responses worker`: its own composition root, from Settings and CCD_* variables."""
+"""`export-responses worker`: the services from the bootstrap, on Settings and the CCD_* variables."""
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
 
-from adapters.ccd.http_gateway import HttpCcdGateway
-from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
-from adapters.clock import SystemClock
 from adapters.metrics.families import Scrape
 from adapters.metrics.multiprocess import keep_in_process
 from adapters.sql.queue_signals import queue_listener
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from application.carry_out_exports import ExportWorkDeps
-from domain.retries import RetrySchedule
-from entrypoints.bootstrap import database_engine
+from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.cli.addresses import bind_problem
 from entrypoints.cli.api_token import local_token
 from entrypoints.cli.arguments import add_command, positive_float, positive_int
@@ -78,26 +71,36 @@ def run_worker(args, settings: Settings) -> int:
             "or point them at `export-responses fake-ccd`"
         )
     require_existing(settings.database_url)
-    engine = database_engine(settings, pool_size=args.concurrency + 2)
-    require_current_schema(engine)
     keep_in_process()
+    # The worker's own figures (CCD calls, attempts); the queue's are the API's to serve.
     scrape = Scrape()
-    gateway = HttpCcdGateway(ccd_settings, observe_call=scrape.metrics.ccd_call)
-    ccd = RateLimitedCcdGateway(gateway, args.max_rate) if args.max_rate else gateway
-    deps = ExportWorkDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
-        ccd=ccd,
-        clock=SystemClock(),
-        new_uuid=lambda: str(uuid.uuid4()),
-        retries=RetrySchedule(settings.retry_delays),
-        claim_seconds=settings.claim_seconds,
+    services = bootstrap(
+        settings,
+        ccd_settings=ccd_settings,
+        max_ccd_rate=args.max_rate,
+        pool_size=args.concurrency + 2,
+        scrape=scrape,
     )
-    worker = Worker(deps, concurrency=args.concurrency, poll_seconds=args.poll, on_attempt=scrape.metrics.attempt)
+    try:
+        require_current_schema(services)
+        return _work(args, services, ccd_settings, _metrics_server(metrics_bind, scrape, settings))
+    finally:
+        services.close()
+
+
+def _work(args, services: Services, ccd_settings: CcdSettings, metrics: MetricsServer | None) -> int:
+    assert services.export_work is not None, "bootstrap given CCD settings"
+    settings = services.settings
+    worker = Worker(
+        services.export_work,
+        concurrency=args.concurrency,
+        poll_seconds=args.poll,
+        on_attempt=services.scrape.metrics.attempt,
+    )
     listener = queue_listener(settings.database_url, settings.session_database_url, worker.nudge)
-    metrics = _metrics_server(metrics_bind, scrape, settings)
     print(
-        f"worker: carrying out the exports queued in {shown(settings.database_url)}, {args.concurrency} at a time, "
-        f"against CCD at {ccd_settings.data_store_base_url}",
+        f"worker: carrying out the exports queued in {shown(services.settings.database_url)}, "
+        f"{args.concurrency} at a time, against CCD at {ccd_settings.data_store_base_url}",
         file=sys.stderr,
         flush=True,
     )
@@ -115,8 +118,6 @@ def run_worker(args, settings: Settings) -> int:
             metrics.stop()
         if listener is not None:
             listener.stop()
-        gateway.close()
-        engine.dispose()
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing was due"
     print(f"worker stopped: {summary}")
     return 0

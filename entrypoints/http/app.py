@@ -41,12 +41,17 @@ def create_app(services: Services) -> falcon.App:
     app.req_options.strip_url_path_trailing_slash = True
     app.router_options.converters["id"] = IdConverter
     routes = {
-        EXPORT_RESPONSES_PATH: ExportResponsesResource(services.export_responses, settings),
+        EXPORT_RESPONSES_PATH: ExportResponsesResource(
+            services.handle_export_responses,
+            max_body_bytes=settings.max_body_bytes,
+            max_response_ids=settings.max_response_ids,
+            max_errors=settings.max_errors,
+        ),
         EXPORTS_PATH: ExportListResource(services.export_reader),
         EXPORT_PATH: ExportResource(services.export_reader),
-        HEALTH_PATH: HealthResource(services.database_answers),
+        HEALTH_PATH: HealthResource(services.health.answers),
         LIVENESS_PATH: LivenessResource(),
-        READINESS_PATH: ReadinessResource(services.database_accepts_writes),
+        READINESS_PATH: ReadinessResource(services.health.accepts_writes),
         METRICS_PATH: MetricsResource(services.scrape),
     }
     public = frozenset(path for path, resource in routes.items() if getattr(resource, "public", False))

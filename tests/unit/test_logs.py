@@ -8,11 +8,13 @@ import logging
 import os
 from pathlib import Path
 
+import attrs
 import pytest
 from falcon import testing
 
+from adapters.memory import InMemoryStore
 from entrypoints import logs
-from entrypoints.bootstrap import Services
+from entrypoints.bootstrap import bootstrap
 from entrypoints.cli import main
 from entrypoints.config import Settings
 from entrypoints.http.app import create_app
@@ -64,11 +66,9 @@ def test_a_line_logged_during_a_request_by_any_module_carries_its_request_id():
         logging.getLogger("application.somewhere").warning("deep inside the use case")
         raise RuntimeError("so that nothing else runs")
 
-    services = Services(
-        settings=Settings("sqlite://", Path("var"), api_auth=False),
-        export_responses=export_responses,
-        database_answers=lambda: True,
-        database_accepts_writes=lambda: True,
+    services = attrs.evolve(
+        bootstrap(Settings("sqlite://", Path("var"), api_auth=False), store=InMemoryStore()),
+        handle_export_responses=export_responses,
     )
     client = testing.TestClient(create_app(services))
     replies = []

@@ -15,7 +15,7 @@ from adapters.memory import InMemoryStore
 from adapters.metrics.families import Scrape
 from adapters.metrics.multiprocess import MultiprocessDir
 from domain.external_systems import ExternalSystem
-from entrypoints.bootstrap import in_memory_services
+from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.metrics import METRICS_PATH
@@ -34,7 +34,7 @@ def client():
     store = InMemoryStore()
     store.external_systems[43] = ExternalSystem(43, "CCD Manchester", "ccd_manchester", export_responses=True)
     store.response_ids.update({18, 19})
-    return authenticated_client(create_app(in_memory_services(store, SETTINGS)))
+    return authenticated_client(create_app(bootstrap(SETTINGS, store=store)))
 
 
 def command(uuid=UUID, ids=(18,)) -> bytes:
