@@ -49,7 +49,7 @@ SECTIONS = (
     Section(
         "ccd-pace", lambda context: ccd_pace.measure(context.url, context.folder), report.ccd_pace_table, in_quick=False
     ),
-    Section("pickup", pickup.pickup, report.pickup),
+    Section("pickup", pickup.pickup, report.pickup, in_quick=False),
     Section("notify", pickup.notify_cost, report.notify_cost, databases=("postgresql",), in_quick=False),
 )
 

@@ -3,8 +3,8 @@
 A service and a worker (polling every second, as by default, with the listener of
 adapters/sql/queue_signals.py) run as processes against a fake CCD; commands of one
 response each are sent one at a time, a random 100 to 300 ms apart, so that the worker
-is idle when each arrives (the case the listener is for: a busy worker claims as soon
-as a slot frees). The claim time is the export's `in_progress` event, stamped by the
+is idle when each arrives (with every slot busy, a worker claims when one frees).
+The claim time is the export's `in_progress` event, stamped by the
 worker's clock when it claimed (the same machine's clock as the client's).
 
 On PostgreSQL it also measures what the notification costs the accepting path:
@@ -14,7 +14,6 @@ it) and without it, taking turns.
 
 from __future__ import annotations
 
-import functools
 import random
 import statistics
 import time
@@ -25,18 +24,15 @@ import requests
 import sqlalchemy as sa
 from attrs import frozen
 
-from adapters.clock import SystemClock
 from adapters.sql import repositories, tables
 from adapters.sql.engine import create_engine
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from application.export_responses import ExportResponsesDeps, export_responses
+from application.export_responses import export_responses
 from bench import data
 from bench.context import Context
 from bench.processes import TOKEN, fake_ccd, start_listening_worker, stop
 from domain.commands import ExportResponses
 
 COMMANDS = 60
-QUICK_COMMANDS = 10
 NOTIFY_COMMANDS_PER_TURN = 100
 NOTIFY_TURNS = 12
 _PATH = "/api/v2/exports/export_responses"
@@ -73,7 +69,7 @@ def pickup(context: Context) -> Pickup:
         worker = start_listening_worker(url, ccd.variables, folder, "--concurrency", "4")
         try:
             _wait_for_listener(worker)
-            answered = _send(base, QUICK_COMMANDS if context.options.quick else COMMANDS)
+            answered = _send(base, COMMANDS)
             claimed = _claims(url, answered, worker)
         finally:
             stop(worker)
@@ -136,15 +132,12 @@ def _wait_for_listener(worker, seconds: float = 60) -> None:
 
 def notify_cost(context: Context) -> NotifyCost:
     """Accepted commands with pg_notify in the queuing statement and without, taking turns."""
-    engine = create_engine(context.url)
+    engine, deps = data.use_case(context.url)
     with_notify = repositories._QUEUE["postgresql"]
     # The same statement without the notification: what the accepting path cost before.
     without_notify = repositories._queue("postgresql", notify=False)
     ids = iter(data.NOTIFY_IDS)
     timings: dict[bool, list[float]] = {True: [], False: []}
-    deps = ExportResponsesDeps(
-        functools.partial(SqlAlchemyUnitOfWork, engine), SystemClock(), lambda: str(uuid.uuid4())
-    )
     try:
         for turn in range(NOTIFY_TURNS):
             notifying = turn % 2 == 0
