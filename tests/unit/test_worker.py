@@ -77,28 +77,39 @@ def test_claims_come_in_batches_of_at_least_half_the_free_slots(monkeypatch):
     assert sum(productive) == 24 and len(productive) <= 24 // 2, claimed  # one claim per export: 24
 
 
-def test_each_attempt_is_told_with_its_outcome_and_a_nudge_ends_an_idle_wait():
-    store = queued_store(0)
+def idle_worker(store: InMemoryStore, ccd: InMemoryCcdGateway, told: list[str]) -> tuple[Worker, threading.Thread]:
+    """A running worker whose next poll is ten minutes away, telling `told` each attempt's outcome."""
     deps = ExportWorkDeps(
         unit_of_work=lambda: InMemoryUnitOfWork(store),
-        ccd=InMemoryCcdGateway(),
+        ccd=ccd,
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),
     )
-    told: list[str] = []
     worker = Worker(deps, concurrency=2, poll_seconds=600.0, on_attempt=told.append)
     running = threading.Thread(target=worker.run)
     running.start()
+    time.sleep(0.1)  # it has claimed what was there, and waits
+    return worker, running
+
+
+def queue_and_nudge(worker: Worker, store: InMemoryStore, export_id: int, told: list[str]) -> None:
+    """Queue one more export, nudge the worker, and wait (5 s at most) for an attempt to end."""
+    store.response_ids.add(export_id)
+    store.case_numbers[export_id] = f"24{export_id:05d}/2024"
+    export = queue_response_export(export_id, 43, "c0mmand", START, f"queued-{export_id}")
+    store.exports[export_id] = attrs.evolve(export, id=export_id)
+    worker.nudge()
+    for _ in range(100):
+        if told:
+            return
+        time.sleep(0.05)
+
+
+def test_each_attempt_is_told_with_its_outcome_and_a_nudge_ends_an_idle_wait():
+    store, told = queued_store(0), []
+    worker, running = idle_worker(store, InMemoryCcdGateway(), told)
     try:
-        time.sleep(0.1)  # idle now, waiting for its next poll in ten minutes
-        store.response_ids.add(1)
-        store.case_numbers[1] = "2400001/2024"
-        store.exports[1] = attrs.evolve(queue_response_export(1, 43, "c0mmand", START, "queued-1"), id=1)
-        worker.nudge()
-        for _ in range(200):
-            if told:
-                break
-            time.sleep(0.05)
+        queue_and_nudge(worker, store, 1, told)
         assert told == ["complete"]
     finally:
         worker.stop()
@@ -120,28 +131,10 @@ class BlockingCcd(InMemoryCcdGateway):
 
 
 def test_a_busy_worker_with_a_free_slot_starts_a_new_export_on_a_nudge():
-    store = queued_store(1)
-    ccd = BlockingCcd()
-    deps = ExportWorkDeps(
-        unit_of_work=lambda: InMemoryUnitOfWork(store),
-        ccd=ccd,
-        clock=SystemClock(),
-        new_uuid=lambda: str(uuid.uuid4()),
-    )
-    told: list[str] = []
-    worker = Worker(deps, concurrency=2, poll_seconds=600.0, on_attempt=told.append)
-    running = threading.Thread(target=worker.run)
-    running.start()
+    store, ccd, told = queued_store(1), BlockingCcd(), []
+    worker, running = idle_worker(store, ccd, told)  # export 1 is held in CCD; one slot is free
     try:
-        time.sleep(0.1)  # export 1 is held in CCD; one slot is free
-        store.response_ids.add(2)
-        store.case_numbers[2] = "2400002/2024"
-        store.exports[2] = attrs.evolve(queue_response_export(2, 43, "c0mmand", START, "queued-2"), id=2)
-        worker.nudge()
-        for _ in range(200):
-            if told:
-                break
-            time.sleep(0.05)
+        queue_and_nudge(worker, store, 2, told)
         assert told == ["complete"] and store.exports[1].state.value == "in_progress"
     finally:
         ccd.release.set()
