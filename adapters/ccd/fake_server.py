@@ -407,6 +407,9 @@ class FakeCcd:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 resets connections when many workers connect
+    # at once (the benchmark's 4 processes × 16 threads; a burst of clients in the tests).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], fake: FakeCcd):
         self.fake = fake
