@@ -30,6 +30,8 @@ class ExportResponsesDeps:
     # Replays and rejections only read: given a unit of work that never writes, they
     # run in it and leave the writers' lock alone (SQLite has one writer at a time).
     reading: Callable[[], UnitOfWork] | None = None
+    # Told how each command ended ("accepted", "replayed", "rejected", "conflict"): the metrics.
+    on_outcome: Callable[[str], None] = lambda outcome: None
 
 
 def export_responses(
@@ -44,6 +46,7 @@ def export_responses(
     request as it arrived, is logged with the command.
     """
     if len(command.response_ids) > deps.max_response_ids:
+        deps.on_outcome("rejected")
         return CommandResult.reject(
             command.uuid,
             command.name,
@@ -65,9 +68,12 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Rece
     with (deps.reading or deps.unit_of_work)() as uow:
         facts = uow.facts.for_export_responses(command.uuid, command.external_system_id, response_ids)
     if facts.logged is not None:
-        return _reply_to_repeat(command, facts.logged)
+        replied = _reply_to_repeat(command, facts.logged)
+        deps.on_outcome("replayed" if replied is facts.logged.result else "conflict")
+        return replied
     problems = rules.check_export_responses(command, facts.system, facts.existing_response_ids)
     if problems:
+        deps.on_outcome("rejected")
         return CommandResult.reject(command.uuid, command.name, errors.capped(problems, deps.max_errors))
 
     result = CommandResult.accept(command.uuid, command.name)
@@ -79,6 +85,7 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Rece
         uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result, received))
         uow.exports.queue_responses(command.uuid, command.external_system_id, response_ids, deps.clock.now())
         uow.commit()
+    deps.on_outcome("accepted")
     return result
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from attrs import frozen
 
-from bench import ccd_pace, data, durability, measures, paired_requests, provenance, report
+from bench import ccd_pace, data, durability, measures, paired_requests, pickup, provenance, report
 from bench.context import Context, Options
 from bench.load import wrk_available
 from bench.prepared import prepared_against_not
@@ -49,6 +49,8 @@ SECTIONS = (
     Section(
         "ccd-pace", lambda context: ccd_pace.measure(context.url, context.folder), report.ccd_pace_table, in_quick=False
     ),
+    Section("pickup", pickup.pickup, report.pickup, in_quick=False),
+    Section("notify", pickup.notify_cost, report.notify_cost, databases=("postgresql",), in_quick=False),
 )
 
 

@@ -32,6 +32,8 @@ BARE_DRIVER_IDS = range(400_001, 420_001)
 # The response of the command bench/bare_driver.py captures: digits found nowhere else
 # in a command's parameters (a timestamp's microseconds have six).
 CAPTURE_ID = 987_654_321
+PICKUP_IDS = range(420_001, 420_201)
+NOTIFY_IDS = range(430_001, 432_401)
 
 
 @contextlib.contextmanager
@@ -68,7 +70,17 @@ def seed(url: str) -> None:
                 updated_at=NOW,
             )
         )
-        for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS, DURABILITY_IDS, CCD_PACE_IDS, BARE_DRIVER_IDS, [CAPTURE_ID]):
+        for ids in (
+            ACCEPTED_IDS,
+            BATCH_IDS,
+            WORKER_IDS,
+            DURABILITY_IDS,
+            CCD_PACE_IDS,
+            BARE_DRIVER_IDS,
+            [CAPTURE_ID],
+            PICKUP_IDS,
+            NOTIFY_IDS,
+        ):
             add_responses(connection, ids)
     engine.dispose()
 

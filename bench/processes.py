@@ -154,3 +154,12 @@ def wait_for_cpu(process: subprocess.Popen, deadline: float) -> float:
         time.sleep(0.05)
     stop(process)
     raise RuntimeError(f"the worker {process.pid} did not finish in time")
+
+
+def start_listening_worker(database_url: str, ccd: dict, folder: Path, *options: str) -> subprocess.Popen:
+    """A worker that runs until stopped; its log is at `process.log_path`."""
+    log = folder / f"worker-{os.urandom(4).hex()}.log"
+    env = {**ccd, "DATABASE_URL": database_url, "EXPORT_RETRY_DELAYS": "1"}
+    process = _start(["-m", "entrypoints.cli", "worker", *options], log, env)
+    process.log_path = log  # type: ignore[attr-defined]
+    return process

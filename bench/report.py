@@ -198,6 +198,39 @@ def ccd_pace_table(results: Results) -> list[str]:
     return lines
 
 
+def pickup(results: Results) -> list[str]:
+    """From a 202 to the worker's claim of the export (bench/pickup.py)."""
+    lines = [
+        "## Instant pickup (202 to the worker's claim)",
+        "",
+        "An idle worker (`--poll 1`, the default, with the listener: LISTEN/NOTIFY on PostgreSQL, "
+        "`PRAGMA data_version` every 50 ms on SQLite); one-response commands a random 100 to 300 ms apart. "
+        "Negative: the worker had claimed the export before the client read its 202.",
+        "",
+        "| database | commands | median ms | p95 ms | slowest ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, run in results.items():
+        lines.append(
+            f"| {kind} | {len(run.latencies_ms)} | {run.median_ms:.1f} | {run.p95_ms:.1f} | "
+            f"{max(run.latencies_ms):.1f} |"
+        )
+    return lines
+
+
+def notify_cost(results: Results) -> list[str]:
+    """What pg_notify in the queuing statement costs an accepted command (bench/pickup.py)."""
+    lines = [
+        "## The notification's cost (PostgreSQL, accepted commands in process, one after another)",
+        "",
+        "| database | with pg_notify ms/command | without ms/command | cost |",
+        "|---|---:|---:|---:|",
+    ]
+    for kind, cost in results.items():
+        lines.append(f"| {kind} | {cost.with_ms:.2f} | {cost.without_ms:.2f} | {cost.cost:.2f}× |")
+    return lines
+
+
 def write(path: Path, table: str) -> None:
     """Replace the generated part of `path`, keeping the notes written below NOTES_MARK."""
     notes = ""

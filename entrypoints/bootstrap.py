@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import sqlalchemy as sa
-from attrs import frozen
+from attrs import field, frozen
 
 from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
@@ -24,6 +24,8 @@ from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.memory.export_views import InMemoryExportReader
 from adapters.memory.health import InMemoryHealth
 from adapters.memory.system_views import InMemorySystemReader
+from adapters.metrics.families import Scrape
+from adapters.metrics.queue_figures import QueueFiguresCollector
 from adapters.sql.engine import create_engine
 from adapters.sql.export_views import SqlAlchemyExportReader
 from adapters.sql.health import SqlAlchemyHealth
@@ -73,6 +75,8 @@ class Services:
     engine: sa.Engine | None = None
     # What `close` releases, in order: the CCD gateway's sessions, then the engine's pool.
     closers: tuple[Callable[[], None], ...] = ()
+    # GET /metrics: the figures counted (scrape.metrics) and those read when scraped.
+    scrape: Scrape = field(factory=Scrape)
 
     def close(self) -> None:
         for close in self.closers:
@@ -96,6 +100,7 @@ def bootstrap(
     pause: Callable[[float], None] = time.sleep,
     engine: sa.Engine | None = None,
     pool_size: int | None = None,
+    scrape: Scrape | None = None,
 ) -> Services:
     """The services on DATABASE_URL, or on `store` when given.
 
@@ -103,21 +108,27 @@ def bootstrap(
     `max_ccd_rate` calls a second), else none. `unit_of_work` replaces the store's (a
     test's faults); `pause` is the worker's wait between tries to record an attempt.
     `engine` is used instead of one on DATABASE_URL (its owner disposes of it);
-    `pool_size` sizes the engine's pool to the worker's threads.
+    `pool_size` sizes the engine's pool to the worker's threads. `scrape` is where the
+    figures are counted: by default with the queue's, read from the database when scraped
+    (the API's); the worker passes one of its own without them (they are the API's to serve).
     """
     clock = clock or SystemClock()
     closers: list[Callable[[], None]] = []
+    reads_the_queue = scrape is None
+    scrape = scrape or Scrape()
     if ccd is None and ccd_settings is not None:
         # requests only for a real CCD: an embedding host loads no HTTP library.
         from adapters.ccd.http_gateway import HttpCcdGateway  # noqa: PLC0415
 
-        gateway = HttpCcdGateway(ccd_settings)
+        gateway = HttpCcdGateway(ccd_settings, observe_call=scrape.metrics.ccd_call)
         closers.append(gateway.close)
         ccd = RateLimitedCcdGateway(gateway, max_ccd_rate) if max_ccd_rate else gateway
     if store is None:
         if engine is None:
             engine = database_engine(settings, **({"pool_size": pool_size} if pool_size else {}))
             closers.append(engine.dispose)
+        if reads_the_queue:
+            scrape.add(QueueFiguresCollector(engine, clock.now))
         writing: Callable[[], UnitOfWork] = unit_of_work or _writing(engine)
         # Replays and rejections only read: a read-only unit leaves SQLite's one writer alone.
         reading: Callable[[], UnitOfWork] | None = None if unit_of_work else _reading(engine)
@@ -137,6 +148,7 @@ def bootstrap(
         new_uuid=new_uuid,
         max_response_ids=settings.max_response_ids,
         max_errors=settings.max_errors,
+        on_outcome=scrape.metrics.command,
     )
     work = None
     if ccd is not None:
@@ -162,6 +174,7 @@ def bootstrap(
         clock=clock,
         engine=engine,
         closers=tuple(closers),
+        scrape=scrape,
     )
 
 

@@ -105,9 +105,9 @@ SETTINGS = (
     ),
     Setting(
         "DATABASE_DIRECT_URL",
-        "a PostgreSQL URL past the pooler, for migrations and sessions",
+        "a PostgreSQL URL past the pooler, for migrations and sessions (the worker's LISTEN)",
         "none",
-        ("migrate", "serve"),
+        ("migrate", "serve", "worker"),
     ),
     Setting("LOCK_WAIT_SECONDS", "longest wait for a database lock, then 503", "5", ("serve", "worker")),
     Setting("STATEMENT_TIMEOUT_SECONDS", "longest PostgreSQL statement, then 503", "20", ("serve", "worker")),
@@ -119,7 +119,14 @@ SETTINGS = (
         str(DEFAULT_MAX_ERRORS),
         ("serve",),
     ),
-    Setting("LOG_FORMAT", "json (one object a line) or text, for a terminal", "json", ("serve", "worker")),
+    Setting("LOG_FORMAT", "json (one object a line) or text, for a terminal", "json", _ALL),
+    Setting("WORKER_METRICS_BIND", "HOST:PORT where the worker serves its GET /metrics", "none", ("worker",)),
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "folder for the metrics of gunicorn's processes (emptied at start)",
+        "a private folder, removed at exit",
+        ("serve",),
+    ),
 )
 
 

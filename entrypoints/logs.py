@@ -4,6 +4,10 @@ Each line has an ISO 8601 UTC timestamp, the level, the logger and the event. A 
 that is itself a JSON object (the service logs its events so) is merged into the line;
 any other message is the line's "message". An exception's traceback is one string field,
 so a multi-line error (a driver's message, a traceback) never spans several lines.
+
+A line logged while a request is served carries its `request_id`, whichever module
+logged it: the HTTP middleware sets `REQUEST_ID` (a context variable, so each of a
+worker's threads has its own) and the formatters add it.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ import datetime as dt
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from typing import TextIO
 
 LOG_FORMATS = ("json", "text")
+# The id of the request being served by this thread, None outside a request.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,9 +41,24 @@ class JsonFormatter(logging.Formatter):
         else:
             line.setdefault("event", "message")
             line.update(event)
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            line.setdefault("request_id", request_id)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """A line for a person at a terminal: time, level, logger, message (and the request id)."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        request_id = REQUEST_ID.get()
+        return text if request_id is None or request_id in text else f"{text} [request {request_id}]"
 
 
 def _json_object(message: str) -> dict | None:
@@ -51,17 +73,23 @@ def _json_object(message: str) -> dict | None:
 
 def formatter(log_format: str = "json") -> logging.Formatter:
     if log_format == "text":
-        return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return TextFormatter()
     return JsonFormatter()
+
+
+_HANDLER_NAME = "export_responses"
 
 
 def configure(log_format: str = "json", stream: TextIO | None = None, level: int = logging.INFO) -> None:
     """Send every logger's events to `stream` (standard error) in `log_format`."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(log_format))
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
+    # Only a handler of ours is replaced: one a host added (a test runner's capture) stays.
     for existing in list(root.handlers):
-        root.removeHandler(existing)
+        if existing.get_name() == _HANDLER_NAME:
+            root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
     # Alembic's per-connection notes ("Context impl SQLiteImpl.") say nothing to an

@@ -1,4 +1,8 @@
-"""The export worker: claims due exports and carries them out, N at a time."""
+"""The export worker: claims due exports and carries them out, N at a time.
+
+With a free slot, it looks for due exports every `poll_seconds`, or at once when `nudge`
+is called: by a listener that hears of newly queued exports (adapters/sql/queue_signals.py).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import threading
 import time
 import traceback
 from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from application.attempts import Attempt
@@ -24,11 +29,20 @@ MAX_BACKOFF_SECONDS = 10.0
 class Worker:
     """Runs until stopped (or, draining, until nothing is due), finishing what it holds."""
 
-    def __init__(self, deps: ExportWorkDeps, concurrency: int = 1, poll_seconds: float = 1.0):
+    def __init__(
+        self,
+        deps: ExportWorkDeps,
+        concurrency: int = 1,
+        poll_seconds: float = 1.0,
+        on_attempt: Callable[[str], None] | None = None,
+    ):
         self.deps = deps
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
+        self.on_attempt = on_attempt  # told each attempt's outcome: the metrics
         self.stopping = threading.Event()
+        # Set by `nudge` (and `stop`): ends an idle wait before the poll interval is up.
+        self._wake = threading.Event()
         self.outcomes: Counter[str] = Counter()
         self._outcomes_lock = threading.Lock()
         # Failures in a row of claims, and of attempts: each doubles the next wait.
@@ -37,8 +51,13 @@ class Worker:
         self._paused_until = 0.0  # no claims until then, after an attempt crashed
 
     def stop(self) -> None:
-        # Only sets a flag: this runs in signal handlers, where logging could interleave.
+        # Only sets flags: this runs in signal handlers, where logging could interleave.
         self.stopping.set()
+        self._wake.set()
+
+    def nudge(self) -> None:
+        """Exports may have been queued: look now rather than at the next poll."""
+        self._wake.set()
 
     def run(self, drain: bool = False) -> Counter[str]:
         # Up to `concurrency` exports run while as many more wait, claimed, in `ready`:
@@ -53,7 +72,11 @@ class Worker:
                     LOG.info(json.dumps({"event": "stopping", "detail": f"finishing {held} exports in hand"}))
                     announced = True
                 while ready and len(in_flight) < self.concurrency:
-                    in_flight.add(pool.submit(self._carry_out, ready.popleft()))
+                    future = pool.submit(self._carry_out, ready.popleft())
+                    future.add_done_callback(lambda _: self._wake.set())  # a slot is free: claim
+                    in_flight.add(future)
+                # Cleared before the claim: a nudge from now on is for exports it may not see.
+                self._wake.clear()
                 claimed = None if self.stopping.is_set() else self._claim(self._to_claim(len(ready)))
                 if claimed is None and not self.stopping.is_set():
                     continue  # claiming failed: that is no empty queue, even when draining
@@ -61,11 +84,14 @@ class Worker:
                 if ready and len(in_flight) < self.concurrency:
                     continue
                 if in_flight:
-                    _, in_flight = wait(in_flight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                    # Until an export ends, a nudge (new exports, for a free slot) or the poll.
+                    if not any(future.done() for future in in_flight):
+                        self._wake.wait(self.poll_seconds)
+                    in_flight = {future for future in in_flight if not future.done()}
                 elif not ready and (drain or self.stopping.is_set()):
                     break
                 elif not ready:
-                    self.stopping.wait(self.poll_seconds)
+                    self._wake.wait(self.poll_seconds)
         return self.outcomes
 
     def _to_claim(self, ready: int) -> int:
@@ -112,6 +138,8 @@ class Worker:
             attempt = self._after_crash(claim, error)
         with self._outcomes_lock:
             self.outcomes[outcome] += 1
+        if self.on_attempt is not None:
+            self.on_attempt(outcome)
         line = attempt_line(claim, outcome, attempt, time.perf_counter() - started)
         LOG.log(logging.INFO if outcome in ("complete", "claim_lost") else logging.WARNING, json.dumps(line))
         if attempt is not None and attempt.circuit_change is not None:

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -66,10 +67,14 @@ class _Login:
 
 
 class HttpCcdGateway(CcdGateway):
-    """CCD's own API with `requests`: one session per thread, one login shared by all."""
+    """CCD's own API with `requests`: one session per thread, one login shared by all.
 
-    def __init__(self, settings: CcdSettings):
+    `observe_call(service, outcome, seconds)` is told of every HTTP call (the metrics),
+    so that this adapter knows nothing of how figures are kept."""
+
+    def __init__(self, settings: CcdSettings, observe_call: Callable[[str, str, float], None] | None = None):
         self.settings = settings
+        self.observe_call = observe_call
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self._local = threading.local()
         self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
@@ -154,9 +159,7 @@ class HttpCcdGateway(CcdGateway):
         message says what to fix.
         """
         try:
-            reply = self._session().request(
-                call.method, call.url, timeout=self._timeout, **self._environment[call.service], **call.options
-            )
+            reply = self._request(call)
             if denial_is_answer and reply.status_code in _DENIED_STATUSES:
                 return _DENIED  # type: ignore[return-value]
             if not 200 <= reply.status_code < 300:
@@ -178,6 +181,26 @@ class HttpCcdGateway(CcdGateway):
             raise _broken_api(call, str(error)) from error
         except requests.RequestException as error:
             raise CcdFailure(f"the {call.purpose} at CCD {call.service} failed: {type(error).__name__}") from error
+
+    def _request(self, call: _Call) -> requests.Response:
+        """The HTTP exchange itself, timed and told to `observe_call` with how it went."""
+        started = time.perf_counter()
+        outcome = "other"
+        try:
+            reply = self._session().request(
+                call.method, call.url, timeout=self._timeout, **self._environment[call.service], **call.options
+            )
+            outcome = _status_outcome(reply.status_code)
+            return reply
+        except requests.Timeout:
+            outcome = "timeout"
+            raise
+        except requests.ConnectionError:
+            outcome = "connection_failed"
+            raise
+        finally:
+            if self.observe_call is not None:
+                self.observe_call(call.service, outcome, time.perf_counter() - started)
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -216,6 +239,14 @@ def _environment_settings(base_url: str) -> dict[str, Any]:
         "proxies": requests.utils.get_environ_proxies(base_url),
         "verify": os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True,
     }
+
+
+def _status_outcome(status: int) -> str:
+    if 200 <= status < 300:
+        return "ok"
+    if status in _DENIED_STATUSES:
+        return "denied"
+    return "client_error" if status < 500 else "server_error"
 
 
 def _connection_fault(error: requests.ConnectionError) -> str:

@@ -51,17 +51,22 @@ def create_engine(
         return _postgres_engine(parsed, pooling, session, options)
     if parsed.get_backend_name() != "sqlite":
         raise ValueError(f"not a PostgreSQL or SQLite URL: {parsed.render_as_string(hide_password=True)}")
-    # With `?uri=true` the database is a URI (`file:/path?mode=ro`); the file is its path.
-    database = parsed.database or ""
-    if parsed.query.get("uri") == "true":
-        database = database.removeprefix("file:")
-    on_file = database not in ("", ":memory:")
-    if on_file:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    database = sqlite_file(parsed)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **options)
-    writers = WriterQueue(Path(f"{database}-writer.lock"), lock_wait_seconds) if on_file else None
+    writers = WriterQueue(Path(f"{database}-writer.lock"), lock_wait_seconds) if database is not None else None
     _serialize_sqlite_writes(engine, writers, lock_wait_seconds)
     return engine
+
+
+def sqlite_file(url: sa.URL) -> Path | None:
+    """The file of a SQLite URL; None for a database in memory."""
+    # With `?uri=true` the database is a URI (`file:/path?mode=ro`); the file is its path.
+    database = url.database or ""
+    if url.query.get("uri") == "true":
+        database = database.removeprefix("file:")
+    return None if database in ("", ":memory:") else Path(database)
 
 
 def _postgres_session_settings(lock_wait_seconds: float, statement_timeout_seconds: float) -> dict[str, str]:

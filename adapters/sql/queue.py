@@ -47,6 +47,11 @@ _ABANDONED = sa.and_(exports.c.state == ExportState.IN_PROGRESS.value, exports.c
 # The first two terms are ix_exports_due's predicate: they let the query read that index.
 # They also keep the worker to the exports this service queued: never the Rails side's.
 IS_DUE = sa.and_(_OWNED, _state_in(*PENDING), exports.c.resource_type == RESPONSE, sa.or_(_WAITING, _ABANDONED))
+# Since when a due export has been due (an abandoned one: since its claim expired).
+DUE_SINCE = sa.case(
+    (exports.c.state == ExportState.IN_PROGRESS.value, exports.c.claimed_until),
+    else_=sa.func.coalesce(exports.c.next_attempt_at, exports.c.created_at),
+)
 # A literal, not a bound parameter: the statement is compiled once, whole (see the top).
 NOT_CLOSED = system_controls.c.circuit_state != sa.literal_column(repr(CircuitState.CLOSED.value))
 # Looked up by primary key for each due export read from the index: the index still

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from adapters.sql.queue_signals import pg_notify_once
 from adapters.sql.tables import commands, export_events, exports, external_systems, responses
 from application.ports import (
     CommandFacts,
@@ -151,12 +152,17 @@ def _queue_exports(dialect: str):
     return insert(exports).from_select(_EXPORT_COLUMNS, rows).on_conflict_do_nothing()
 
 
-def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
+def _event_rows(dialect: str, export_ids: sa.ColumnElement, notify: bool) -> sa.Select:
+    percent_complete: sa.ColumnElement = _typed("event_percent_complete", export_events.c.percent_complete)
+    if notify and dialect == "postgresql":
+        # The percent complete comes through pg_notify_once(): the workers LISTENing hear
+        # of the new exports when this commits, at no round trip more.
+        percent_complete = pg_notify_once(percent_complete)
     return sa.select(
         export_ids,
         NEW_UUID[dialect],
         _typed("event_state", export_events.c.state),
-        _typed("event_percent_complete", export_events.c.percent_complete),
+        percent_complete,
         _typed("event_message", export_events.c.message),
         _typed("data", export_events.c.data),
         _typed("now", export_events.c.created_at),
@@ -164,7 +170,7 @@ def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
     )
 
 
-def _queue(dialect: str) -> list[sa.Executable]:
+def _queue(dialect: str, notify: bool = True) -> list[sa.Executable]:
     """The statements that queue exports and their events, set-based: no Python per row.
 
     The values of every row but its response id (and its event's uuid) are bound, taken
@@ -174,9 +180,9 @@ def _queue(dialect: str) -> list[sa.Executable]:
     """
     if dialect == "postgresql":
         queued = _queue_exports(dialect).returning(exports.c.id).cte("queued")
-        events = _event_rows(dialect, queued.c.id).select_from(queued)
+        events = _event_rows(dialect, queued.c.id, notify).select_from(queued)
         return [sa.insert(export_events).add_cte(queued).from_select(_EVENT_COLUMNS, events)]
-    events = _event_rows(dialect, exports.c.id).where(
+    events = _event_rows(dialect, exports.c.id, notify).where(
         exports.c.command_uuid == _typed("command_uuid", exports.c.command_uuid),
         exports.c.external_system_id == _typed("system_id", exports.c.external_system_id),
     )

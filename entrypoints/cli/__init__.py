@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from adapters.sql import migrate as migrations
 from adapters.sql.database import DatabaseError
 from application.ports import StoreUnavailable
+from entrypoints import logs
 from entrypoints.cli import data as data_commands
 from entrypoints.cli import exports as exports_command
 from entrypoints.cli import fake_ccd as fake_ccd_command
@@ -28,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"export-responses: {error}", file=sys.stderr)
         return 2
+    # Every command's log lines in one format: JSON a line, or text with LOG_FORMAT=text.
+    logs.configure(settings.log_format)
     try:
         return args.run(args, settings) or 0
     except (DatabaseProblem, migrations.Refused) as problem:

@@ -8,7 +8,6 @@ import sys
 import attrs
 
 from adapters.sql import migrate as migrations
-from entrypoints import logs
 from entrypoints.bootstrap import schema_engine
 from entrypoints.cli.addresses import bind_problem
 from entrypoints.cli.api_token import local_token
@@ -47,7 +46,6 @@ def run_serve(args, settings: Settings) -> int:
     if problem:  # before migrating: gunicorn would retry for five seconds, then fail
         print(f"export-responses serve: {problem}; stop what holds it, or choose another with --bind", file=sys.stderr)
         return 1
-    logs.configure(settings.log_format)
     prepare_folder(settings.database_url)
     engine = schema_engine(settings)
     try:

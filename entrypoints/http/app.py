@@ -14,6 +14,7 @@ from entrypoints.http.export_status import (
     ExportResource,
     IdConverter,
 )
+from entrypoints.http.metrics import METRICS_PATH, MetricsResource
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
 from entrypoints.http.resources import (
@@ -33,7 +34,7 @@ def create_app(services: Services) -> falcon.App:
     """The app; unless `settings.api_auth` is off, every route but the public health
     probes needs one of `settings.api_tokens`."""
     settings = services.settings
-    middleware: list = [RequestContext()]
+    middleware: list = [RequestContext(services.scrape.metrics.request)]
     if settings.api_auth:
         middleware.append(Authentication(TokenSet(settings.api_tokens)))
     app = falcon.App(middleware=middleware)
@@ -54,6 +55,7 @@ def create_app(services: Services) -> falcon.App:
         **operations.routes(
             services.operations, services.export_reader, services.system_reader, settings.max_body_bytes
         ),
+        METRICS_PATH: MetricsResource(services.scrape),
     }
     public = frozenset(path for path, resource in routes.items() if getattr(resource, "public", False))
     document = openapi_document(settings, command_path=EXPORT_RESPONSES_PATH, public_paths=public)

@@ -9,6 +9,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
+from adapters.metrics.multiprocess import ENVIRONMENT_VARIABLE, MultiprocessDir, forget_process
 from entrypoints import logs
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import DEFAULT_BODY_READ_SECONDS, DEFAULT_HEADER_READ_SECONDS, MiB, Settings
@@ -68,6 +69,8 @@ def gunicorn_options(
         "post_worker_init": lambda worker: stop_promptly(worker, GRACEFUL_TIMEOUT_SECONDS),
         "pre_request": request_started,
         "post_request": request_finished,
+        # A worker process that ended: its live figures leave the metrics folder.
+        "child_exit": lambda _arbiter, worker: forget_process(worker.pid),
     }
 
 
@@ -129,5 +132,12 @@ def serve(settings: Settings, bind: str, workers: int = DEFAULT_WORKERS, threads
         max_body_bytes=settings.max_body_bytes,
         log_format=settings.log_format,
     )
-    # Each worker builds its own engine and pool: connections never cross a fork.
-    GunicornServer(lambda: create_app(bootstrap(settings)), options).run()
+    # The worker processes keep their figures in one folder, which any of them reads
+    # when scraped; made (or emptied) before they start, removed when the server stops.
+    metrics_dir = MultiprocessDir(os.environ.get(ENVIRONMENT_VARIABLE))
+    metrics_dir.use()
+    try:
+        # Each worker builds its own engine and pool: connections never cross a fork.
+        GunicornServer(lambda: create_app(bootstrap(settings)), options).run()
+    finally:
+        metrics_dir.remove()

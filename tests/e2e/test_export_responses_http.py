@@ -17,6 +17,7 @@ import requests
 import sqlalchemy as sa
 
 from adapters.sql.tables import commands, export_events, exports
+from tests import metrics
 from tests.auth import AUTHORIZATION
 from tests.builders import add_external_system, add_responses, count_rows
 from tests.e2e.conftest import REQUEST_TIMEOUT
@@ -350,3 +351,24 @@ def test_refuses_a_malformed_request_with_the_error_envelope(
     assert rows_in(server_engine, exports) == exports_before
     health = requests.get(live_server.url("/health"), timeout=REQUEST_TIMEOUT)
     assert (health.status_code, health.json()) == (200, {"status": "ok", "database": "ok"})
+
+
+def test_the_metrics_of_every_gunicorn_process_add_up_at_any_scrape(live_server, server_engine):
+    seed(server_engine, 143, [9001])
+    before = scrape_metrics(live_server.url("/metrics"))
+    reply = post(live_server, command_body(str(uuid.uuid4()), 143, [9001]))
+    assert reply.status_code == 202, reply.text
+    accepted = metrics.value(before, "export_responses_commands_total", outcome="accepted") or 0
+    # Several scrapes, answered by either process: each sees the one command the other took.
+    for _ in range(6):
+        text = scrape_metrics(live_server.url("/metrics"))
+        assert metrics.value(text, "export_responses_commands_total", outcome="accepted") == accepted + 1
+        assert metrics.value(text, "export_responses_exports", external_system_id="143", state="queued") == 1
+        assert metrics.value(text, "export_responses_queue_figures_up") == 1
+    assert requests.get(live_server.url("/metrics"), timeout=REQUEST_TIMEOUT).status_code == 401
+
+
+def scrape_metrics(url: str) -> str:
+    reply = requests.get(url, headers=AUTHORIZATION, timeout=REQUEST_TIMEOUT)
+    assert reply.status_code == 200, reply.text
+    return reply.text

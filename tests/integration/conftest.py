@@ -23,6 +23,10 @@ CASE_TYPE = "ET_Test"
 @pytest.fixture
 def seeded(engine) -> None:
     """System 43 (case type ET_Test) and responses 1 to 5."""
+    seed_system_43(engine)
+
+
+def seed_system_43(engine) -> None:
     with engine.begin() as connection:
         add_external_system(connection, 43)
         connection.execute(

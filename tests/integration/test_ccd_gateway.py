@@ -283,6 +283,34 @@ def test_no_ccd_at_all_is_a_failure_at_login(fake):
     assert failure_of(gateway, fake) == "could not connect to CCD auth (service token lease)"
 
 
+# -- the calls told to an observer (the metrics) ----------------------------------------
+
+
+def test_every_call_is_told_with_its_service_outcome_and_duration(fake):
+    calls: list[tuple[str, str, float]] = []
+    gateway = HttpCcdGateway(CcdSettings.from_environ(fake.base_urls), observe_call=lambda *call: calls.append(call))
+    gateway.find_latest_case(CASE_TYPE, NUMBER)
+    fake.fail_next("data", [401, 503])
+    failure_of(gateway, fake)
+    fake.refuse_connections()
+    failure_of(gateway, fake)
+    gateway.close()
+    told = [(service, outcome) for service, outcome, _ in calls]
+    assert told == [
+        ("auth", "ok"),
+        ("idam", "ok"),
+        ("idam", "ok"),
+        ("data store", "ok"),
+        ("data store", "denied"),
+        ("auth", "ok"),
+        ("idam", "ok"),
+        ("idam", "ok"),
+        ("data store", "server_error"),
+        ("data store", "connection_failed"),
+    ]
+    assert all(0 <= seconds < 5 for _, _, seconds in calls)
+
+
 # -- settings --------------------------------------------------------------------------
 
 

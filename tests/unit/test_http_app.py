@@ -267,6 +267,7 @@ def test_one_log_line_per_request_without_personal_data(client, caplog):
     (record,) = [r for r in caplog.records if r.name == "export_responses.access"]
     line = json.loads(record.getMessage())
     assert line == {
+        "event": "request",
         "method": "POST",
         "path": EXPORT_RESPONSES_PATH,
         "status": 202,

@@ -27,6 +27,7 @@ from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.error_codes import CATALOGUE
+from entrypoints.http.metrics import METRICS_PATH
 from entrypoints.http.openapi import OPENAPI_PATH
 from tests.auth import TEST_TOKEN, authenticated_client
 
@@ -180,14 +181,14 @@ def test_every_route_is_documented_with_its_methods_and_nothing_else(monkeypatch
         for path, item in document["paths"].items()
     }
     assert {re.sub(r":\w+}", "}", template): methods for template, methods in routes.items()} == documented
-    assert len(documented) == 13
+    assert len(documented) == 14
 
 
 def test_only_api_routes_need_the_bearer_token(store, document):
     anonymous = testing.TestClient(create_app(bootstrap(SETTINGS, store=store)))
     for path, item in document["paths"].items():
         op = item["get"] if "get" in item else item["post"]
-        needs_token = path.startswith("/api/")
+        needs_token = path.startswith("/api/") or path == METRICS_PATH
         assert (op["security"] == [{"bearer": []}]) is needs_token, path
         assert ("401" in op["responses"]) is needs_token, path
         method = "GET" if "get" in item else "POST"

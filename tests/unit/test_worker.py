@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import threading
 import time
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -121,3 +123,69 @@ def test_the_circuit_opening_and_closing_is_logged(store, ccd, deps, clock, capl
     assert circuit_events[0]["last_failure"] == "could not connect to CCD auth (service token lease)"
     assert [line["outcome"] for line in attempt_lines(caplog)] == ["erroring", "complete"]
     assert attempt_lines(caplog)[0]["charged"] is False
+
+
+def idle_worker(store: InMemoryStore, ccd: InMemoryCcdGateway, told: list[str]) -> tuple[Worker, threading.Thread]:
+    """A running worker whose next poll is ten minutes away, telling `told` each attempt's outcome."""
+    deps = ExportWorkDeps(
+        unit_of_work=lambda: InMemoryUnitOfWork(store),
+        ccd=ccd,
+        clock=SystemClock(),
+        new_uuid=lambda: str(uuid.uuid4()),
+    )
+    worker = Worker(deps, concurrency=2, poll_seconds=600.0, on_attempt=told.append)
+    running = threading.Thread(target=worker.run)
+    running.start()
+    time.sleep(0.1)  # it has claimed what was there, and waits
+    return worker, running
+
+
+def queue_and_nudge(worker: Worker, store: InMemoryStore, export_id: int, told: list[str]) -> None:
+    """Queue one more export, nudge the worker, and wait (5 s at most) for an attempt to end."""
+    store.response_ids.add(export_id)
+    store.case_numbers[export_id] = f"24{export_id:05d}/2024"
+    export = queue_response_export(export_id, 43, "c0mmand", START, f"queued-{export_id}")
+    store.exports[export_id] = attrs.evolve(export, id=export_id)
+    worker.nudge()
+    for _ in range(100):
+        if told:
+            return
+        time.sleep(0.05)
+
+
+def test_each_attempt_is_told_with_its_outcome_and_a_nudge_ends_an_idle_wait():
+    store, told = queued_store(0), []
+    worker, running = idle_worker(store, InMemoryCcdGateway(), told)
+    try:
+        queue_and_nudge(worker, store, 1, told)
+        assert told == ["complete"]
+    finally:
+        worker.stop()
+        running.join(10)
+    assert not running.is_alive()
+
+
+class BlockingCcd(InMemoryCcdGateway):
+    """Holds the search for case 2400001/2024 until released: an export CCD is slow on."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+
+    def find_latest_case(self, case_type_id, case_number):
+        if case_number == "2400001/2024":
+            self.release.wait(30)
+        return super().find_latest_case(case_type_id, case_number)
+
+
+def test_a_busy_worker_with_a_free_slot_starts_a_new_export_on_a_nudge():
+    store, ccd, told = queued_store(1), BlockingCcd(), []
+    worker, running = idle_worker(store, ccd, told)  # export 1 is held in CCD; one slot is free
+    try:
+        queue_and_nudge(worker, store, 2, told)
+        assert told == ["complete"] and store.exports[1].state.value == "in_progress"
+    finally:
+        ccd.release.set()
+        worker.stop()
+        running.join(10)
+    assert told == ["complete", "complete"]

@@ -9,6 +9,7 @@ import falcon
 
 from entrypoints.config import Settings
 from entrypoints.http.export_status import EXPORT_PATH, EXPORTS_PATH
+from entrypoints.http.metrics import METRICS_PATH
 from entrypoints.http.openapi import operations, operators
 from entrypoints.http.openapi.errors import AUTH_CODES, SERVER_CODES, UNROUTED_CODE, UNSUPPORTED_METHOD_CODE, errors
 from entrypoints.http.openapi.replies import REF
@@ -44,6 +45,7 @@ def openapi_document(settings: Settings, *, command_path: str, public_paths: fro
         **{openapi_path(path): item for path, item in operators.paths(settings.max_body_bytes).items()},
         **{path: {"get": operations.HEALTH_OPERATIONS[path]()} for path in sorted(public_paths)},
         OPENAPI_PATH: {"get": operations.document()},
+        METRICS_PATH: {"get": operations.metrics()},
     }
     paths = {}
     for path, item in by_path.items():

@@ -153,6 +153,19 @@ def document() -> dict[str, Any]:
     }
 
 
+def metrics() -> dict[str, Any]:
+    return {
+        "operationId": "metrics",
+        "summary": "The service's figures for Prometheus (README, Metrics)",
+        "responses": {
+            "200": {
+                "description": "The Prometheus text exposition format, version 0.0.4.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+        },
+    }
+
+
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "name": name,

@@ -1,0 +1,1 @@
+"""The service's figures for Prometheus: its own families, and the queue read at scrape time."""
