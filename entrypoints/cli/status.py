@@ -1,4 +1,5 @@
-"""The `status` subcommand: how many exports are in each state, once or until all are final."""
+"""The `status` subcommand: how many exports are in each state, once or until all are final,
+and what went wrong with those that are erroring or failed (when each is tried next, and why)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TextIO
 
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 from application.export_status import ExportReader
 from domain.exports import FINAL_STATES
 from entrypoints.bootstrap import bootstrap
+from entrypoints.cli import troubles
 from entrypoints.cli.arguments import add_command
 from entrypoints.cli.database import require_current_schema, require_existing, unusable
 from entrypoints.config import Settings
@@ -63,8 +66,11 @@ def show_status(
     out: TextIO | None = None,
     err: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
-    """Print the counts by state; with `follow`, first a progress bar until every export is final."""
+    """Print the counts by state and the erroring and failed exports (the first few of each);
+    with `follow`, first a progress bar until every export is final, with a line for each
+    export that goes erroring or failed meanwhile, saying why."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     counts = reader.count_by_state(command_uuid)
@@ -73,7 +79,11 @@ def show_status(
         return 1
     if follow:
         redraw = out.isatty()
+        told = troubles.Told()
         while True:
+            for line in told.news(reader, command_uuid, counts, clock()):
+                # On a terminal the bar is redrawn in place: clear it before a line of news.
+                print(f"\r\033[K{line}" if redraw else line, file=out)
             line = progress_bar(counts)
             print(f"\r{line}" if redraw else line, end="" if redraw else "\n", file=out, flush=True)
             if final(counts) == sum(counts.values()):
@@ -83,6 +93,8 @@ def show_status(
         if redraw:
             print(file=out)
     print(summary(counts, command_uuid), file=out)
+    for line in troubles.listing(reader, command_uuid, counts, clock()):
+        print(line, file=out)
     return 0
 
 
@@ -91,10 +103,13 @@ def final(counts: dict[str, int]) -> int:
 
 
 def progress_bar(counts: dict[str, int]) -> str:
-    """`[#########-----------] 9/20 final`: the share of exports that are complete or failed."""
+    """`[#########-----------] 9/20 final; 2 failed, 3 erroring`: the share of exports that
+    are complete or failed, and how many of them failed and how many are being retried."""
     total, done = sum(counts.values()), final(counts)
     filled = BAR_WIDTH * done // total if total else 0
-    return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} final"
+    bar = f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} final"
+    trouble = [f"{counts[state]} {state}" for state in troubles.STATES if counts.get(state)]
+    return f"{bar}; {', '.join(trouble)}" if trouble else bar
 
 
 def summary(counts: dict[str, int], command_uuid: str | None) -> str:

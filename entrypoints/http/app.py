@@ -7,6 +7,7 @@ import falcon
 from entrypoints.bootstrap import Services
 from entrypoints.http import errors
 from entrypoints.http.auth import Authentication, TokenSet
+from entrypoints.http.dashboard import dashboard_routes
 from entrypoints.http.export_status import (
     EXPORT_PATH,
     EXPORTS_PATH,
@@ -31,7 +32,7 @@ EXPORT_RESPONSES_PATH = "/api/v2/exports/export_responses"
 
 def create_app(services: Services) -> falcon.App:
     """The app; unless `settings.api_auth` is off, every route but the public health
-    probes needs one of `settings.api_tokens`."""
+    probes and the dashboard's files needs one of `settings.api_tokens`."""
     settings = services.settings
     middleware: list = [RequestContext()]
     if settings.api_auth:
@@ -46,6 +47,7 @@ def create_app(services: Services) -> falcon.App:
         HEALTH_PATH: HealthResource(services.database_answers),
         LIVENESS_PATH: LivenessResource(),
         READINESS_PATH: ReadinessResource(services.database_accepts_writes),
+        **dashboard_routes(),
     }
     public = frozenset(path for path, resource in routes.items() if getattr(resource, "public", False))
     document = openapi_document(settings, command_path=EXPORT_RESPONSES_PATH, public_paths=public)

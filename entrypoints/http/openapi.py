@@ -9,6 +9,7 @@ rest (every route documented, every reply valid against its schema).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -18,6 +19,7 @@ from domain.exports import ExportState
 from entrypoints.config import Settings
 from entrypoints.http import errors
 from entrypoints.http.auth import REALM
+from entrypoints.http.dashboard import ASSETS, CONTENT_SECURITY_POLICY
 from entrypoints.http.export_status import DEFAULT_PER_PAGE, EXPORT_PATH, EXPORTS_PATH, MAX_PER_PAGE
 from entrypoints.http.middleware import SECURITY_HEADERS
 from entrypoints.http.parsing import FIELD_STATUS
@@ -135,7 +137,7 @@ def openapi_document(settings: Settings, *, command_path: str, public_paths: fro
         openapi_path(command_path): {"post": _export_responses(settings)},
         openapi_path(EXPORTS_PATH): {"get": _list_exports()},
         openapi_path(EXPORT_PATH): {"get": _get_export()},
-        **{path: {"get": HEALTH_OPERATIONS[path]()} for path in sorted(public_paths)},
+        **{path: {"get": PUBLIC_OPERATIONS[path]()} for path in sorted(public_paths)},
         OPENAPI_PATH: {"get": _document()},
     }
     paths = {}
@@ -302,7 +304,34 @@ def _readiness() -> dict[str, Any]:
     }
 
 
+def _dashboard_asset(path: str) -> Callable[[], dict[str, Any]]:
+    name, content_type = ASSETS[path]
+
+    def operation() -> dict[str, Any]:
+        return {
+            "operationId": "dashboard" + name.rpartition(".")[2].capitalize(),
+            "summary": (
+                f"The operators' dashboard: its file {name}. It holds no data and needs no credential; "
+                "the page asks for a bearer token and calls the API with it"
+            ),
+            "responses": {
+                "200": {
+                    "description": f"The file {name}, under a strict Content-Security-Policy.",
+                    "headers": {
+                        **_headers_for(200),
+                        "Content-Security-Policy": {"$ref": f"{REF}/headers/Content-Security-Policy"},
+                    },
+                    "content": {content_type.partition(";")[0]: {"schema": {"type": "string"}}},
+                },
+                **_errors(("internal_error",)),
+            },
+        }
+
+    return operation
+
+
 HEALTH_OPERATIONS = {HEALTH_PATH: _health, LIVENESS_PATH: _liveness, READINESS_PATH: _readiness}
+PUBLIC_OPERATIONS = {**HEALTH_OPERATIONS, **{path: _dashboard_asset(path) for path in ASSETS}}
 
 
 def _document() -> dict[str, Any]:
@@ -584,6 +613,11 @@ def _header_components() -> dict[str, Any]:
             "required": True,
             "description": 'The bearer challenge; error="invalid_token" when one was sent',
             "schema": {"type": "string", "pattern": f'^{_literal(REALM)}(, error="invalid_token")?$'},
+        },
+        "Content-Security-Policy": {
+            "required": True,
+            "description": "The dashboard's files run only their own script and style and talk only to this origin",
+            "schema": {"type": "string", "const": CONTENT_SECURITY_POLICY},
         },
         "Retry-After": {
             "required": True,
