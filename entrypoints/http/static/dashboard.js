@@ -246,7 +246,7 @@
           el("span", { className: "when" }, when(event.created_at)),
           el("span", { className: "state" }, event.state),
           event.message || "",
-          el("pre", {}, JSON.stringify(event.data ?? {}, null, 1)),
+          el("pre", {}, JSON.stringify(event.data ?? {})),
         ),
       ),
     );
