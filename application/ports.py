@@ -8,6 +8,7 @@ from datetime import datetime
 
 from attrs import field, frozen
 
+from application.operations_ports import ExportActions, SystemControls
 from domain.exports import Progress, ProgressReport
 from domain.external_systems import ExternalSystem
 from domain.results import CommandResult
@@ -151,6 +152,8 @@ class UnitOfWork(abc.ABC):
     commands: CommandLog
     queue: ExportQueue
     offices: OfficeRepository
+    actions: ExportActions
+    controls: SystemControls
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -11,13 +11,17 @@ from attrs import frozen
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.memory.export_views import InMemoryExportReader
+from adapters.memory.system_views import InMemorySystemReader
 from adapters.sql.engine import create_engine
 from adapters.sql.export_views import SqlAlchemyExportReader
 from adapters.sql.health import SqlAlchemyHealth
+from adapters.sql.system_views import SqlAlchemySystemReader
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from application.export_status import ExportReader
+from application.operations import OperationsDeps
 from application.ports import Received
+from application.system_status import SystemReader
 from domain.commands import ExportResponses
 from domain.results import CommandResult
 from entrypoints.config import Settings
@@ -31,6 +35,8 @@ class Services:
     database_accepts_writes: Callable[[], bool]
     engine: sa.Engine | None = None
     export_reader: ExportReader | None = None
+    operations: OperationsDeps | None = None
+    system_reader: SystemReader | None = None
 
 
 MIGRATION_STATEMENT_SECONDS = 3600.0
@@ -76,6 +82,7 @@ def bootstrap(settings: Settings) -> Services:
         database_answers=health.answers,
         database_accepts_writes=health.accepts_writes,
         export_reader=SqlAlchemyExportReader(engine),
+        system_reader=SqlAlchemySystemReader(engine),
         engine=engine,
     )
 
@@ -88,6 +95,7 @@ def in_memory_services(store: InMemoryStore, settings: Settings) -> Services:
         database_answers=lambda: True,
         database_accepts_writes=lambda: True,
         export_reader=InMemoryExportReader(store),
+        system_reader=InMemorySystemReader(store),
     )
 
 
@@ -97,6 +105,7 @@ def _services(
     database_answers,
     database_accepts_writes,
     export_reader,
+    system_reader,
     engine=None,
     reading=None,
 ) -> Services:
@@ -115,4 +124,6 @@ def _services(
         database_accepts_writes=database_accepts_writes,
         engine=engine,
         export_reader=export_reader,
+        operations=OperationsDeps(unit_of_work=unit_of_work, clock=deps.clock, new_uuid=new_uuid),
+        system_reader=system_reader,
     )

@@ -37,7 +37,7 @@ class Setting:
     commands: tuple[str, ...]
 
 
-_ALL = ("migrate", "load", "seed", "serve", "worker", "fake-ccd", "status")
+_ALL = ("migrate", "load", "seed", "serve", "worker", "fake-ccd", "status", "exports", "systems")
 _CCD = "none; the worker needs it"
 # Every setting any command reads: `--help` lists each command's from here, so a setting
 # added here shows up there by itself (a test checks that every variable read is here).

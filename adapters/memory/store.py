@@ -7,6 +7,7 @@ from datetime import datetime
 
 import attrs
 
+from application.operations_ports import SystemControl
 from application.ports import LoggedCommand
 from domain.exports import Export
 from domain.external_systems import ExternalSystem
@@ -20,6 +21,7 @@ class Work:
     next_attempt_at: datetime | None = None
     claim_token: str | None = None
     claimed_until: datetime | None = None
+    cancel_requested_by: str | None = None
 
 
 @attrs.define
@@ -33,7 +35,8 @@ class InMemoryStore:
     commands: dict[str, LoggedCommand] = attrs.field(factory=dict)
     work: dict[int, Work] = attrs.field(factory=dict)
     response_offices: dict[int, int] = attrs.field(factory=dict)
+    controls: dict[int, SystemControl] = attrs.field(factory=dict)
     lock: threading.RLock = attrs.field(factory=threading.RLock)
 
 
-CHANGING = ("exports", "commands", "work", "response_offices")
+CHANGING = ("exports", "commands", "work", "response_offices", "controls")

@@ -6,6 +6,7 @@ import copy
 
 import attrs
 
+from adapters.memory.operations import InMemoryExportActions, InMemorySystemControls
 from adapters.memory.queue import InMemoryExportQueue, InMemoryOfficeRepository
 from adapters.memory.repositories import (
     InMemoryCommandFacts,
@@ -32,6 +33,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.commands = InMemoryCommandLog(self._working)
         self.queue = InMemoryExportQueue(self._working)
         self.offices = InMemoryOfficeRepository(self._working)
+        self.actions = InMemoryExportActions(self._working)
+        self.controls = InMemorySystemControls(self._working)
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -56,10 +56,8 @@ class SqlAlchemyExportReader(ExportReader):
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sa.Connection]:
-        with translating(), self.engine.connect().execution_options(read_only=True) as connection:
-            yield connection
+    def _connect(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        return reading_connection(self.engine)
 
     def get(self, export_id: int) -> ExportView | None:
         with self._connect() as connection:
@@ -97,6 +95,13 @@ class SqlAlchemyExportReader(ExportReader):
         with self._connect() as connection:
             counted = {state: number for state, number in connection.execute(query)}
         return {**zero_counts(), **counted}
+
+
+@contextlib.contextmanager
+def reading_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read-only connection, its database errors in the ports' terms."""
+    with translating(), engine.connect().execution_options(read_only=True) as connection:
+        yield connection
 
 
 def _conditions(filters: ExportFilters) -> list[sa.ColumnElement[bool]]:

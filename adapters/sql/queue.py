@@ -22,7 +22,7 @@ from adapters.sql.tables import (
     responses,
 )
 from application.ports import ClaimedExport, ExportQueue, OfficeRepository
-from domain.exports import RESPONSE, ExportState, Progress, ProgressReport
+from domain.exports import RESPONSE, ExportEvent, ExportState, Progress, ProgressReport
 
 _NOW = sa.bindparam("now", type_=exports.c.next_attempt_at.type)
 _IDS = sa.bindparam("ids", expanding=True)
@@ -175,7 +175,11 @@ def _progress_values(export_id: int, progress: Progress, now) -> dict:
 
 
 def _event_values(export_id: int, report: ProgressReport, now) -> dict:
-    event = report.as_event()
+    return event_values(export_id, report.as_event(), now)
+
+
+def event_values(export_id: int, event: ExportEvent, now) -> dict:
+    """The export_events row of `event`, recorded `now`."""
     return {
         "export_id": export_id,
         "uuid": event.uuid,

@@ -104,8 +104,8 @@ def _typed(name: str, column: sa.Column) -> sa.BindParameter:
     return sa.bindparam(name, type_=column.type)
 
 
-# A version 4 UUID made by the database for each queued event.
-_NEW_UUID = {
+# A version 4 UUID made by the database for each event it inserts from a SELECT.
+NEW_UUID = {
     "postgresql": sa.func.gen_random_uuid(),
     "sqlite": sa.literal_column(
         "lower(hex(randomblob(4)) || hex(randomblob(2)) || '4' || substr(hex(randomblob(2)), 2) "
@@ -154,7 +154,7 @@ def _queue_exports(dialect: str):
 def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
     return sa.select(
         export_ids,
-        _NEW_UUID[dialect],
+        NEW_UUID[dialect],
         sa.literal(ExportState.QUEUED.value),
         sa.literal(0),
         sa.literal(QUEUED_MESSAGE),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from adapters.sql import queue, repositories
+from adapters.sql import operations, queue, repositories
 from adapters.sql.errors import translate, translating
 from application.ports import UnitOfWork
 
@@ -32,6 +32,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.commands = repositories.SqlAlchemyCommandLog(self.connection)
         self.queue = queue.SqlAlchemyExportQueue(self.connection)
         self.offices = queue.SqlAlchemyOfficeRepository(self.connection)
+        self.actions = operations.SqlAlchemyExportActions(self.connection)
+        self.controls = operations.SqlAlchemySystemControls(self.connection)
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:

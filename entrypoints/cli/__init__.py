@@ -13,9 +13,11 @@ import sqlalchemy.exc
 from adapters.sql import migrate as migrations
 from application.ports import StoreUnavailable
 from entrypoints.cli import data as data_commands
+from entrypoints.cli import exports as exports_command
 from entrypoints.cli import fake_ccd as fake_ccd_command
 from entrypoints.cli import schema, serve
 from entrypoints.cli import status as status_command
+from entrypoints.cli import systems as systems_command
 from entrypoints.cli import worker as worker_command
 from entrypoints.cli.database import DatabaseProblem, unusable
 from entrypoints.config import ConfigError, Settings
@@ -57,4 +59,6 @@ def _parser() -> argparse.ArgumentParser:
     worker_command.add_to(commands)
     fake_ccd_command.add_to(commands)
     status_command.add_to(commands)
+    exports_command.add_to(commands)
+    systems_command.add_to(commands)
     return parser

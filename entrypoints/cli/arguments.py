@@ -6,6 +6,8 @@ import argparse
 import textwrap
 
 from entrypoints.config import settings_read_by
+from entrypoints.http.converter import command_uuid
+from entrypoints.strict import Problem
 
 _WIDTH = 72
 
@@ -28,6 +30,13 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text!r}")
     return value
+
+
+def command_uuid_argument(text: str) -> str:
+    try:
+        return command_uuid(text)
+    except Problem as problem:
+        raise argparse.ArgumentTypeError(problem.message) from None
 
 
 def add_command(commands, name: str, help: str, **options) -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 
 from entrypoints.bootstrap import Services
-from entrypoints.http import errors
+from entrypoints.http import errors, operations
 from entrypoints.http.auth import Authentication, TokenSet
 from entrypoints.http.dashboard import dashboard_routes
 from entrypoints.http.export_status import (
@@ -17,6 +17,7 @@ from entrypoints.http.export_status import (
 )
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
+from entrypoints.http.openapi_operations import operations_paths, operations_schemas
 from entrypoints.http.resources import (
     HEALTH_PATH,
     LIVENESS_PATH,
@@ -48,9 +49,18 @@ def create_app(services: Services) -> falcon.App:
         LIVENESS_PATH: LivenessResource(),
         READINESS_PATH: ReadinessResource(services.database_accepts_writes),
         **dashboard_routes(),
+        **operations.routes(
+            services.operations, services.export_reader, services.system_reader, settings.max_body_bytes
+        ),
     }
     public = frozenset(path for path, resource in routes.items() if getattr(resource, "public", False))
-    document = openapi_document(settings, command_path=EXPORT_RESPONSES_PATH, public_paths=public)
+    document = openapi_document(
+        settings,
+        command_path=EXPORT_RESPONSES_PATH,
+        public_paths=public,
+        more_paths=operations_paths(settings.max_body_bytes),
+        more_schemas=operations_schemas(),
+    )
     routes[OPENAPI_PATH] = OpenApiResource(document)
     for path, resource in routes.items():
         app.add_route(path, resource)

@@ -130,10 +130,19 @@ def openapi_path(template: str) -> str:
     return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", template)
 
 
-def openapi_document(settings: Settings, *, command_path: str, public_paths: frozenset[str]) -> dict[str, Any]:
+def openapi_document(
+    settings: Settings,
+    *,
+    command_path: str,
+    public_paths: frozenset[str],
+    more_paths: dict[str, dict[str, Any]] | None = None,
+    more_schemas: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the app that `settings` configure; `public_paths`
-    are the routes open without a credential (their resources say `public`)."""
+    are the routes open without a credential (their resources say `public`); `more_paths`
+    and `more_schemas` describe routes declared in their own modules (the operators')."""
     operations = {
+        **(more_paths or {}),
         openapi_path(command_path): {"post": _export_responses(settings)},
         openapi_path(EXPORTS_PATH): {"get": _list_exports()},
         openapi_path(EXPORT_PATH): {"get": _get_export()},
@@ -155,7 +164,7 @@ def openapi_document(settings: Settings, *, command_path: str, public_paths: fro
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "info": _info(settings),
         "paths": paths,
-        "components": _components(settings),
+        "components": _components(settings, more_schemas or {}),
     }
 
 
@@ -404,9 +413,9 @@ def _headers_for(status: int) -> dict[str, Any]:
 # ---- components -----------------------------------------------------------------------------
 
 
-def _components(settings: Settings) -> dict[str, Any]:
+def _components(settings: Settings, more_schemas: dict[str, Any]) -> dict[str, Any]:
     return {
-        "schemas": _schemas(settings),
+        "schemas": {**_schemas(settings), **more_schemas},
         "responses": {
             "NotFound": _errors((UNROUTED_CODE,))["404"],
             "MethodNotAllowed": _errors((UNSUPPORTED_METHOD_CODE,))["405"],

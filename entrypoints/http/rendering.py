@@ -32,6 +32,7 @@ HTTP_STATUS = {
     "too_many_errors": 400,
     "bad_request": 400,
     "invalid_query_parameter": 400,
+    "unknown_field": 400,
     # protocol
     "missing_credentials": 401,
     "invalid_credentials": 401,
@@ -39,6 +40,12 @@ HTTP_STATUS = {
     "export_not_found": 404,
     "method_not_allowed": 405,
     "uuid_conflict": 409,
+    # an operator's action the export's state or owner forbids (entrypoints/http/operations.py)
+    "export_owned_by_et_api": 409,
+    "export_not_retryable": 409,
+    "export_not_cancellable": 409,
+    "export_already_pending": 409,
+    "export_changed": 409,
     "payload_too_large": 413,
     "request_timeout": 408,
     "uri_too_long": 414,

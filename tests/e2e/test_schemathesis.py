@@ -31,6 +31,13 @@ SEED = 20260101
 # Cases per operation in the fuzzing phase (positive and negative together): 400 keeps the
 # whole suite under 10 minutes on two cores.
 MAX_EXAMPLES = 400
+# The operators' routes: an id in the path (and for the bulk retry a small body) is all they
+# take, so fewer cases cover them; they keep the suite's time bounded.
+OPERATOR_EXAMPLES = {
+    "^/api/v2/exports/retry$": 80,
+    "^/api/v2/(exports|external_systems)/\\{[a-z_]+\\}/(retry|cancel|pause|resume)$": 30,
+    "^/api/v2/external_systems$": 10,
+}
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -47,6 +54,17 @@ SYSTEMS, RESPONSES = (43, 1, 2), (18, 19, 20, *range(1, 11))
 DISABLED_SYSTEM = 44
 
 
+def generation(max_examples: int) -> dict:
+    return {
+        "mode": "all",
+        "max-examples": max_examples,
+        "deterministic": True,
+        "database": "none",
+        "with-security-parameters": False,
+        "unique-inputs": True,
+    }
+
+
 def config() -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {
@@ -61,17 +79,15 @@ def config() -> SchemathesisConfig:
                 "body.data.external_system_id": {"dictionary": "systems", "probability": 0.7},
                 "body.data.response_ids[*]": {"dictionary": "responses", "probability": 0.9},
                 "path.export_id": {"dictionary": "exports", "probability": 0.5},
+                "path.system_id": {"dictionary": "systems", "probability": 0.5},
                 "query.response_id": {"dictionary": "responses", "probability": 0.5},
                 "query.external_system_id": {"dictionary": "systems", "probability": 0.5},
             },
-            "generation": {
-                "mode": "all",
-                "max-examples": MAX_EXAMPLES,
-                "deterministic": True,
-                "database": "none",
-                "with-security-parameters": False,
-                "unique-inputs": True,
-            },
+            "generation": generation(MAX_EXAMPLES),
+            "operations": [
+                {"include-path-regex": path, "generation": generation(examples)}
+                for path, examples in OPERATOR_EXAMPLES.items()
+            ],
             "phases": {
                 "examples": {"enabled": True},
                 "coverage": {"enabled": True},

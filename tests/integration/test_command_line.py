@@ -15,7 +15,7 @@ from entrypoints import cli
 from entrypoints.config import SETTINGS, Settings, settings_read_by
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ("migrate", "load", "seed", "serve", "worker", "fake-ccd", "status")
+COMMANDS = ("migrate", "load", "seed", "serve", "worker", "fake-ccd", "status", "exports", "systems")
 # Read from the platform, not settings of ours: they place the default data folder.
 PLATFORM = {"XDG_DATA_HOME", "HOME"}
 _ENVIRONMENT_NAME = re.compile(r'"([A-Z][A-Z0-9]*_[A-Z0-9_]+)"')
@@ -122,7 +122,16 @@ def test_the_data_folder_is_the_same_absolute_one_from_any_directory(tmp_path, m
     )
 
 
-@pytest.mark.parametrize("command", [["status"], ["worker", "--drain"], ["fake-ccd", "--cases-from-database"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["worker", "--drain"],
+        ["fake-ccd", "--cases-from-database"],
+        ["exports", "list"],
+        ["systems", "pause", "1"],
+    ],
+)
 def test_commands_that_read_report_a_missing_database_and_create_nothing(command, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CCD_DATA_STORE_BASE_URL", "")  # the worker's CCD check is not what this is about
     for name, value in (

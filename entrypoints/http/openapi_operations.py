@@ -1,0 +1,229 @@
+"""The OpenAPI description of the operators' routes (entrypoints/http/operations.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from application.operations import RefusalKind
+from application.system_status import COUNTED_STATES
+from domain.operations import RETRYABLE_STATES
+from entrypoints.http import operations as routes
+from entrypoints.http.openapi import (
+    REF,
+    UNROUTED_CODE,
+    UUID,
+    _closed,
+    _error_reply,
+    _errors,
+    _int64,
+    _nullable,
+    _reply,
+    _timestamp,
+    openapi_path,
+)
+from entrypoints.http.operations import REFUSAL_STATUS
+
+CONFLICT = REFUSAL_STATUS[RefusalKind.CONFLICT]
+NOT_FOUND = REFUSAL_STATUS[RefusalKind.NOT_FOUND]
+ET_API = (
+    "Exports of the ET API (queued by the Rails side, not by this service) are shown but never changed: "
+    "any action on one is a 409 export_owned_by_et_api."
+)
+ACTOR = (
+    "The action is recorded as an export event whose data.export_responses says which action and who did it "
+    '(the API token\'s name, "api" for an unnamed token).'
+)
+BODY_CODES = (
+    "invalid_json",
+    "invalid_body",
+    "invalid_type",
+    "invalid_value",
+    "invalid_uuid",
+    "integer_out_of_range",
+    "unknown_field",
+    "unreadable_body",
+    "incomplete_body",
+    "bad_request",
+    "payload_too_large",
+    "unsupported_media_type",
+)
+READ_CODES = ("service_unavailable", "internal_error")
+
+
+def operations_paths(max_body_bytes: int) -> dict[str, dict[str, Any]]:
+    """The path items of the operators' routes, for openapi_document."""
+    return {
+        openapi_path(routes.EXPORT_RETRY_PATH): {"post": _retry_export()},
+        openapi_path(routes.EXPORT_CANCEL_PATH): {"post": _cancel_export()},
+        openapi_path(routes.EXPORTS_RETRY_PATH): {"post": _retry_exports(max_body_bytes)},
+        openapi_path(routes.SYSTEMS_PATH): {"get": _list_systems()},
+        openapi_path(routes.SYSTEM_PAUSE_PATH): {"post": _system_action("pause")},
+        openapi_path(routes.SYSTEM_RESUME_PATH): {"post": _system_action("resume")},
+    }
+
+
+def _conflict(codes: list[str], description: str) -> dict[str, Any]:
+    reply = _error_reply(CONFLICT, codes)
+    return {**reply, "description": f"{description} Nothing was written. Codes: {', '.join(codes)}."}
+
+
+def _not_found(code: str, what: str) -> dict[str, Any]:
+    reply = _error_reply(NOT_FOUND, [code, UNROUTED_CODE])
+    description = f"There is no {what} with this id ({code}), or the id is no integer ({UNROUTED_CODE})."
+    return {**reply, "description": description}
+
+
+def _id_parameter(name: str, what: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "format": "int64"},
+        "description": f"The {what}'s id; a path segment that is no integer is an unrouted path",
+    }
+
+
+def _retry_export() -> dict[str, Any]:
+    return {
+        "operationId": "retryExport",
+        "summary": "Queue a failed or erroring export again, due now, with a fresh retry schedule",
+        "description": f"{ACTOR} {ET_API} Of two operators retrying one export at once, one wins, the other gets a 409.",
+        "parameters": [_id_parameter("export_id", "export")],
+        "responses": {
+            "200": _reply("The export as GET /api/v2/exports/{id} shows it now.", f"{REF}/schemas/ExportWithEvents"),
+            "404": _not_found("export_not_found", "export"),
+            "409": _conflict(
+                ["export_owned_by_et_api", "export_not_retryable", "export_already_pending", "export_changed"],
+                "The export is the ET API's, is not failed or erroring, or another export of its response to "
+                "its system is pending.",
+            ),
+            **_errors(READ_CODES),
+        },
+    }
+
+
+def _cancel_export() -> dict[str, Any]:
+    return {
+        "operationId": "cancelExport",
+        "summary": 'Cancel an export: a queued or erroring one fails now ("Cancelled by an operator")',
+        "description": (
+            "An export in progress is marked and fails when its current attempt ends: the reply is then a 202 "
+            f"with the export still in_progress. Cancelling it again answers the same. {ACTOR} {ET_API}"
+        ),
+        "parameters": [_id_parameter("export_id", "export")],
+        "responses": {
+            "200": _reply("The export, now failed, as GET shows it.", f"{REF}/schemas/ExportWithEvents"),
+            "202": _reply(
+                "The export is in progress: it fails when its attempt ends. As GET shows it now.",
+                f"{REF}/schemas/ExportWithEvents",
+            ),
+            "404": _not_found("export_not_found", "export"),
+            "409": _conflict(
+                ["export_owned_by_et_api", "export_not_cancellable", "export_changed"],
+                "The export is the ET API's, or it is final (complete or failed) already.",
+            ),
+            **_errors(READ_CODES),
+        },
+    }
+
+
+def _retry_exports(max_body_bytes: int) -> dict[str, Any]:
+    return {
+        "operationId": "retryExports",
+        "summary": "Queue again every failed or erroring export of this service that the filters match",
+        "description": (
+            "One statement queues them all, due now, with fresh retry schedules; each gets an event saying who "
+            "retried it. Of several failed exports of one response to one system, the newest is retried; one "
+            f"whose response has another export to its system pending is not. The body may be at most "
+            f"{max_body_bytes} bytes; {{}} matches every failed and erroring export."
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"{REF}/schemas/RetryFilters"},
+                    "example": {"external_system_id": 43, "state": "failed"},
+                }
+            },
+        },
+        "responses": {
+            "200": _reply("How many exports were queued again.", f"{REF}/schemas/Retried"),
+            "409": _conflict(["export_changed"], "The matching exports kept changing; try again."),
+            **_errors((*BODY_CODES, *READ_CODES)),
+        },
+    }
+
+
+def _list_systems() -> dict[str, Any]:
+    return {
+        "operationId": "listExternalSystems",
+        "summary": "Every external system, by id, with its pause, its circuit breaker and its exports by state",
+        "responses": {
+            "200": _reply("The external systems.", f"{REF}/schemas/ExternalSystemList"),
+            **_errors(READ_CODES),
+        },
+    }
+
+
+def _system_action(action: str) -> dict[str, Any]:
+    summaries = {
+        "pause": (
+            "Pause an external system: its exports are still accepted and queued, but not attempted (nor charged "
+            "an attempt). Pausing a paused system keeps who paused it, and when."
+        ),
+        "resume": "Resume an external system: its queued and erroring exports are due at once.",
+    }
+    return {
+        "operationId": f"{action}ExternalSystem",
+        "summary": summaries[action],
+        "parameters": [_id_parameter("system_id", "external system")],
+        "responses": {
+            "200": _reply(
+                "The external system as GET /api/v2/external_systems lists it.", f"{REF}/schemas/ExternalSystem"
+            ),
+            "404": _not_found("external_system_not_found", "external system"),
+            **_errors(READ_CODES),
+        },
+    }
+
+
+def operations_schemas() -> dict[str, Any]:
+    """The schemas the operators' routes refer to, for the document's components."""
+    counts = {state.value: {"type": "integer", "minimum": 0} for state in COUNTED_STATES}
+    return {
+        "RetryFilters": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Every given filter must hold; none given matches every failed and erroring export",
+            "properties": {
+                "external_system_id": _int64(),
+                "state": {"type": "string", "enum": sorted(state.value for state in RETRYABLE_STATES)},
+                "command_uuid": {"type": "string", "pattern": UUID},
+            },
+        },
+        "Retried": _closed({"retried": {"type": "integer", "minimum": 0}}),
+        "ExternalSystemList": _closed(
+            {"external_systems": {"type": "array", "items": {"$ref": f"{REF}/schemas/ExternalSystem"}}}
+        ),
+        "ExternalSystem": _closed(
+            {
+                "id": _int64(),
+                "name": {"type": "string"},
+                "reference": {"type": "string"},
+                "paused": {"type": "boolean"},
+                "paused_at": _nullable(_timestamp()),
+                "paused_by": {"type": ["string", "null"]},
+                "circuit": _closed(
+                    {
+                        "state": {"type": "string", "enum": ["closed", "open", "half_open"]},
+                        "consecutive_failures": {"type": "integer", "minimum": 0},
+                        "opened_at": _nullable(_timestamp()),
+                        "next_probe_at": _nullable(_timestamp()),
+                        "last_failure": {"type": ["string", "null"]},
+                    },
+                    "The circuit breaker the workers share: open stops attempts until a probe succeeds",
+                ),
+                "exports": _closed(counts, "This system's exports by state (the ET API's too)"),
+            }
+        ),
+    }

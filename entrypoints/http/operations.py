@@ -1,0 +1,165 @@
+"""The operators' routes: retry and cancel exports, pause and resume external systems.
+
+Every reply follows the agreed contract: an export as GET /api/v2/exports/{id} shows it
+after the action, a system as GET /api/v2/external_systems lists it, refusals in the
+error envelope (404 for what does not exist, 409 for what the state forbids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import falcon
+
+from application.export_status import ExportReader
+from application.operations import (
+    Done,
+    OperationsDeps,
+    RefusalKind,
+    Refused,
+    cancel_export,
+    export_not_found,
+    pause_system,
+    resume_system,
+    retry_export,
+    retry_exports,
+    system_not_found,
+)
+from application.system_status import SystemReader, SystemView
+from domain.operations import actor_of
+from domain.results import CommandError, CommandResult
+from entrypoints.http.export_status import export_body, timestamp
+from entrypoints.http.parsing import read_json_body
+from entrypoints.http.rendering import ACCEPTED, JSON, body_bytes, render
+from entrypoints.http.retry_filters import parse_retry_filters
+from entrypoints.strict import INT64_MAX, INT64_MIN
+
+EXPORT_RETRY_PATH = "/api/v2/exports/{export_id:id}/retry"
+EXPORT_CANCEL_PATH = "/api/v2/exports/{export_id:id}/cancel"
+EXPORTS_RETRY_PATH = "/api/v2/exports/retry"
+SYSTEMS_PATH = "/api/v2/external_systems"
+SYSTEM_PAUSE_PATH = "/api/v2/external_systems/{system_id:id}/pause"
+SYSTEM_RESUME_PATH = "/api/v2/external_systems/{system_id:id}/resume"
+REFUSAL_STATUS = {RefusalKind.NOT_FOUND: 404, RefusalKind.CONFLICT: 409}
+
+
+def actor(req: falcon.Request) -> str:
+    """Who is acting: the token's name, "api" for an unnamed token (or with authentication off)."""
+    return actor_of(getattr(req.context, "principal", None))
+
+
+def refuse(resp: falcon.Response, refused: Refused, source: str = "/") -> None:
+    status = REFUSAL_STATUS[refused.kind]
+    error = CommandError(status, refused.code, refused.message, refused.message, source, None, None)
+    render(resp, CommandResult.reject(None, None, [error]))
+    resp.status = status  # an operator's refusal is its own status, not a command rule's 400
+
+
+def _reply(resp: falcon.Response, status: int, document: dict) -> None:
+    resp.status = status
+    resp.content_type = JSON
+    resp.data = body_bytes(document)
+
+
+def _fits(identifier: int) -> bool:
+    # An id outside BIGINT cannot exist; asking the database would only make it fail.
+    return INT64_MIN <= identifier <= INT64_MAX
+
+
+Action = Callable[[int, str], Done | Refused]  # (export or system id, who) -> outcome
+
+
+class ExportActionResource:
+    """POST /api/v2/exports/{id}/retry or /cancel: the reply is the export after the action,
+    with its events; 202 when a cancel waits for the attempt that holds the export."""
+
+    def __init__(self, action: Action, reader: ExportReader):
+        self.action = action
+        self.reader = reader
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, export_id: int) -> None:
+        outcome = self.action(export_id, actor(req)) if _fits(export_id) else export_not_found(export_id)
+        if isinstance(outcome, Refused):
+            refuse(resp, outcome, "/export_id" if outcome.kind is RefusalKind.NOT_FOUND else "/")
+            return
+        found = self.reader.get(export_id)
+        if found is None:  # deleted by the Rails side since: as GET would answer
+            refuse(resp, export_not_found(export_id), "/export_id")
+            return
+        _reply(resp, ACCEPTED if outcome.in_flight else 200, export_body(found, with_events=True))
+
+
+class RetryExportsResource:
+    """POST /api/v2/exports/retry with a filter body: every match queued again, in one statement."""
+
+    def __init__(self, operations: OperationsDeps, max_body_bytes: int):
+        self.operations = operations
+        self.max_body_bytes = max_body_bytes
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        filters = parse_retry_filters(read_json_body(req, self.max_body_bytes))
+        outcome = retry_exports(self.operations, filters, actor(req))
+        if isinstance(outcome, Refused):
+            refuse(resp, outcome)
+            return
+        _reply(resp, 200, {"retried": outcome.count})
+
+
+class SystemListResource:
+    """GET /api/v2/external_systems"""
+
+    def __init__(self, reader: SystemReader):
+        self.reader = reader
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        _reply(resp, 200, {"external_systems": [system_body(system) for system in self.reader.systems()]})
+
+
+class SystemActionResource:
+    """POST /api/v2/external_systems/{id}/pause or /resume: the reply is the system after it."""
+
+    def __init__(self, action: Action, reader: SystemReader):
+        self.action = action
+        self.reader = reader
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, system_id: int) -> None:
+        outcome = self.action(system_id, actor(req)) if _fits(system_id) else system_not_found(system_id)
+        found = None if isinstance(outcome, Refused) else self.reader.system(system_id)
+        if found is None:
+            refuse(resp, outcome if isinstance(outcome, Refused) else system_not_found(system_id), "/system_id")
+            return
+        _reply(resp, 200, system_body(found))
+
+
+def routes(operations: OperationsDeps, exports: ExportReader, systems: SystemReader, max_body_bytes: int) -> dict:
+    """The operators' routes and their resources, for create_app to add."""
+    return {
+        EXPORT_RETRY_PATH: ExportActionResource(partial(retry_export, operations), exports),
+        EXPORT_CANCEL_PATH: ExportActionResource(partial(cancel_export, operations), exports),
+        EXPORTS_RETRY_PATH: RetryExportsResource(operations, max_body_bytes),
+        SYSTEMS_PATH: SystemListResource(systems),
+        SYSTEM_PAUSE_PATH: SystemActionResource(partial(pause_system, operations), systems),
+        SYSTEM_RESUME_PATH: SystemActionResource(partial(resume_system, operations), systems),
+    }
+
+
+def system_body(system: SystemView) -> dict[str, Any]:
+    circuit = system.circuit
+    return {
+        "id": system.id,
+        "name": system.name,
+        "reference": system.reference,
+        "paused": system.paused,
+        "paused_at": timestamp(system.paused_at),
+        "paused_by": system.paused_by,
+        "circuit": {
+            "state": circuit.state,
+            "consecutive_failures": circuit.consecutive_failures,
+            "opened_at": timestamp(circuit.opened_at),
+            "next_probe_at": timestamp(circuit.next_probe_at),
+            "last_failure": circuit.last_failure,
+        },
+        "exports": dict(system.exports),
+    }
