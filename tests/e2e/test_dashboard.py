@@ -7,7 +7,6 @@ On SQLite and PostgreSQL (the API's reads and actions are the ones every client 
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +18,7 @@ from selenium.webdriver.support import expected_conditions as visible
 from selenium.webdriver.support.ui import WebDriverWait
 
 from adapters.sql.tables import export_events, exports
+from domain.operations import RETRIED_MESSAGE
 from tests.auth import TEST_TOKEN
 from tests.builders import add_external_system
 from tests.e2e.browser import console_problems, headless_chromium
@@ -174,9 +174,13 @@ def test_a_failed_export_is_shown_with_its_error_and_retried_by_a_click(live_ser
         ).first()
     assert retried.state == "queued"
     assert retried.next_attempt_at is not None
-    assert last_event.state == "queued"
     # Who did it: the token is unnamed, so "api".
-    assert "api" in json.dumps([last_event.message, last_event.data])
+    assert (last_event.state, last_event.message) == ("queued", RETRIED_MESSAGE)
+    assert last_event.data["export_responses"] == {"action": "retry", "by": "api"}
+    # The timeline shown follows it.
+    wait(browser).until(visible.text_to_be_present_in_element((By.ID, "timeline-title"), f"Export {export_id}: queued"))
+    last_shown = browser.find_elements(By.CSS_SELECTOR, "#timeline-events li")[-1]
+    assert last_shown.get_attribute("data-state") == "queued" and f"{RETRIED_MESSAGE} by api" in last_shown.text
     assert console_problems(browser) == []
 
 

@@ -230,6 +230,12 @@
     replaceRows($(`${section}-rows`), rows, 7, `No ${section} exports.`);
   }
 
+  // Who did an operator's action: the service keeps it beside the event's data.
+  function actorOf(event) {
+    const service = event.data && event.data.export_responses;
+    return service && typeof service.by === "string" ? ` by ${service.by}` : "";
+  }
+
   function drawTimeline(exportBody) {
     if (!changed("timeline", exportBody)) return;
     $("timeline").hidden = false;
@@ -246,6 +252,7 @@
           el("span", { className: "when" }, when(event.created_at)),
           el("span", { className: "state" }, event.state),
           event.message || "",
+          el("span", { className: "who" }, actorOf(event)),
           el("pre", {}, JSON.stringify(event.data ?? {})),
         ),
       ),
