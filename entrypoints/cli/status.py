@@ -13,6 +13,7 @@ from typing import TextIO
 import sqlalchemy as sa
 
 from application.export_status import ExportReader
+from application.system_status import SystemReader
 from domain.exports import FINAL_STATES
 from entrypoints.bootstrap import bootstrap
 from entrypoints.cli import troubles
@@ -47,7 +48,13 @@ def run_status(args, settings: Settings) -> int:
     services = bootstrap(settings)
     try:
         require_current_schema(services.engine)
-        return show_status(services.export_reader, args.command, follow=args.follow, interval=args.interval)
+        return show_status(
+            services.export_reader,
+            args.command,
+            follow=args.follow,
+            interval=args.interval,
+            systems=services.system_reader,
+        )
     except sa.exc.SQLAlchemyError as error:
         raise unusable(error, settings.database_url) from None
     except KeyboardInterrupt:
@@ -67,10 +74,12 @@ def show_status(
     err: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    systems: SystemReader | None = None,
 ) -> int:
-    """Print the counts by state and the erroring and failed exports (the first few of each);
-    with `follow`, first a progress bar until every export is final, with a line for each
-    export that goes erroring or failed meanwhile, saying why."""
+    """Print the counts by state, the erroring and failed exports (the first few of each),
+    and the `systems` that hold their exports back; with `follow`, first a progress bar
+    until every export is final, with a line for each export that goes erroring or failed
+    meanwhile, saying why, and for each system paused, resumed, or whose circuit moves."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     counts = reader.count_by_state(command_uuid)
@@ -81,7 +90,9 @@ def show_status(
         redraw = out.isatty()
         told = troubles.Told()
         while True:
-            for line in told.news(reader, command_uuid, counts, clock()):
+            now = clock()
+            news = told.system_news(systems, now) if systems else []
+            for line in [*news, *told.news(reader, command_uuid, counts, now)]:
                 # On a terminal the bar is redrawn in place: clear it before a line of news.
                 print(f"\r\033[K{line}" if redraw else line, file=out)
             line = progress_bar(counts)
@@ -93,7 +104,11 @@ def show_status(
         if redraw:
             print(file=out)
     print(summary(counts, command_uuid), file=out)
-    for line in troubles.listing(reader, command_uuid, counts, clock()):
+    now = clock()
+    for line in [
+        *troubles.listing(reader, command_uuid, counts, now),
+        *(troubles.held_back(systems, now) if systems else []),
+    ]:
         print(line, file=out)
     return 0
 

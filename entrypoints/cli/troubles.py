@@ -1,4 +1,5 @@
-"""The erroring and failed exports in lines a person reads: which, when tried next, and why.
+"""The erroring and failed exports in lines a person reads: which, when tried next, and why;
+and the external systems whose exports are held back (paused, or their circuit open).
 
 For `status`: a bounded number of each state (the newest first), then "and K more". The
 error is CCD's text: every character a terminal would act on (an escape sequence, a
@@ -11,13 +12,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from application.export_status import ExportFilters, ExportPage, ExportReader, ExportView
-from domain.exports import ExportState
+from application.system_status import SystemReader, SystemView
+from domain.exports import PENDING_STATES, ExportState
 
 SHOWN = 5  # exports of each state listed, at most
 MAX_ERROR_CHARS = 300
 # In the order the progress bar counts them and the listing shows them.
 STATES = (ExportState.FAILED.value, ExportState.ERRORING.value)
 _LISTED = (ExportState.ERRORING, ExportState.FAILED)
+_WAITING = tuple(state for state in ExportState if state in PENDING_STATES)
 
 
 def listing(reader: ExportReader, command_uuid: str | None, counts: dict[str, int], now: datetime) -> list[str]:
@@ -33,12 +36,30 @@ def listing(reader: ExportReader, command_uuid: str | None, counts: dict[str, in
     return lines
 
 
+def held_back(systems: SystemReader, now: datetime) -> list[str]:
+    """A heading and a line for each system that is paused or whose circuit is not closed."""
+    lines = [f"  {describe_system(system, now)}" for system in systems.systems() if _holding(system)]
+    return ["Held back:", *lines] if lines else []
+
+
 class Told:
     """What `status --follow` has said already: an export is told again only when it moved on
-    (another attempt failed, or it failed for good)."""
+    (another attempt failed, or it failed for good); a system when it is paused, resumed, or
+    its circuit changes state."""
 
     def __init__(self) -> None:
         self.told: dict[int, tuple[ExportState, int]] = {}
+        self.systems: dict[int, tuple[bool, str]] = {}
+
+    def system_news(self, systems: SystemReader, now: datetime) -> list[str]:
+        lines = []
+        for system in systems.systems():
+            standing = (system.paused, system.circuit.state)
+            # A system first seen running is no news; one seen held back is.
+            if self.systems.get(system.id, (False, "closed")) != standing:
+                lines.append(describe_system(system, now))
+            self.systems[system.id] = standing
+        return lines
 
     def news(self, reader: ExportReader, command_uuid: str | None, counts: dict[str, int], now: datetime) -> list[str]:
         """A line for each of the listed exports that went erroring or failed since last asked."""
@@ -62,6 +83,29 @@ def describe(export: ExportView, now: datetime) -> str:
     else:
         what = f"attempt {export.attempts} failed, next attempt {when(export.next_attempt_at, now)}"
     return f"{which}: {what}: {printable(export.last_error or 'no error recorded')}"
+
+
+def describe_system(system: SystemView, now: datetime) -> str:
+    """`system 43 (CCD 43) is paused since ... by alice; 3 queued wait`, or its circuit, or that it runs."""
+    which = f"system {system.id} ({printable(system.name)})"
+    if not _holding(system):
+        return f"{which} is running: paused no more, circuit closed"
+    standing = []
+    if system.paused:
+        since = f" since {when(system.paused_at, now)}" if system.paused_at else ""
+        standing.append(f"is paused{since} by {printable(system.paused_by or 'an operator')}")
+    circuit = system.circuit
+    if circuit.state != "closed":
+        probe = f", next probe {when(circuit.next_probe_at, now)}" if circuit.next_probe_at else ""
+        last = f", last failure: {printable(circuit.last_failure)}" if circuit.last_failure else ""
+        failures = f"after {circuit.consecutive_failures} failures in a row"
+        standing.append(f"has its circuit {circuit.state.replace('_', '-')} {failures}{probe}{last}")
+    waiting = [f"{system.exports.get(state.value, 0)} {state.value}" for state in _WAITING]
+    return f"{which} {' and '.join(standing)}; waiting: {', '.join(waiting)}"
+
+
+def _holding(system: SystemView) -> bool:
+    return system.paused or system.circuit.state != "closed"
 
 
 def when(moment: datetime, now: datetime) -> str:

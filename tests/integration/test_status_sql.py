@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from adapters.sql import tables
 from adapters.sql.export_views import SqlAlchemyExportReader
+from adapters.sql.system_views import SqlAlchemySystemReader
 from domain.exports import ERRORING_MESSAGE, FAILED_MESSAGE
 from entrypoints.cli import troubles
 from entrypoints.cli.status import show_status
@@ -110,3 +111,24 @@ def test_many_erroring_exports_are_listed_up_to_the_bound(engine):
     assert lines[0] == f"Erroring exports (12, the newest {troubles.SHOWN}):"
     assert len(lines) == troubles.SHOWN + 2 and lines[-1] == f"  and {12 - troubles.SHOWN} more"
     assert lines[1].startswith("  export 12 (response 112 to system 43)") and lines[1].endswith(": error 12")
+
+
+def test_status_says_which_systems_hold_their_exports_back(engine):
+    with engine.begin() as connection:
+        add_external_system(connection, 43)
+        add_external_system(connection, 44)
+        paused = {"external_system_id": 43, "paused_at": NOW - timedelta(hours=2), "paused_by": "ops"}
+        tripped = {"external_system_id": 44, "circuit_state": "open", "consecutive_failures": 4}
+        for control in (paused, tripped):
+            connection.execute(sa.insert(tables.system_controls), {**control, "updated_at": NOW})
+    insert(engine, [erroring(1, 1, "CCD answered 502"), export_row(2, external_system_id=44)])
+    out = io.StringIO()
+    reader, systems = SqlAlchemyExportReader(engine), SqlAlchemySystemReader(engine)
+    assert show_status(reader, None, out=out, clock=lambda: NOW, systems=systems) == 0
+    assert out.getvalue().splitlines()[-3:] == [
+        "Held back:",
+        "  system 43 (CCD system 43) is paused since 2026-01-01 11:00:00 UTC (2 h ago) by ops; "
+        "waiting: 0 queued, 0 in_progress, 1 erroring",
+        "  system 44 (CCD system 44) has its circuit open after 4 failures in a row; "
+        "waiting: 1 queued, 0 in_progress, 0 erroring",
+    ]

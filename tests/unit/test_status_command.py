@@ -13,9 +13,12 @@ import sqlalchemy as sa
 from adapters.memory import InMemoryStore
 from adapters.memory.export_views import InMemoryExportReader
 from adapters.memory.store import Work
+from adapters.memory.system_views import InMemorySystemReader
 from adapters.sql import tables
 from application.export_status import ExportPage, ExportReader, zero_counts
+from application.operations_ports import SystemControl
 from domain.exports import ERRORING_MESSAGE, FAILED_MESSAGE, Export, ExportState
+from domain.external_systems import ExternalSystem
 from entrypoints.cli import status as status_command
 from entrypoints.cli import troubles
 from entrypoints.cli.status import progress_bar, show_status
@@ -291,3 +294,76 @@ def test_on_a_terminal_news_clears_the_bar_before_it():
     assert show_status(InMemoryExportReader(store), None, follow=True, out=out, clock=lambda: NOW) == 0
     news = "export 1 (response 1 to system 43): failed after 1 attempt: CCD answered 400"
     assert out.getvalue().startswith(f"\r\x1b[K{news}\n\r[####################] 1/1 final; 1 failed\n")
+
+
+# ---- systems that hold exports back -----------------------------------------------------
+
+
+def systems_store() -> InMemoryStore:
+    store = InMemoryStore()
+    for system_id in (43, 44, 45):
+        store.external_systems[system_id] = ExternalSystem(system_id, f"CCD {system_id}", f"ccd_{system_id}")
+    add(store, 1, ExportState.QUEUED, 0)
+    add(store, 2, ExportState.ERRORING, 1, NOW, message=ERRORING_MESSAGE, error="CCD answered 503")
+    return store
+
+
+def test_status_says_which_systems_hold_their_exports_back_and_why():
+    store = systems_store()
+    store.controls[43] = SystemControl(updated_at=NOW, paused_at=NOW - timedelta(minutes=5), paused_by="alice")
+    store.controls[44] = SystemControl(
+        updated_at=NOW,
+        circuit_state="open",
+        consecutive_failures=5,
+        next_probe_at=NOW + timedelta(seconds=40),
+        last_failure="cannot connect\x1b[2J",
+    )
+    store.controls[45] = SystemControl(updated_at=NOW)  # resumed: running again
+    _, out, _, _ = run(InMemoryExportReader(store), systems=InMemorySystemReader(store))
+    assert out.splitlines()[-3:] == [
+        "Held back:",
+        "  system 43 (CCD 43) is paused since 2026-01-01 00:55:00 UTC (5 min ago) by alice; "
+        "waiting: 1 queued, 0 in_progress, 1 erroring",
+        "  system 44 (CCD 44) has its circuit open after 5 failures in a row, next probe 2026-01-01 01:00:40 UTC "
+        "(in 40 s), last failure: cannot connect\\x1b[2J; waiting: 0 queued, 0 in_progress, 0 erroring",
+    ]
+    store.controls.clear()
+    _, out, _, _ = run(InMemoryExportReader(store), systems=InMemorySystemReader(store))
+    assert "Held back" not in out
+
+
+def test_follow_tells_when_a_system_is_paused_and_when_it_runs_again():
+    store = systems_store()
+    steps = iter(
+        [
+            lambda: store.controls.update({43: SystemControl(updated_at=NOW, paused_at=NOW, paused_by="cli")}),
+            lambda: store.controls.update({43: SystemControl(updated_at=NOW, circuit_state="half_open")}),
+            lambda: store.controls.clear(),
+            lambda: add(store, 1, ExportState.COMPLETE) or add(store, 2, ExportState.COMPLETE),
+        ]
+    )
+    out = io.StringIO()
+
+    def sleep(_seconds):
+        next(steps)()
+
+    assert (
+        show_status(
+            InMemoryExportReader(store),
+            None,
+            follow=True,
+            out=out,
+            sleep=sleep,
+            clock=lambda: NOW,
+            systems=InMemorySystemReader(store),
+        )
+        == 0
+    )
+    told = [line for line in out.getvalue().splitlines() if line.startswith("system ")]
+    assert told == [
+        "system 43 (CCD 43) is paused since 2026-01-01 01:00:00 UTC (now) by cli; "
+        "waiting: 1 queued, 0 in_progress, 1 erroring",
+        "system 43 (CCD 43) has its circuit half-open after 0 failures in a row; "
+        "waiting: 1 queued, 0 in_progress, 1 erroring",
+        "system 43 (CCD 43) is running: paused no more, circuit closed",
+    ]
