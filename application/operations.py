@@ -81,6 +81,7 @@ def retry_export(deps: OperationsDeps, export_id: int, actor: str) -> Done | Ref
             with deps.unit_of_work() as uow:
                 if uow.actions.requeue(export_id, rules.retried(deps.new_uuid(), actor), deps.clock.now()):
                     uow.commit()
+                    LOG.info("export %s queued again by %s", export_id, actor)
                     return Done()
                 standing = uow.actions.standing(export_id)
         except WriteConflict:  # a command queued a sibling export meanwhile: read why, next round
@@ -101,9 +102,11 @@ def cancel_export(deps: OperationsDeps, export_id: int, actor: str) -> Done | Re
         with deps.unit_of_work() as uow:
             if uow.actions.cancel(export_id, rules.cancelled(deps.new_uuid(), actor), now):
                 uow.commit()
+                LOG.info("export %s cancelled by %s", export_id, actor)
                 return Done()
             if uow.actions.request_cancel(export_id, rules.cancel_requested(deps.new_uuid(), actor), actor, now):
                 uow.commit()
+                LOG.info("export %s to be cancelled by %s when its attempt ends", export_id, actor)
                 return Done(in_flight=True)
             standing = uow.actions.standing(export_id)
         if standing is None:
@@ -128,6 +131,7 @@ def retry_exports(deps: OperationsDeps, filters: RetryFilters, actor: str) -> Re
             with deps.unit_of_work() as uow:
                 count = uow.actions.requeue_matching(filters, rules.retried(deps.new_uuid(), actor), deps.clock.now())
                 uow.commit()
+                LOG.info("%s exports queued again by %s (filters %s)", count, actor, filters)
                 return Retried(count)
         except WriteConflict:  # a command queued a sibling of one of them meanwhile
             continue

@@ -32,6 +32,8 @@ Feature: Operating the export queue
     Given response 4611 has a queued export to external system 4601
     When the operator cancels the export of response 4611
     Then the reply is 200 with the export "failed" and the message "Cancelled by an operator"
+    When the worker runs until the export of response 4611 is final
+    Then the export of response 4611 is "failed" after 0 attempts
     When the operator cancels the export of response 4611
     Then the reply is 409 "export_not_cancellable" saying "only a queued, erroring or in_progress export can be cancelled"
 

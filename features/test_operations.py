@@ -213,7 +213,12 @@ def refused(replies, status, code, words):
     assert error["code"] == code and words in error["detail"], error
 
 
-@then(step_text('the export of response {response_id:d} is "{state}" after {attempts:d} attempt'))
+@then(
+    parsers.re(
+        r'the export of response (?P<response_id>[0-9]+) is "(?P<state>\w+)" after (?P<attempts>[0-9]+) attempts?'
+    ),
+    converters={"response_id": int, "attempts": int},
+)
 def export_state(database, response_id, state, attempts):
     row = export_row(database, response_id)
     assert (row.state, row.attempts) == (state, attempts)

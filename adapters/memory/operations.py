@@ -98,15 +98,17 @@ class InMemorySystemControls(SystemControls):
         return system_id in self.store.external_systems
 
     def pause(self, system_id, actor, now) -> None:
-        control = self.store.controls.get(system_id, SystemControl(updated_at=now))
+        control = self.store.system_controls.get(system_id, SystemControl(updated_at=now))
         if control.paused_at is None:
             control = attrs.evolve(control, paused_at=now, paused_by=actor)
-        self.store.controls[system_id] = attrs.evolve(control, updated_at=now)
+        self.store.system_controls[system_id] = attrs.evolve(control, updated_at=now)
 
     def resume(self, system_id, now) -> int:
-        control = self.store.controls.get(system_id)
+        control = self.store.system_controls.get(system_id)
         if control is not None:
-            self.store.controls[system_id] = attrs.evolve(control, paused_at=None, paused_by=None, updated_at=now)
+            self.store.system_controls[system_id] = attrs.evolve(
+                control, paused_at=None, paused_by=None, updated_at=now
+            )
         made_due = 0
         for export_id, export in self.store.exports.items():
             work = self.store.work.get(export_id, Work())

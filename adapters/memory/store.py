@@ -35,8 +35,8 @@ class InMemoryStore:
     commands: dict[str, LoggedCommand] = attrs.field(factory=dict)
     work: dict[int, Work] = attrs.field(factory=dict)
     response_offices: dict[int, int] = attrs.field(factory=dict)
-    controls: dict[int, SystemControl] = attrs.field(factory=dict)
+    system_controls: dict[int, SystemControl] = attrs.field(factory=dict)
     lock: threading.RLock = attrs.field(factory=threading.RLock)
 
 
-CHANGING = ("exports", "commands", "work", "response_offices", "controls")
+CHANGING = ("exports", "commands", "work", "response_offices", "system_controls")

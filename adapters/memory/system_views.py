@@ -13,7 +13,7 @@ class InMemorySystemReader(SystemReader):
 
     def systems(self) -> tuple[SystemView, ...]:
         with self.store.lock:  # units of work swap whole tables in on commit
-            systems, controls, exports = self.store.external_systems, self.store.controls, self.store.exports
+            systems, controls, exports = self.store.external_systems, self.store.system_controls, self.store.exports
         counts: dict[int, dict[str, int]] = {}
         for export in exports.values():
             tally = counts.setdefault(export.external_system_id, zero_system_counts())

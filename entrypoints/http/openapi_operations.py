@@ -37,7 +37,7 @@ BODY_CODES = (
     "invalid_json",
     "invalid_body",
     "invalid_type",
-    "invalid_value",
+    "invalid_state",
     "invalid_uuid",
     "integer_out_of_range",
     "unknown_field",

@@ -33,6 +33,7 @@ HTTP_STATUS = {
     "bad_request": 400,
     "invalid_query_parameter": 400,
     "unknown_field": 400,
+    "invalid_state": 400,
     # protocol
     "missing_credentials": 401,
     "invalid_credentials": 401,

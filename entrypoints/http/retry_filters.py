@@ -17,7 +17,7 @@ _STATES = sorted(state.value for state in RETRYABLE_STATES)
 
 def _state(value: Any) -> ExportState:
     if string(value) not in _STATES:
-        raise Problem("invalid_value", f"must be one of {', '.join(_STATES)}, not {value!r}"[:300])
+        raise Problem("invalid_state", f"must be one of {', '.join(_STATES)}, not {value!r}"[:300])
     return ExportState(value)
 
 

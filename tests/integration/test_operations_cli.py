@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import sqlalchemy as sa
@@ -59,9 +60,18 @@ def state_of(engine, export_id: int) -> tuple:
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
+    """The exit status, standard output, and the command's own lines on standard error
+    (log lines, which the logging set-up may send there too, left out)."""
     status = main(list(argv))
     captured = capsys.readouterr()
-    return status, captured.out, captured.err
+    said = "".join(line for line in captured.err.splitlines(keepends=True) if line.startswith("export-responses:"))
+    return status, captured.out, said
+
+
+@pytest.fixture(autouse=True)
+def logging_of_this_test(monkeypatch):
+    # An earlier test may have left the root logger writing to a stream pytest has closed since.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
 
 
 def test_exports_list_is_a_table_with_the_last_error_and_filters(db, capsys):

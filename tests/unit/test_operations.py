@@ -213,7 +213,7 @@ def test_pause_records_who_and_when_and_a_second_pause_keeps_them(store, deps):
     assert pause_system(deps, 43, "ann") == Done()
     deps_later = OperationsDeps(deps.unit_of_work, FixedClock(LATER), deps.new_uuid)
     assert pause_system(deps_later, 43, "bob") == Done()
-    control = store.controls[43]
+    control = store.system_controls[43]
     assert (control.paused_at, control.paused_by, control.circuit_state) == (NOW, "ann", "closed")
 
 
@@ -226,7 +226,7 @@ def test_resume_makes_the_systems_waiting_exports_due_now(store, deps):
 
     assert resume_system(deps, 43, "ann") == Done()
 
-    assert store.controls[43].paused_at is None and store.controls[43].paused_by is None
+    assert store.system_controls[43].paused_at is None and store.system_controls[43].paused_by is None
     assert [store.work[n].next_attempt_at for n in (1, 2, 3, 4)] == [NOW, NOW, LATER, LATER]
 
 
@@ -234,4 +234,4 @@ def test_an_unknown_system_is_not_found(store, deps):
     for refused in (pause_system(deps, 9, "ann"), resume_system(deps, 9, "ann")):
         assert isinstance(refused, Refused)
         assert (refused.kind, refused.code) == (RefusalKind.NOT_FOUND, "external_system_not_found")
-    assert store.controls == {}
+    assert store.system_controls == {}

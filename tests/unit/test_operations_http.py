@@ -154,7 +154,7 @@ def test_a_bulk_retry_answers_how_many_it_queued(client, document, store):
         (b'{"state": ', 400, ["invalid_json"]),
         (b"[]", 400, ["invalid_body"]),
         (b'{"system": 43}', 400, ["unknown_field"]),
-        (b'{"state": "queued"}', 400, ["invalid_value"]),
+        (b'{"state": "queued"}', 400, ["invalid_state"]),
         (b'{"state": null}', 400, ["invalid_type"]),
         (b'{"external_system_id": "43", "command_uuid": "nope"}', 400, ["invalid_type", "invalid_uuid"]),
         (b'{"external_system_id": 9223372036854775808}', 400, ["integer_out_of_range"]),
@@ -213,7 +213,7 @@ def test_an_unknown_system_is_a_404(client, document, store, template, system_id
     reply = post(client, template, system_id=system_id)
     assert (reply.status_code, codes(reply)) == (404, [code])
     assert reply.json["errors"][0]["source"] == "/system_id"
-    assert store.controls == {}
+    assert store.system_controls == {}
     assert_operation_documents(document, reply, "POST", template)
 
 
