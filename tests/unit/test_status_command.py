@@ -310,15 +310,15 @@ def systems_store() -> InMemoryStore:
 
 def test_status_says_which_systems_hold_their_exports_back_and_why():
     store = systems_store()
-    store.controls[43] = SystemControl(updated_at=NOW, paused_at=NOW - timedelta(minutes=5), paused_by="alice")
-    store.controls[44] = SystemControl(
+    store.system_controls[43] = SystemControl(updated_at=NOW, paused_at=NOW - timedelta(minutes=5), paused_by="alice")
+    store.system_controls[44] = SystemControl(
         updated_at=NOW,
         circuit_state="open",
         consecutive_failures=5,
         next_probe_at=NOW + timedelta(seconds=40),
         last_failure="cannot connect\x1b[2J",
     )
-    store.controls[45] = SystemControl(updated_at=NOW)  # resumed: running again
+    store.system_controls[45] = SystemControl(updated_at=NOW)  # resumed: running again
     _, out, _, _ = run(InMemoryExportReader(store), systems=InMemorySystemReader(store))
     assert out.splitlines()[-3:] == [
         "Held back:",
@@ -327,7 +327,7 @@ def test_status_says_which_systems_hold_their_exports_back_and_why():
         "  system 44 (CCD 44) has its circuit open after 5 failures in a row, next probe 2026-01-01 01:00:40 UTC "
         "(in 40 s), last failure: cannot connect\\x1b[2J; waiting: 0 queued, 0 in_progress, 0 erroring",
     ]
-    store.controls.clear()
+    store.system_controls.clear()
     _, out, _, _ = run(InMemoryExportReader(store), systems=InMemorySystemReader(store))
     assert "Held back" not in out
 
@@ -336,9 +336,9 @@ def test_follow_tells_when_a_system_is_paused_and_when_it_runs_again():
     store = systems_store()
     steps = iter(
         [
-            lambda: store.controls.update({43: SystemControl(updated_at=NOW, paused_at=NOW, paused_by="cli")}),
-            lambda: store.controls.update({43: SystemControl(updated_at=NOW, circuit_state="half_open")}),
-            lambda: store.controls.clear(),
+            lambda: store.system_controls.update({43: SystemControl(updated_at=NOW, paused_at=NOW, paused_by="cli")}),
+            lambda: store.system_controls.update({43: SystemControl(updated_at=NOW, circuit_state="half_open")}),
+            lambda: store.system_controls.clear(),
             lambda: add(store, 1, ExportState.COMPLETE) or add(store, 2, ExportState.COMPLETE),
         ]
     )
