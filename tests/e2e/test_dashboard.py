@@ -22,12 +22,13 @@ from domain.operations import RETRIED_MESSAGE
 from tests.auth import TEST_TOKEN
 from tests.builders import add_external_system
 from tests.e2e.browser import console_problems, headless_chromium
-from tests.e2e.conftest import REQUEST_TIMEOUT, module_database
+from tests.e2e.conftest import REQUEST_TIMEOUT, module_database, running_server
 
 pytestmark = pytest.mark.e2e
 
 WAIT_SECONDS = 20  # every wait of the browser is bounded by this
 TOKEN_KEY = "export-responses.token"
+OPERATOR = "ops"  # the name of the token the page is given
 # What a hostile or broken CCD might answer: shown as text, it runs nothing.
 HOSTILE_ERROR = 'CCD said 422 <img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 
@@ -36,6 +37,14 @@ HOSTILE_ERROR = 'CCD said 422 <img src=x onerror="document.title=\'pwned\'"><scr
 def e2e_database_url(request, tmp_path_factory) -> str:
     # The browser adds nothing the HTTP tests do not check through PgBouncer: two kinds suffice.
     return module_database(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def live_server(e2e_database_url, tmp_path_factory):
+    # A named token: what the page does is recorded as done by that operator.
+    folder = tmp_path_factory.mktemp("e2e-server")
+    with running_server(e2e_database_url, folder, API_TOKENS=f"{OPERATOR}={TEST_TOKEN}") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -174,13 +183,13 @@ def test_a_failed_export_is_shown_with_its_error_and_retried_by_a_click(live_ser
         ).first()
     assert retried.state == "queued"
     assert retried.next_attempt_at is not None
-    # Who did it: the token is unnamed, so "api".
+    # Who did it: the token's name.
     assert (last_event.state, last_event.message) == ("queued", RETRIED_MESSAGE)
-    assert last_event.data["export_responses"] == {"action": "retry", "by": "api"}
+    assert last_event.data["export_responses"] == {"action": "retry", "by": OPERATOR}
     # The timeline shown follows it.
     wait(browser).until(visible.text_to_be_present_in_element((By.ID, "timeline-title"), f"Export {export_id}: queued"))
     last_shown = browser.find_elements(By.CSS_SELECTOR, "#timeline-events li")[-1]
-    assert last_shown.get_attribute("data-state") == "queued" and f"{RETRIED_MESSAGE} by api" in last_shown.text
+    assert last_shown.get_attribute("data-state") == "queued" and f"{RETRIED_MESSAGE} by {OPERATOR}" in last_shown.text
     assert console_problems(browser) == []
 
 
