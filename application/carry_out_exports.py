@@ -12,8 +12,8 @@ from attrs import field, frozen
 
 from application.ccd import CcdCase, CcdFailure, CcdGateway
 from application.ports import ClaimedExport, Clock, StoreUnavailable, UnitOfWork
-from domain import exports as progress
-from domain.exports import ExportState, ProgressReport
+from application.retrying import retried
+from domain.exports import ExportState, ProgressReport, apply_report, erroring, exported, failed, started
 from domain.offices import office_code_for
 from domain.retries import RetrySchedule
 
@@ -45,17 +45,17 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
         claims = uow.queue.claim_due(
             now, limit, now + timedelta(seconds=deps.claim_seconds), claim_token or deps.new_uuid()
         )
-        started, records = [], []
+        begun, records = [], []
         for claim in claims:
-            report = attrs.evolve(progress.started(deps.new_uuid()), attempt=claim.attempt)
-            started_progress = progress.apply_report(claim.progress, report)
+            report = attrs.evolve(started(deps.new_uuid()), attempt=claim.attempt)
+            started_progress = apply_report(claim.progress, report)
             assert started_progress is not None, "the queue claims only exports that are not final"
             claim = attrs.evolve(claim, progress=started_progress)
-            started.append(claim)
+            begun.append(claim)
             records.append((claim.export_id, report, claim.progress))
         uow.queue.record_all(records, now)
         uow.commit()
-    return started
+    return begun
 
 
 def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> ExportState | None:
@@ -66,16 +66,16 @@ def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> ExportState | None:
     """
     if claim.attempt > deps.retries.max_attempts:
         # Reclaimed after crashes more often than it may be tried: give up on it.
-        return _finish(claim, deps, [progress.failed(deps.new_uuid())])
+        return _finish(claim, deps, _Outcome((failed(deps.new_uuid()),)))
     try:
         if not claim.case_type_id:
             raise CcdFailure("the external system has no case_type_id configuration")
         case = deps.ccd.find_latest_case(claim.case_type_id, claim.case_number)
     except CcdFailure as failure:
         return _fail(claim, deps, str(failure) or type(failure).__name__)
-    report = progress.exported(deps.new_uuid(), _external_data(claim, case), case is not None)
+    report = exported(deps.new_uuid(), _external_data(claim, case), case is not None)
     office = case.managing_office if case else None
-    return _finish(claim, deps, [report], assign_office=claim.response_remote_office, office=office)
+    return _finish(claim, deps, _Outcome((report,), assign_office=claim.response_remote_office, office=office))
 
 
 def record_crash(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportState | None:
@@ -102,50 +102,44 @@ def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict[str, Any]
     }
 
 
+@frozen
+class _Outcome:
+    """What one attempt ends with: its reports, in order; when the export is due again
+    (None: not before it is claimed anew); and the office to give the response, if any."""
+
+    reports: tuple[ProgressReport, ...]
+    next_attempt_at: datetime | None = None
+    assign_office: bool = False
+    office: str | None = None
+
+
 def _fail(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> ExportState | None:
-    reports = [progress.erroring(deps.new_uuid(), message)]
+    report = erroring(deps.new_uuid(), message)
     delay = deps.retries.delay_after(claim.attempt)
     if delay is None:
-        reports.append(progress.failed(deps.new_uuid()))
-        return _finish(claim, deps, reports)
-    return _finish(claim, deps, reports, next_attempt_at=deps.clock.now() + timedelta(seconds=delay))
+        return _finish(claim, deps, _Outcome((report, failed(deps.new_uuid()))))
+    return _finish(claim, deps, _Outcome((report,), next_attempt_at=deps.clock.now() + timedelta(seconds=delay)))
 
 
-def _finish(
-    claim: ClaimedExport,
-    deps: ExportWorkDeps,
-    reports: Sequence[ProgressReport],
-    next_attempt_at: datetime | None = None,
-    assign_office: bool = False,
-    office: str | None = None,
-) -> ExportState | None:
+def _finish(claim: ClaimedExport, deps: ExportWorkDeps, outcome: _Outcome) -> ExportState | None:
     # The last report ends the claim in the transaction that records them all: when a
     # commit reached the database but its acknowledgement was lost, the next try finds
     # the export no longer held and records nothing twice.
-    for attempt in range(_RECORD_ATTEMPTS):
-        try:
-            return _record(claim, deps, reports, next_attempt_at, assign_office, office)
-        except StoreUnavailable:
-            if attempt == _RECORD_ATTEMPTS - 1:
-                raise
-            deps.pause(2**attempt)
-    raise AssertionError("unreachable")
+    return retried(
+        lambda: _record(claim, deps, outcome),
+        on=StoreUnavailable,
+        attempts=_RECORD_ATTEMPTS,
+        pause=lambda failures: deps.pause(2 ** (failures - 1)),
+    )
 
 
-def _record(
-    claim: ClaimedExport,
-    deps: ExportWorkDeps,
-    reports: Sequence[ProgressReport],
-    next_attempt_at: datetime | None,
-    assign_office: bool,
-    office: str | None,
-) -> ExportState | None:
+def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: _Outcome) -> ExportState | None:
     now = deps.clock.now()
     current = claim.progress
     with deps.unit_of_work() as uow:
-        for index, report in enumerate(reports):
-            last = index == len(reports) - 1
-            updated = progress.apply_report(current, report)
+        for index, report in enumerate(outcome.reports):
+            last = index == len(outcome.reports) - 1
+            updated = apply_report(current, report)
             if updated is None:
                 continue
             report = attrs.evolve(report, attempt=claim.attempt)
@@ -155,14 +149,14 @@ def _record(
                 report,
                 updated,
                 now,
-                next_attempt_at=next_attempt_at if last else None,
+                next_attempt_at=outcome.next_attempt_at if last else None,
                 release=last,
             )
             if not held:
                 return None
             current = updated
-        if assign_office and current.state is ExportState.COMPLETE:
-            code = office_code_for(office, claim.case_number, uow.offices.codes_by_name())
+        if outcome.assign_office and current.state is ExportState.COMPLETE:
+            code = office_code_for(outcome.office, claim.case_number, uow.offices.codes_by_name())
             if code is not None:
                 uow.offices.assign_response(claim.response_id, code)
         uow.commit()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from attrs import frozen
 
 from application.ports import Clock, LoggedCommand, Received, UnitOfWork, WriteConflict
+from application.retrying import retried
 from domain import errors, rules
 from domain.commands import ExportResponses
 from domain.results import CommandResult
@@ -47,24 +48,22 @@ def export_responses(
             command.uuid,
             command.name,
             [
-                errors.too_many_response_ids(
-                    command.name, command.uuid, len(command.response_ids), deps.max_response_ids
+                errors.RULES.error(
+                    "too_many_response_ids",
+                    command=command.name,
+                    uuid=command.uuid,
+                    count=len(command.response_ids),
+                    limit=deps.max_response_ids,
                 )
             ],
         )
-    for attempt in range(_ATTEMPTS):
-        try:
-            return _attempt(command, deps, received)
-        except WriteConflict:
-            if attempt == _ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    return retried(lambda: _attempt(command, deps, received), on=WriteConflict, attempts=_ATTEMPTS)
 
 
 def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Received | None) -> CommandResult:
     response_ids = command.distinct_response_ids()
     with (deps.reading or deps.unit_of_work)() as uow:
-        facts = uow.facts.export_responses(command.uuid, command.external_system_id, response_ids)
+        facts = uow.facts.for_export_responses(command.uuid, command.external_system_id, response_ids)
     if facts.logged is not None:
         return _reply_to_repeat(command, facts.logged)
     problems = rules.check_export_responses(command, facts.system, facts.existing_response_ids)
@@ -86,4 +85,6 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Rece
 def _reply_to_repeat(command: ExportResponses, logged: LoggedCommand) -> CommandResult:
     if logged.result is not None and (logged.name, logged.fingerprint) == (command.name, command.fingerprint()):
         return logged.result
-    return CommandResult.reject(command.uuid, command.name, [errors.uuid_conflict(command)])
+    return CommandResult.reject(
+        command.uuid, command.name, [errors.RULES.error("uuid_conflict", command=command.name, uuid=command.uuid)]
+    )

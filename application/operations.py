@@ -17,8 +17,10 @@ from attrs import frozen
 from application.operations_ports import RetryFilters
 from application.ports import Clock, UnitOfWork, WriteConflict
 from domain import operations as rules
+from domain.errors import RULES
 from domain.exports import ExportState
-from domain.operations import ExportStanding, Refusal
+from domain.operations import OPERATION_RULES, ExportStanding
+from domain.results import CommandError
 
 ROUNDS = 3
 LOG = logging.getLogger("export_responses.operations")
@@ -32,8 +34,15 @@ class RefusalKind(enum.Enum):
 @frozen
 class Refused:
     kind: RefusalKind
-    code: str
-    message: str
+    error: CommandError
+
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+    @property
+    def message(self) -> str:
+        return self.error.detail
 
 
 @frozen
@@ -56,21 +65,20 @@ class OperationsDeps:
 
 
 def export_not_found(export_id: int) -> Refused:
-    return Refused(RefusalKind.NOT_FOUND, "export_not_found", f"The export with an id of {export_id} was not found")
+    return Refused(RefusalKind.NOT_FOUND, OPERATION_RULES.error("export_not_found", id=export_id))
 
 
 def system_not_found(system_id: int) -> Refused:
-    message = f"The external system with an id of {system_id} was not found"
-    return Refused(RefusalKind.NOT_FOUND, "external_system_not_found", message)
+    # The command's rule code, here for the system a path names: a 404 (see entrypoints/http/operations.py).
+    return Refused(RefusalKind.NOT_FOUND, RULES.error("external_system_not_found", source="/system_id", id=system_id))
 
 
 def _changed(what: str) -> Refused:
-    message = f"{what} kept changing while the action ran (workers are busy with it); try again"
-    return Refused(RefusalKind.CONFLICT, "export_changed", message)
+    return Refused(RefusalKind.CONFLICT, OPERATION_RULES.error("export_changed", what=what))
 
 
-def _conflict(refusal: Refusal) -> Refused:
-    return Refused(RefusalKind.CONFLICT, refusal.code, refusal.message)
+def _conflict(error: CommandError) -> Refused:
+    return Refused(RefusalKind.CONFLICT, error)
 
 
 def retry_export(deps: OperationsDeps, export_id: int, actor: str) -> Done | Refused:

@@ -64,7 +64,7 @@ class ExportResponsesFacts:
 
 class CommandFacts(abc.ABC):
     @abc.abstractmethod
-    def export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
+    def for_export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
         """The command logged under `uuid`, or else the system and which of the responses
         exist: in one query whatever the number of responses."""
 
@@ -106,7 +106,9 @@ class ExportQueue(abc.ABC):
     @abc.abstractmethod
     def claim_due(self, now: datetime, limit: int, claimed_until: datetime, claim_token: str) -> list[ClaimedExport]:
         """Take up to `limit` due exports (queued, erroring and due, or in progress with an
-        expired claim) so that no other worker can; marks them in progress (attempt + 1)."""
+        expired claim) under `claim_token` until `claimed_until`, so that no other worker
+        can, and count the attempt (attempt + 1). Their state is left as it was: the
+        caller records the attempt's start (`record_all`) in the same unit of work."""
 
     @abc.abstractmethod
     def record(
@@ -174,3 +176,15 @@ class Clock(abc.ABC):
     @abc.abstractmethod
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+
+
+class DatabaseHealth(abc.ABC):
+    """What the health probes ask of the store; each says False rather than raise."""
+
+    @abc.abstractmethod
+    def answers(self) -> bool:
+        """Whether the store answers a read now."""
+
+    @abc.abstractmethod
+    def accepts_writes(self) -> bool:
+        """Whether a durable write commits now."""

@@ -21,11 +21,17 @@ SYSTEM_ID = 1
 CASE_TYPE = "Manchester_Dev"
 # Response ids by use, so that no measurement finds another's exports pending.
 ACCEPTED_BLOCK = 2 * 10_000  # two wrk threads, a block of 10,000 each (BLOCK in wrk/command.lua)
-# A fresh block for each of three rounds, then one for each service of bench/prepared.py.
-ACCEPTED_IDS = range(1, 5 * ACCEPTED_BLOCK + 1)
+# Every accepted run (and the bare driver's) uses this block, the exports cleared before it.
+ACCEPTED_IDS = range(1, ACCEPTED_BLOCK + 1)
 BATCH_IDS = range(100_001, 150_001)
 WORKER_IDS = range(200_001, 205_001)
 DURABILITY_IDS = range(300_001, 302_401)
+CCD_PACE_IDS = range(310_001, 312_001)
+# The bare driver's own, so that its check counts none of a late accepted request's exports.
+BARE_DRIVER_IDS = range(400_001, 420_001)
+# The response of the command bench/bare_driver.py captures: digits found nowhere else
+# in a command's parameters (a timestamp's microseconds have six).
+CAPTURE_ID = 987_654_321
 
 
 @contextlib.contextmanager
@@ -62,21 +68,32 @@ def seed(url: str) -> None:
                 updated_at=NOW,
             )
         )
-        for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS, DURABILITY_IDS):
+        for ids in (ACCEPTED_IDS, BATCH_IDS, WORKER_IDS, DURABILITY_IDS, CCD_PACE_IDS, BARE_DRIVER_IDS, [CAPTURE_ID]):
             add_responses(connection, ids)
     engine.dispose()
 
 
-def use_case(url: str) -> tuple[sa.Engine, ExportResponsesDeps]:
-    """The accepting use case on `url`, in this process (for statement counts and queueing)."""
-    engine = create_engine(url)
-    deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
+def use_case(url: str, engine: sa.Engine | None = None) -> tuple[sa.Engine, ExportResponsesDeps]:
+    """The accepting use case on `url` (or `engine`), in this process, with its units as the
+    service builds them (entrypoints/bootstrap.py): for statement counts, captures and queueing."""
+    engine = engine or create_engine(url)
+    deps = ExportResponsesDeps(
+        lambda: SqlAlchemyUnitOfWork(engine),
+        SystemClock(),
+        lambda: str(uuid.uuid4()),
+        reading=lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
+    )
     return engine, deps
+
+
+def accept(deps: ExportResponsesDeps, command: ExportResponses) -> bool:
+    return export_responses(command, deps).accepted
 
 
 def queue(deps: ExportResponsesDeps, response_ids) -> str:
     command_uuid = str(uuid.uuid4())
-    assert export_responses(ExportResponses(command_uuid, SYSTEM_ID, tuple(response_ids)), deps).accepted
+    if not accept(deps, ExportResponses(command_uuid, SYSTEM_ID, tuple(response_ids))):
+        raise RuntimeError("the benchmark's command to queue exports was refused")
     return command_uuid
 
 

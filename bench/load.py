@@ -35,6 +35,7 @@ def wrk_available() -> bool:
 
 
 def run_wrk(url: str, seconds: int, *script_arguments: str) -> Load:
+    """wrk takes whole seconds only."""
     command = [
         "wrk",
         f"-t{THREADS}",
@@ -52,8 +53,3 @@ def run_wrk(url: str, seconds: int, *script_arguments: str) -> Load:
         raise RuntimeError(f"wrk printed no result:\n{output}")
     requests, duration, p50, p99, non_2xx, socket_errors = map(int, found.groups())
     return Load(requests, duration / 1e6, p50 / 1000, p99 / 1000, non_2xx, socket_errors)
-
-
-def median_load(loads: list[Load]) -> Load:
-    """The run with the median rate (its latencies with it)."""
-    return sorted(loads, key=lambda load: load.per_second)[len(loads) // 2]

@@ -39,9 +39,11 @@ def rejected(base: str, seconds: int) -> Load:
     return _checked(run_wrk(base + _PATH, seconds, "rejected", TOKEN), expect_2xx=False)
 
 
-def accepted(base: str, seconds: int, round_number: int = 0) -> Load:
-    """New responses each round: ones exported in an earlier round would only find their exports pending."""
-    first = str(data.ACCEPTED_IDS[0] + round_number * data.ACCEPTED_BLOCK)
+def accepted(base: str, url: str, seconds: int) -> Load:
+    """Commands for responses with no export yet: the exports of earlier runs are cleared
+    first (off the clock), so that every run queues new exports into tables of one size."""
+    data.clear_exports(url)
+    first = str(data.ACCEPTED_IDS[0])
     return _checked(run_wrk(base + _PATH, seconds, "accepted", TOKEN, str(data.SYSTEM_ID), first), expect_2xx=True)
 
 
@@ -72,8 +74,11 @@ def _post(base: str, command_uuid: str, response_ids: list[int]) -> requests.Res
 @frozen
 class Batch:
     size: int
-    server_ms: float
+    server_ms: float  # the median command's
     statements: int
+    fastest_ms: float
+    slowest_ms: float
+    repeats: int
 
 
 def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
@@ -100,7 +105,8 @@ def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
         sa.event.listen(engine, "before_cursor_execute", count)
         data.queue(deps, [next(ids) for _ in range(size)])
         sa.event.remove(engine, "before_cursor_execute", count)
-        results.append(Batch(size, statistics.median(times[size]), len(statements)))
+        ms = times[size]
+        results.append(Batch(size, statistics.median(ms), len(statements), min(ms), max(ms), len(ms)))
     engine.dispose()
     return results
 
@@ -109,7 +115,7 @@ def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
 class Throughput:
     concurrency: int
     exports: int
-    seconds: float
+    seconds: int
 
     @property
     def per_second(self) -> float:
@@ -129,7 +135,7 @@ def worker_throughput(url: str, folder) -> list[Throughput]:
     with fake_ccd(url, CCD_LATENCY, folder) as ccd:
         for concurrency, count in WORKER_LEVELS.items():
             command_uuid = data.queue(deps, [next(ids) for _ in range(count)])
-            run_worker(url, ccd, concurrency, folder)
+            run_worker(url, ccd.variables, concurrency, folder)
             results.append(Throughput(concurrency, count, _busy_seconds(engine, command_uuid, count)))
     engine.dispose()
     return results

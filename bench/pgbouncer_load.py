@@ -102,7 +102,7 @@ def _load(url: str, env: dict, folder: Path, per_client: int) -> Counter:
 
 def _drain_with_two_workers(url: str, direct: str, env: dict, folder: Path) -> None:
     with fake_ccd(direct, 0.005, folder) as ccd:
-        worker_env = {**os.environ, **ccd, **env, "DATABASE_URL": url, "EXPORT_RETRY_DELAYS": "1"}
+        worker_env = {**os.environ, **ccd.variables, **env, "DATABASE_URL": url, "EXPORT_RETRY_DELAYS": "1"}
         workers = [
             subprocess.Popen(
                 [sys.executable, "-m", "entrypoints.cli", "worker", "--drain", "--concurrency", "4"],

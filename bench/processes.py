@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import requests
+from attrs import frozen
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-3b9f7c1d5e2a"
@@ -75,19 +76,38 @@ def _http_server(name: str, arguments: list[str], port: int, ready_path: str, fo
         stop(process)
 
 
+@frozen
+class RunningFake:
+    """A fake CCD in its own process: its CCD_* variables, and once stopped what it served."""
+
+    variables: dict[str, str]
+    output: Path
+
+    def served(self) -> dict[str, int]:
+        """FAKE_CCD_CALLS and FAKE_CCD_RATE_LIMITED, as the command prints them when it stops."""
+        lines = (line.split("=", 1) for line in self.output.read_text().splitlines() if "=" in line)
+        served = {name: int(value) for name, value in lines if name.startswith("FAKE_CCD_")}
+        if set(served) != {"FAKE_CCD_CALLS", "FAKE_CCD_RATE_LIMITED"}:
+            raise RuntimeError(f"the fake CCD did not say what it served: {self.output.read_text()[-500:]}")
+        return served
+
+
 @contextlib.contextmanager
-def fake_ccd(database_url: str, latency: float, folder: Path):
-    """A fake CCD in its own process, serving a case for every response; yields its CCD_* variables."""
+def fake_ccd(database_url: str, latency: float, folder: Path, rate_limit: float | None = None):
+    """A fake CCD in its own process, serving a case for every response; yields a RunningFake."""
     log = folder / "fake-ccd.log"
-    variables = folder / "fake-ccd.env"
-    with variables.open("wb") as output:
+    variables = folder / f"fake-ccd-{time.monotonic_ns()}.env"
+    options = ["--latency", str(latency), "--cases-from-database"]
+    if rate_limit is not None:
+        options += ["--rate-limit", str(rate_limit)]
+    with variables.open("wb") as output, log.open("ab") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "fake-ccd", "--latency", str(latency), "--cases-from-database"],
+            [sys.executable, "-m", "entrypoints.cli", "fake-ccd", *options],
             cwd=ROOT,
             env={**os.environ, "DATABASE_URL": database_url},
             stdin=subprocess.DEVNULL,
             stdout=output,
-            stderr=log.open("ab"),
+            stderr=errors,
             start_new_session=True,
         )
     try:
@@ -96,14 +116,41 @@ def fake_ccd(database_url: str, latency: float, folder: Path):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the fake CCD did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        yield dict(line.split("=", 1) for line in variables.read_text().splitlines() if "=" in line)
+        ccd = {
+            name: value
+            for name, value in (line.split("=", 1) for line in variables.read_text().splitlines() if "=" in line)
+            if name.startswith("CCD_")
+        }
+        yield RunningFake(ccd, variables)
     finally:
         stop(process)
 
 
+def worker_environment(database_url: str, ccd: dict[str, str], retry_delays: str = "1") -> dict[str, str]:
+    return {**ccd, "DATABASE_URL": database_url, "EXPORT_RETRY_DELAYS": retry_delays}
+
+
 def run_worker(database_url: str, ccd: dict, concurrency: int, folder: Path) -> None:
     log = folder / f"worker-{concurrency}.log"
-    env = {**ccd, "DATABASE_URL": database_url, "EXPORT_RETRY_DELAYS": "1"}
+    env = worker_environment(database_url, ccd)
     process = _start(["-m", "entrypoints.cli", "worker", "--drain", "--concurrency", str(concurrency)], log, env)
     if process.wait(timeout=600) != 0:
         raise RuntimeError(f"the worker failed:\n{log.read_text()[-3000:]}")
+
+
+def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess.Popen:
+    """`worker --drain` in its own process (not waited for: see wait_for_cpu)."""
+    return _start(["-m", "entrypoints.cli", "worker", "--drain", "--concurrency", str(concurrency)], log, env)
+
+
+def wait_for_cpu(process: subprocess.Popen, deadline: float) -> float:
+    """Wait for `process` to end (killing it past `deadline`, a time.monotonic()) and
+    return the CPU seconds it used, user and system, from the kernel's accounting."""
+    while time.monotonic() < deadline:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime
+        time.sleep(0.05)
+    stop(process)
+    raise RuntimeError(f"the worker {process.pid} did not finish in time")

@@ -1,70 +1,126 @@
-"""Error codes and their messages. Codes are stable: clients switch on them."""
+"""The error catalogue: each code declared once, with its statuses and its message.
+
+Codes are stable: clients switch on them. The domain declares the rule codes here;
+the HTTP adapter extends this catalogue with the codes of the request's shape and of
+the protocol (entrypoints/http/error_codes.py). Rendering, the OpenAPI document and
+the README's table all read the extended catalogue, so a code declared nowhere cannot
+be sent: `Catalogue.error` and `Catalogue.reply_status` raise UndeclaredCode.
+"""
 
 from __future__ import annotations
 
-from domain.commands import ExportResponses
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from attrs import frozen
+
 from domain.results import CommandError
 
 UNPROCESSABLE = 422
 
 
-def _error(status: int, code: str, message: str, source: str, command: str | None, uuid: str | None) -> CommandError:
-    return CommandError(status, code, message, message, source, command, uuid)
+class UndeclaredCode(KeyError):
+    """A code that no catalogue declares: a bug, never the client's fault."""
 
 
-def external_system_not_found(command: ExportResponses, system_id: int) -> CommandError:
-    return _error(
-        UNPROCESSABLE,
+@frozen
+class ErrorCode:
+    """One error code. `reply_status` is the HTTP status of a reply whose first error
+    has this code; `status` is the one printed inside the error object (422 for a rule
+    or a field, inside a 400 reply, as the contract has it). `template` is filled with
+    str.format from the keyword arguments of `Catalogue.error`; `source` is the JSON
+    pointer used when the caller gives none."""
+
+    code: str
+    reply_status: int
+    status: int
+    template: str
+    source: str = "/"
+
+
+@frozen
+class Catalogue:
+    """Error codes by name; build one with `Catalogue.of` and widen it with `extended`."""
+
+    codes: Mapping[str, ErrorCode]
+
+    @classmethod
+    def of(cls, *declared: ErrorCode) -> Catalogue:
+        return cls({}).extended(*declared)
+
+    def extended(self, *declared: ErrorCode) -> Catalogue:
+        """This catalogue and `declared`; a code declared twice is a bug, raised at once."""
+        codes = dict(self.codes)
+        for code in declared:
+            if code.code in codes:
+                raise ValueError(f"error code {code.code!r} is declared twice")
+            codes[code.code] = code
+        return Catalogue(codes)
+
+    def __getitem__(self, code: str) -> ErrorCode:
+        try:
+            return self.codes[code]
+        except KeyError:
+            raise UndeclaredCode(code) from None
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.codes
+
+    def __iter__(self) -> Iterator[ErrorCode]:
+        return iter(self.codes.values())
+
+    def reply_status(self, code: str) -> int:
+        return self[code].reply_status
+
+    def error(
+        self,
+        code: str,
+        *,
+        source: str | None = None,
+        command: str | None = None,
+        uuid: str | None = None,
+        **facts: Any,
+    ) -> CommandError:
+        """The error `code` names, its message filled from `facts` (and `command`, `uuid`)."""
+        declared = self[code]
+        message = declared.template.format(command=command, uuid=uuid, **facts)
+        return CommandError(
+            status=declared.status,
+            code=code,
+            title=message,
+            detail=message,
+            source=declared.source if source is None else source,
+            command=command,
+            uuid=uuid,
+        )
+
+
+RULES = Catalogue.of(
+    ErrorCode(
         "external_system_not_found",
-        f"The external system with an id of {system_id} was not found",
-        "/external_system_id",
-        command.name,
-        command.uuid,
-    )
-
-
-def external_system_not_exporting_responses(command: ExportResponses, system_id: int) -> CommandError:
-    return _error(
+        400,
         UNPROCESSABLE,
+        "The external system with an id of {id} was not found",
+        "/external_system_id",
+    ),
+    ErrorCode(
         "external_system_not_exporting_responses",
-        f"The external system with an id of {system_id} is not enabled for exporting responses",
+        400,
+        UNPROCESSABLE,
+        "The external system with an id of {id} is not enabled for exporting responses",
         "/external_system_id",
-        command.name,
-        command.uuid,
-    )
-
-
-def response_not_found(command: ExportResponses, response_id: int) -> CommandError:
-    return _error(
-        UNPROCESSABLE,
-        "response_not_found",
-        f"A response with an id of {response_id} was not found",
-        "/response_ids",
-        command.name,
-        command.uuid,
-    )
-
-
-def too_many_response_ids(command_name: str | None, uuid: str | None, count: int, limit: int) -> CommandError:
-    return _error(
-        UNPROCESSABLE,
+    ),
+    ErrorCode("response_not_found", 400, UNPROCESSABLE, "A response with an id of {id} was not found", "/response_ids"),
+    ErrorCode(
         "too_many_response_ids",
-        f"A command may export at most {limit} responses; this one lists {count}",
-        "/response_ids",
-        command_name,
-        uuid,
-    )
-
-
-def too_many_errors(command_name: str | None, uuid: str | None, count: int, limit: int) -> CommandError:
-    return _error(
+        400,
         UNPROCESSABLE,
-        "too_many_errors",
-        f"{count} problems in all; only the first {limit} are listed",
-        "/",
-        command_name,
-        uuid,
-    )
+        "A command may export at most {limit} responses; this one lists {count}",
+        "/response_ids",
+    ),
+    ErrorCode("too_many_errors", 400, UNPROCESSABLE, "{count} problems in all; only the first {limit} are listed"),
+    ErrorCode("uuid_conflict", 409, 409, "The uuid {uuid} was already used by a command with different data", "/uuid"),
+)
 
 
 def capped(errors: list[CommandError] | tuple[CommandError, ...], limit: int) -> list[CommandError]:
@@ -75,15 +131,5 @@ def capped(errors: list[CommandError] | tuple[CommandError, ...], limit: int) ->
     if len(errors) <= limit:
         return list(errors)
     first = errors[0]
-    return [*errors[:limit], too_many_errors(first.command, first.uuid, len(errors), limit)]
-
-
-def uuid_conflict(command: ExportResponses) -> CommandError:
-    return _error(
-        409,
-        "uuid_conflict",
-        f"The uuid {command.uuid} was already used by a command with different data",
-        "/uuid",
-        command.name,
-        command.uuid,
-    )
+    too_many = RULES.error("too_many_errors", command=first.command, uuid=first.uuid, count=len(errors), limit=limit)
+    return [*errors[:limit], too_many]

@@ -1,22 +1,57 @@
-"""What an operator may do to an export, and the events that record who did it."""
+"""What an operator may do to an export, the events that record who did it, and why an
+action is refused (its codes, declared here once: the HTTP catalogue extends RULES with them)."""
 
 from __future__ import annotations
 
 from attrs import frozen
 
+from domain.errors import Catalogue, ErrorCode
 from domain.exports import SERVICE_DATA_KEY, ExportEvent, ExportState
+from domain.results import CommandError
 
 RETRYABLE_STATES = frozenset({ExportState.FAILED, ExportState.ERRORING})
 CANCELLABLE_STATES = frozenset({ExportState.QUEUED, ExportState.ERRORING})
 RETRIED_MESSAGE = "Queued again by an operator"
 CANCELLED_MESSAGE = "Cancelled by an operator"
 CANCEL_REQUESTED_MESSAGE = "Cancel requested by an operator: the export fails when its current attempt ends"
-ET_API_REASON = (
-    "belongs to the ET API (it was not queued by this service): its own exporter runs it, "
-    "so this service shows it but leaves it alone"
-)
 CLI_ACTOR = "cli"
 UNNAMED_ACTOR = "api"
+CONFLICT = 409
+
+OPERATION_RULES = Catalogue.of(
+    ErrorCode("export_not_found", 404, 404, "The export with an id of {id} was not found", "/export_id"),
+    ErrorCode(
+        "export_owned_by_et_api",
+        CONFLICT,
+        CONFLICT,
+        "Export {id} belongs to the ET API (it was not queued by this service): its own exporter runs it, "
+        "so this service shows it but leaves it alone",
+    ),
+    ErrorCode(
+        "export_not_retryable",
+        CONFLICT,
+        CONFLICT,
+        "Export {id} is {state}: only a failed or erroring export can be retried",
+    ),
+    ErrorCode(
+        "export_already_pending",
+        CONFLICT,
+        CONFLICT,
+        "Export {id} cannot be retried: export {sibling} of the same response to the same system is still pending",
+    ),
+    ErrorCode(
+        "export_not_cancellable",
+        CONFLICT,
+        CONFLICT,
+        "Export {id} is {state}: only a queued, erroring or in_progress export can be cancelled",
+    ),
+    ErrorCode(
+        "export_changed",
+        CONFLICT,
+        CONFLICT,
+        "{what} kept changing while the action ran (workers are busy with it); try again",
+    ),
+)
 
 
 def actor_of(token_name: str | None) -> str:
@@ -53,38 +88,21 @@ class ExportStanding:
     pending_sibling_id: int | None = None  # another export of its response to its system still pending
 
 
-@frozen
-class Refusal:
-    code: str
-    message: str
-
-
-def retry_refusal(export_id: int, standing: ExportStanding) -> Refusal | None:
+def retry_refusal(export_id: int, standing: ExportStanding) -> CommandError | None:
     """Why the export cannot be retried, or None when it can."""
     if not standing.owned:
-        return Refusal("export_owned_by_et_api", f"Export {export_id} {ET_API_REASON}")
+        return OPERATION_RULES.error("export_owned_by_et_api", id=export_id)
     if standing.state not in RETRYABLE_STATES:
-        return Refusal(
-            "export_not_retryable",
-            f"Export {export_id} is {standing.state.value}: only a failed or erroring export can be retried",
-        )
+        return OPERATION_RULES.error("export_not_retryable", id=export_id, state=standing.state.value)
     if standing.pending_sibling_id is not None:
-        return Refusal(
-            "export_already_pending",
-            f"Export {export_id} cannot be retried: export {standing.pending_sibling_id} of the same "
-            "response to the same system is still pending",
-        )
+        return OPERATION_RULES.error("export_already_pending", id=export_id, sibling=standing.pending_sibling_id)
     return None
 
 
-def cancel_refusal(export_id: int, standing: ExportStanding) -> Refusal | None:
+def cancel_refusal(export_id: int, standing: ExportStanding) -> CommandError | None:
     """Why the export cannot be cancelled, or None when it can (now, or when its attempt ends)."""
     if not standing.owned:
-        return Refusal("export_owned_by_et_api", f"Export {export_id} {ET_API_REASON}")
+        return OPERATION_RULES.error("export_owned_by_et_api", id=export_id)
     if standing.state.is_final or standing.state is ExportState.CREATED:
-        return Refusal(
-            "export_not_cancellable",
-            f"Export {export_id} is {standing.state.value}: only a queued, erroring or in_progress "
-            "export can be cancelled",
-        )
+        return OPERATION_RULES.error("export_not_cancellable", id=export_id, state=standing.state.value)
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from attrs import field, frozen
+from attrs import asdict, field, frozen
 
 
 @frozen
@@ -55,25 +55,15 @@ class CommandResult:
 
 
 def envelope(result: CommandResult) -> dict[str, Any]:
-    """The reply body of the contract, keys in the documented order."""
+    """The reply body of the contract, keys in the documented order: what the HTTP
+    converter sends and what the command log keeps, to replay byte for byte."""
     if result.accepted:
         return {"status": "accepted", "meta": result.meta, "uuid": result.uuid}
     return {
         "status": "not_accepted",
         "uuid": result.uuid,
-        "errors": [error_body(error) for error in result.errors],
-    }
-
-
-def error_body(error: CommandError) -> dict[str, Any]:
-    return {
-        "status": error.status,
-        "code": error.code,
-        "title": error.title,
-        "detail": error.detail,
-        "source": error.source,
-        "command": error.command,
-        "uuid": error.uuid,
+        # The seven keys in field order: status, code, title, detail, source, command, uuid.
+        "errors": [asdict(error) for error in result.errors],
     }
 
 

@@ -18,15 +18,19 @@ def check_export_responses(
     """Every reason the command cannot be accepted; empty when it can."""
     found: list[CommandError] = []
     if system is None:
-        found.append(errors.external_system_not_found(command, command.external_system_id))
+        found.append(_error("external_system_not_found", command, command.external_system_id))
     elif not system.accepts_response_exports:
-        found.append(errors.external_system_not_exporting_responses(command, command.external_system_id))
+        found.append(_error("external_system_not_exporting_responses", command, command.external_system_id))
     found.extend(
-        errors.response_not_found(command, response_id)
+        _error("response_not_found", command, response_id)
         for response_id in command.distinct_response_ids()
         if response_id not in existing_response_ids
     )
     return found
+
+
+def _error(code: str, command: ExportResponses, object_id: int) -> CommandError:
+    return errors.RULES.error(code, command=command.name, uuid=command.uuid, id=object_id)
 
 
 def responses_to_queue(response_ids: Iterable[int], pending_response_ids: Collection[int]) -> list[int]:

@@ -6,16 +6,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import sqlalchemy as sa
-import sqlalchemy.exc
 from attrs import frozen
-from sqlalchemy.engine import make_url
 
 from adapters.ccd.settings import URL_VARIABLES
+from adapters.sql.database import check_database_url
 from adapters.sql.engine import DEFAULT_LOCK_WAIT_SECONDS, DEFAULT_STATEMENT_TIMEOUT_SECONDS
-from adapters.sql.pooling import Pooling, connect_arguments, parse_pooling
+from adapters.sql.pooling import Pooling, parse_pooling
 from application.carry_out_exports import DEFAULT_CLAIM_SECONDS
 from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONSE_IDS
+from domain.numbers import parse_number
 from domain.retries import parse_delays
 from entrypoints.logs import LOG_FORMATS
 from entrypoints.tokens import parse_token_entry
@@ -24,6 +23,7 @@ MiB = 1024 * 1024
 DEFAULT_HEADER_READ_SECONDS = 10.0
 DEFAULT_BODY_READ_SECONDS = 30.0
 DATA_DIR_NAME = "export-responses"
+DAY_SECONDS = 86_400  # the longest wait any *_SECONDS setting may name
 DATABASE_FILE = "export-responses.sqlite3"
 
 
@@ -151,19 +151,17 @@ class Settings:
             database_pooling=pooling,
             database_direct_url=direct_url and _database_url("DATABASE_DIRECT_URL", direct_url, Pooling.SESSION),
             data_dir=data_dir,
-            max_response_ids=_positive_int(environ, "MAX_RESPONSE_IDS", DEFAULT_MAX_RESPONSE_IDS),
-            max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", MiB),
+            max_response_ids=_whole(environ, "MAX_RESPONSE_IDS", DEFAULT_MAX_RESPONSE_IDS),
+            max_body_bytes=_whole(environ, "MAX_BODY_BYTES", MiB),
             retry_delays=_delays(environ.get("EXPORT_RETRY_DELAYS")),
-            claim_seconds=_positive_int(environ, "EXPORT_CLAIM_SECONDS", int(DEFAULT_CLAIM_SECONDS)),
+            claim_seconds=_whole(environ, "EXPORT_CLAIM_SECONDS", int(DEFAULT_CLAIM_SECONDS)),
             api_tokens=_tokens(environ.get("API_TOKENS")),
             api_auth=_api_auth(environ.get("API_AUTH")),
-            lock_wait_seconds=_positive_seconds(environ, "LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS),
-            statement_timeout_seconds=_positive_seconds(
-                environ, "STATEMENT_TIMEOUT_SECONDS", DEFAULT_STATEMENT_TIMEOUT_SECONDS
-            ),
-            header_read_seconds=_positive_seconds(environ, "HEADER_READ_SECONDS", DEFAULT_HEADER_READ_SECONDS),
-            body_read_seconds=_positive_seconds(environ, "BODY_READ_SECONDS", DEFAULT_BODY_READ_SECONDS),
-            max_errors=_positive_int(environ, "MAX_ERRORS", DEFAULT_MAX_ERRORS),
+            lock_wait_seconds=_seconds(environ, "LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS),
+            statement_timeout_seconds=_seconds(environ, "STATEMENT_TIMEOUT_SECONDS", DEFAULT_STATEMENT_TIMEOUT_SECONDS),
+            header_read_seconds=_seconds(environ, "HEADER_READ_SECONDS", DEFAULT_HEADER_READ_SECONDS),
+            body_read_seconds=_seconds(environ, "BODY_READ_SECONDS", DEFAULT_BODY_READ_SECONDS),
+            max_errors=_whole(environ, "MAX_ERRORS", DEFAULT_MAX_ERRORS),
             log_format=_log_format(environ.get("LOG_FORMAT")),
         )
 
@@ -195,26 +193,9 @@ def _home(environ: Mapping[str, str]) -> Path:
 
 def _database_url(name: str, text: str, pooling: Pooling) -> str:
     try:
-        url = make_url(text)
-    except sa.exc.ArgumentError:
-        url = None
-    if url is None or url.get_backend_name() not in ("postgresql", "sqlite"):
-        raise ConfigError(
-            f"{name} must be a PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST/DB) or SQLite (sqlite:///PATH) URL"
-        )
-    try:
-        (url.host or "").encode("idna")
-    except UnicodeError:
-        # Checked here: the driver would fail on it with a traceback from the resolver.
-        raise ConfigError(
-            f"{name}: {url.host!r} is not a host name (postgresql+psycopg://USER:PASSWORD@HOST/DB)"
-        ) from None
-    if url.get_backend_name() == "postgresql":
-        try:
-            connect_arguments(url, pooling)
-        except ValueError as error:
-            raise ConfigError(str(error).replace("DATABASE_URL", name, 1)) from None
-    return text
+        return check_database_url(name, text, pooling)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _pooling(text: str | None) -> Pooling:
@@ -252,30 +233,23 @@ def _delays(text: str | None) -> tuple[float, ...] | None:
         ) from None
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _number(environ: Mapping[str, str], name: str, default: float, **accepted) -> float:
+    """The variable's number, as `domain.numbers.parse_number` takes `accepted`, else `default`."""
     text = environ.get(name)
     if not text:
         return default
     try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, not {value}")
-    return value
+        return parse_number(text, **accepted)
+    except ValueError as error:
+        raise ConfigError(f"{name} {error}") from None
 
 
-def _positive_seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    text = environ.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {text!r}") from None
-    if not 0 < value < 86_400:
-        raise ConfigError(f"{name} must be more than 0 and less than a day of seconds, not {text!r}")
-    return value
+def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
+    return int(_number(environ, name, default, whole=True))
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    return _number(environ, name, default, most=DAY_SECONDS, unit="seconds")
 
 
 def _log_format(text: str | None) -> str:

@@ -14,8 +14,6 @@ import logging
 import sys
 from typing import TextIO
 
-from gunicorn import glogging
-
 LOG_FORMATS = ("json", "text")
 
 
@@ -69,14 +67,3 @@ def configure(log_format: str = "json", stream: TextIO | None = None, level: int
     # Alembic's per-connection notes ("Context impl SQLiteImpl.") say nothing to an
     # operator, and every process that checks the schema would print them again.
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
-
-
-class GunicornLogger(glogging.Logger):
-    """gunicorn's own log (start, stop, worker deaths) in the same format as the service's."""
-
-    log_format = "json"
-
-    def setup(self, cfg) -> None:
-        super().setup(cfg)
-        for handler in self.error_log.handlers:
-            handler.setFormatter(formatter(self.log_format))

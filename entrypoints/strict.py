@@ -7,6 +7,7 @@ says what is wrong. `problems` then says where, like cattrs.transform_error.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -14,6 +15,7 @@ import cattrs
 from cattrs.errors import ClassValidationError, IterableValidationError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @attrs.frozen
@@ -51,6 +53,13 @@ def string(value: Any, _kind=None) -> str:
     if not isinstance(value, str):
         raise Problem("invalid_type", f"must be a string, not {json_type(value)}")
     return value
+
+
+def command_uuid(value: Any, _kind=None) -> str:
+    """A command's uuid, lowercased: in a request body, and in `status --command`."""
+    if not _UUID.fullmatch(string(value)):
+        raise Problem("invalid_uuid", "must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78")
+    return value.lower()
 
 
 def boolean(value: Any, _kind=None) -> bool:

@@ -22,12 +22,12 @@ from parse import with_pattern
 from pytest_bdd import given, parsers, then
 
 from adapters.sql import migrate
-from adapters.sql.engine import create_engine
-from entrypoints.bootstrap import bootstrap
+from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import create_app
 from features.support import database as db
 from features.support.client import Exchange, InProcessClient, LiveClient
+from features.support.pipeline import RETRY_DELAYS
 from tests.auth import AUTHORIZATION, TEST_TOKEN
 from tests.rails_rows import create_original_database
 
@@ -58,14 +58,15 @@ def live_base_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def adopted_template(postgres_cluster) -> str:
+def adopted_template(postgres_cluster, tmp_path_factory) -> str:
     """The original ET API's database, with the Rails side's rows, adopted by `migrate`."""
-    engine = create_engine(postgres_cluster.create_database("template_adopted"))
+    url = postgres_cluster.create_database("template_adopted")
+    services = bootstrap(Settings(database_url=url, data_dir=tmp_path_factory.mktemp("adopted")))
     try:
-        create_original_database(engine)
-        assert migrate.upgrade(engine) is migrate.DatabaseKind.ORIGINAL
+        create_original_database(services.engine)
+        assert migrate.upgrade(services.engine) is migrate.DatabaseKind.ORIGINAL
     finally:
-        engine.dispose()
+        services.close()
     return "template_adopted"
 
 
@@ -94,14 +95,29 @@ def each_database(bdd_database_url) -> str:
 
 
 @pytest.fixture
-def database(bdd_database_url) -> Iterator[sa.Engine]:
-    engine = create_engine(bdd_database_url)
-    yield engine
-    engine.dispose()
+def scenario_settings(bdd_database_url, tmp_path) -> Settings:
+    """The scenario's database, the test token, and the worker's short retry delays."""
+    return Settings(
+        database_url=bdd_database_url, data_dir=tmp_path, api_tokens=(TEST_TOKEN,), retry_delays=RETRY_DELAYS
+    )
 
 
 @pytest.fixture
-def client(live_base_url, bdd_database_url, tmp_path):
+def services(scenario_settings) -> Iterator[Services]:
+    """The app's services on the scenario's database, as `serve` builds them."""
+    built = bootstrap(scenario_settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def database(services) -> sa.Engine:
+    assert services.engine is not None
+    return services.engine
+
+
+@pytest.fixture
+def client(live_base_url, services):
     if live_base_url is not None:
         token = os.environ.get("BDD_API_TOKEN")
         if not token:
@@ -110,9 +126,7 @@ def client(live_base_url, bdd_database_url, tmp_path):
         yield live
         live.close()
         return
-    services = bootstrap(Settings(database_url=bdd_database_url, data_dir=tmp_path, api_tokens=(TEST_TOKEN,)))
     yield InProcessClient(create_app(services), AUTHORIZATION)
-    services.engine.dispose()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from attrs import frozen
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from adapters.ccd.fake_server import FakeCcd
+from entrypoints.bootstrap import bootstrap
 from features.conftest import step_text
 from features.support import database as db
 from features.support import pipeline
@@ -74,8 +75,11 @@ def ccd_gateway(fake_ccd):
 
 
 @pytest.fixture
-def worker_deps(database, ccd_gateway):
-    return pipeline.worker_deps(database, ccd_gateway)
+def worker_deps(scenario_settings, ccd_gateway):
+    """What `export-responses worker` composes, with the gateway on the scenario's fake CCD."""
+    services = bootstrap(scenario_settings, ccd=ccd_gateway)
+    yield services.export_work
+    services.close()
 
 
 # --- Given ------------------------------------------------------------------------------

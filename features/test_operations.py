@@ -43,7 +43,7 @@ def operator(live_base_url, bdd_database_url, tmp_path):
     settings = Settings(database_url=bdd_database_url, data_dir=tmp_path, api_tokens=(f"ops={OPERATOR_TOKEN}",))
     services = bootstrap(settings)
     yield InProcessClient(create_app(services), {"Authorization": f"Bearer {OPERATOR_TOKEN}"}), "ops"
-    services.engine.dispose()
+    services.close()
 
 
 @pytest.fixture
@@ -58,9 +58,12 @@ def fake_ccd():
 
 
 @pytest.fixture
-def worker_deps(database, fake_ccd):
+def worker_deps(scenario_settings, fake_ccd):
+    """What `export-responses worker` composes, with its gateway on the scenario's fake CCD."""
     gateway = pipeline.gateway_for(fake_ccd)
-    yield pipeline.worker_deps(database, gateway)
+    services = bootstrap(scenario_settings, ccd=gateway)
+    yield services.export_work
+    services.close()
     gateway.close()
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import settings
 
 from adapters.sql import migrate
 from adapters.sql.engine import create_engine
+from entrypoints.bootstrap import Services, bootstrap
+from entrypoints.config import Settings
 from tests.pgbouncer import PgBouncer, PgBouncerUnavailable, engine_for
 from tests.postgres import Cluster, PostgresUnavailable
 
@@ -100,6 +104,13 @@ def postgres_url(postgres_cluster) -> str:
 def database_url(request) -> str:
     """A freshly migrated database of each supported kind."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+def services_on(engine: sa.Engine, options: dict | None = None, **overrides) -> Services:
+    """The services the entry points get from the bootstrap, on a test's engine (which
+    the test disposes of), with the Settings `options` and the bootstrap's `overrides`."""
+    url = engine.url.render_as_string(hide_password=False)
+    return bootstrap(Settings(database_url=url, data_dir=Path("var"), **(options or {})), engine=engine, **overrides)
 
 
 @pytest.fixture

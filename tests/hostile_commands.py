@@ -17,11 +17,11 @@ from typing import Any
 from attrs import frozen
 from hypothesis import strategies as st
 
-from entrypoints.http.rendering import HTTP_STATUS
+from entrypoints.http.error_codes import CATALOGUE
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 ERROR_KEYS = ["status", "code", "title", "detail", "source", "command", "uuid"]
-KNOWN_CODES = frozenset(HTTP_STATUS)
+KNOWN_CODES = frozenset(code.code for code in CATALOGUE)
 # Written out rather than imported: the model must not share the parser's regex.
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 FIELDS = ("uuid", "command", "data")
@@ -318,7 +318,7 @@ def assert_contract_reply(reply) -> list[dict]:
         assert isinstance(error["title"], str) and error["title"] and isinstance(error["detail"], str)
         assert error["uuid"] == document["uuid"]
         assert error["command"] is None or isinstance(error["command"], str)
-    assert reply.status_code == HTTP_STATUS[errors[0]["code"]], (reply.status_code, errors[0]["code"])
+    assert reply.status_code == CATALOGUE.reply_status(errors[0]["code"]), (reply.status_code, errors[0]["code"])
     return errors
 
 

@@ -3,7 +3,8 @@
 One server with a path prefix per CCD service, as the original's fake had:
 `/auth/lease`, `/idam/loginUser`, `/idam/details`, and under `/data_store` the case
 search and the single-case read. It accepts only the tokens it issued, keeps cases in
-memory, and can be told to fail, to be slow, or to refuse connections.
+memory, and can be told to fail, to be slow, to refuse connections, or to limit how
+often it may be called (429 with Retry-After beyond it, as CCD's gateway does).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import math
 import re
 import secrets
 import socket
 import threading
+import time
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -29,6 +33,7 @@ _STAGES: tuple[Stage, ...] = ("token", "data")
 _CASES_PATH = re.compile(r"/data_store/caseworkers/([^/]+)/jurisdictions/([^/]+)/case-types/([^/]+)/cases(?:/([^/]+))?")
 _ONE_TIME_PASSWORD = re.compile(r"[0-9]{6}")
 Reply = tuple[int, Any]  # status, and a str (sent as text) or JSON-able body
+Headers = dict[str, str]
 
 
 @frozen
@@ -73,6 +78,32 @@ class _Case:
         }
 
 
+class TokenBucket:
+    """At most `per_second` takes a second on average, `burst` at once; not thread-safe
+    (FakeCcd takes it under its lock)."""
+
+    def __init__(self, per_second: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic):
+        if not 0 < per_second < float("inf"):
+            raise ValueError(f"a rate limit must be a positive number of calls a second, not {per_second!r}")
+        self.per_second = per_second
+        self.burst = max(1.0, per_second) if burst is None else burst  # one second's worth, by default
+        if not self.burst >= 1:
+            raise ValueError(f"a burst must allow one call at least, not {burst!r}")
+        self._clock = clock
+        self._tokens = self.burst
+        self._since = clock()
+
+    def take(self) -> float:
+        """Take a token: 0 if one was there, else the seconds until one will be (none taken)."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._since) * self.per_second)
+        self._since = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.per_second
+
+
 class FakeCcd:
     """CCD's auth, idam and data store on 127.0.0.1 (port 0: a free port). Thread-safe."""
 
@@ -82,6 +113,8 @@ class FakeCcd:
         port: int = 0,
         *,
         latency: float = 0.0,
+        rate_limit: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
         jurisdiction_id: str = "EMPLOYMENT",
         microservice_id: str = "ccd_gw",
         microservice_secret: str | None = None,
@@ -90,6 +123,10 @@ class FakeCcd:
     ) -> None:
         self.host, self.port = host, port
         self.latency = latency  # seconds before answering each data-store call
+        self._clock = clock
+        # Calls a second across all threads, every path counted; None: no limit.
+        self._bucket = None if rate_limit is None else TokenBucket(rate_limit, clock=clock)
+        self.rate_limited = 0  # calls refused with 429 for going beyond the limit
         self.jurisdiction_id = jurisdiction_id
         self.microservice_id = microservice_id
         # 16 base32 characters, like the seeds CCD issues.
@@ -210,6 +247,12 @@ class FakeCcd:
         with self._lock:
             self._delays.extend([(stage, seconds)] * count)
 
+    def limit_rate(self, per_second: float | None, burst: float | None = None) -> None:
+        """Refuse calls beyond `per_second` (with `burst` at once; by default one second's
+        worth) with 429 and Retry-After; None lifts the limit."""
+        with self._lock:
+            self._bucket = None if per_second is None else TokenBucket(per_second, burst, self._clock)
+
     def calls_to(self, prefix: str) -> int:
         """How many requests arrived at paths starting with `prefix`, e.g. "/data_store"."""
         with self._lock:
@@ -217,8 +260,8 @@ class FakeCcd:
 
     # -- answering ---------------------------------------------------------------------
 
-    def answer(self, request: Received, body: bytes) -> Reply:
-        """The reply to one request: what the HTTP handler sends back."""
+    def answer(self, request: Received, body: bytes) -> tuple[int, Any, Headers]:
+        """The reply to one request, with its extra headers: what the HTTP handler sends back."""
         stage: Stage | None = (
             "token"
             if request.path.startswith(("/auth/", "/idam/"))
@@ -227,14 +270,22 @@ class FakeCcd:
         with self._lock:
             self.calls[request.path] += 1
             self.received.append(request)
-            delay = self._take_delay(stage)
-            status = self._failures[stage].popleft() if stage and self._failures[stage] else 0
+            wait = self._bucket.take() if self._bucket else 0.0
+            if wait:
+                self.rate_limited += 1
+            else:
+                delay = self._take_delay(stage)
+                status = self._failures[stage].popleft() if stage and self._failures[stage] else 0
+        if wait:
+            # Retry-After holds whole seconds (RFC 9110): the wait rounded up.
+            refusal = {"status": 429, "error": "Too Many Requests", "message": "rate limit exceeded"}
+            return 429, refusal, {"Retry-After": str(max(1, math.ceil(wait)))}
         pause = delay + (self.latency if stage == "data" else 0.0)
         if pause > 0:
             self._stopping.wait(pause)
         if status:
-            return status, {"status": status, "error": "failure injected by the fake CCD"}
-        return self._route(request, body)
+            return status, {"status": status, "error": "failure injected by the fake CCD"}, {}
+        return (*self._route(request, body), {})
 
     def _take_delay(self, stage: Stage | None) -> float:
         for index, (wanted, seconds) in enumerate(self._delays):
@@ -356,6 +407,9 @@ class FakeCcd:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 resets connections when many workers connect
+    # at once (the benchmark's 4 processes × 16 threads; a burst of clients in the tests).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], fake: FakeCcd):
         self.fake = fake
@@ -403,12 +457,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = Received(self.command, url.path, parse_qs(url.query), headers)
-        status, payload = self.server.fake.answer(request, body)
+        status, payload, headers = self.server.fake.answer(request, body)
         text = payload if isinstance(payload, str) else json.dumps(payload)
         content = text.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
         self.send_header("Content-Length", str(len(content)))
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(content)
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 import pyotp
 from attrs import field, frozen
 
+from domain.numbers import parse_number
+
 URL_VARIABLES = ("CCD_AUTH_BASE_URL", "CCD_IDAM_BASE_URL", "CCD_DATA_STORE_BASE_URL", "CCD_DOCUMENT_STORE_BASE_URL")
 REQUIRED_VARIABLES = (
     *URL_VARIABLES,
@@ -93,9 +95,6 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     if not text:
         return default
     try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be more than 0 seconds, not {text!r}")
-    return value
+        return parse_number(text, unit="seconds")
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None

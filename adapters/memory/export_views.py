@@ -64,24 +64,17 @@ def _matches(export: Export, filters: ExportFilters) -> bool:
     )
 
 
+# What an export and its view both hold, under one name.
+_SHARED = (attrs.fields_dict(ExportView).keys() & attrs.fields_dict(Export).keys()) - {"events"}
+
+
 def _view(export: Export, work: Work, with_events: bool) -> ExportView:
     events = export.events if with_events else ()
     return ExportView(
-        id=export.id,
-        state=export.state,
-        percent_complete=export.percent_complete,
-        message=export.message,
-        external_data=export.external_data,
-        resource_type=export.resource_type,
+        **{name: getattr(export, name) for name in _SHARED},
         response_id=export.resource_id,
-        external_system_id=export.external_system_id,
-        command_uuid=export.command_uuid,
         attempts=work.attempts,
         next_attempt_at=work.next_attempt_at,
-        created_at=export.created_at,
         updated_at=export.created_at,
-        events=tuple(
-            EventView(event.uuid, event.state, event.percent_complete, event.message, event.data, export.created_at)
-            for event in events
-        ),
+        events=tuple(EventView(**attrs.asdict(event, recurse=False), created_at=export.created_at) for event in events),
     )

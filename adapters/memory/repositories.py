@@ -24,7 +24,7 @@ class InMemoryCommandFacts(CommandFacts):
     def __init__(self, store: InMemoryStore):
         self.store = store
 
-    def export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
+    def for_export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
         logged = self.store.commands.get(uuid)
         if logged is not None:
             return ExportResponsesFacts(logged)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from adapters.sql.tables import health_checks
+from application.ports import DatabaseHealth
 
 _WRITE = sa.text(
     f"INSERT INTO {health_checks.name} (id, checked_at) VALUES (1, :now) "
@@ -15,7 +16,7 @@ _WRITE = sa.text(
 ).bindparams(sa.bindparam("now", type_=health_checks.c.checked_at.type))
 
 
-class SqlAlchemyHealth:
+class SqlAlchemyHealth(DatabaseHealth):
     """Probes on `engine`; each says False rather than raise when the database fails."""
 
     def __init__(self, engine: sa.Engine):

@@ -12,20 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Literal
 
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.sql.load_records import (
-    Dataset,
-    ExternalSystemRecord,
-    RecordProblem,
-    Refused,
-    ResponseRecord,
-    Written,
-)
 from adapters.sql.tables import (
     ADDRESS_FIELDS,
     addresses,
@@ -36,9 +27,26 @@ from adapters.sql.tables import (
     respondents,
     responses,
 )
+from application.loading import (
+    DataLoader,
+    Dataset,
+    ExternalSystemRecord,
+    RecordProblem,
+    Refused,
+    ResponseRecord,
+    UpsertBy,
+    Written,
+)
 
-UpsertBy = Literal["id", "reference"]
 _IN_CHUNK = 5_000  # well under SQLite's and PostgreSQL's limits on bound parameters
+
+
+class SqlAlchemyDataLoader(DataLoader):
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def load(self, dataset: Dataset, now: datetime, upsert_by: UpsertBy = "id") -> Written | Refused:
+        return load(self.engine, dataset, now, upsert_by)
 
 
 def load(engine: sa.Engine, dataset: Dataset, now: datetime, upsert_by: UpsertBy = "id") -> Written | Refused:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.sql.queue import event_values
 from adapters.sql.repositories import NEW_UUID
+from adapters.sql.rows import row
 from adapters.sql.tables import PENDING, export_events, exports, external_systems, system_controls
 from application.operations_ports import ExportActions, RetryFilters, SystemControls
 from domain.exports import ExportEvent, ExportState
@@ -127,7 +127,7 @@ class SqlAlchemyExportActions(ExportActions):
         changed = self.connection.execute(statement, {"export_id": export_id, "now": now, **values}).rowcount
         if changed != 1:
             return False
-        self.connection.execute(_RECORD_EVENT, event_values(export_id, event, now))
+        self.connection.execute(_RECORD_EVENT, row(event, export_id=export_id, created_at=now, updated_at=now))
         return True
 
     def requeue_matching(self, filters: RetryFilters, event: ExportEvent, now) -> int:

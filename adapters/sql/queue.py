@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from adapters.sql.rows import row
 from adapters.sql.tables import (
     PENDING,
     export_events,
@@ -22,7 +23,7 @@ from adapters.sql.tables import (
     responses,
 )
 from application.ports import ClaimedExport, ExportQueue, OfficeRepository
-from domain.exports import RESPONSE, ExportEvent, ExportState, Progress, ProgressReport
+from domain.exports import RESPONSE, ExportState, Progress, ProgressReport
 
 _NOW = sa.bindparam("now", type_=exports.c.next_attempt_at.type)
 _IDS = sa.bindparam("ids", expanding=True)
@@ -164,32 +165,11 @@ def _progress(row) -> Progress:
 
 
 def _progress_values(export_id: int, progress: Progress, now) -> dict:
-    return {
-        "export_id": export_id,
-        "state": progress.state.value,
-        "percent_complete": progress.percent_complete,
-        "message": progress.message,
-        "external_data": progress.external_data,
-        "updated_at": now,
-    }
+    return row(progress, export_id=export_id, updated_at=now)
 
 
 def _event_values(export_id: int, report: ProgressReport, now) -> dict:
-    return event_values(export_id, report.as_event(), now)
-
-
-def event_values(export_id: int, event: ExportEvent, now) -> dict:
-    """The export_events row of `event`, recorded `now`."""
-    return {
-        "export_id": export_id,
-        "uuid": event.uuid,
-        "state": event.state.value,
-        "percent_complete": event.percent_complete,
-        "message": event.message,
-        "data": event.data,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return row(report.as_event(), export_id=export_id, created_at=now, updated_at=now)
 
 
 class SqlAlchemyOfficeRepository(OfficeRepository):

@@ -23,7 +23,7 @@ from application.ports import (
     LoggedCommand,
     Received,
 )
-from domain.exports import QUEUED_MESSAGE, RESPONSE, ExportState, event_data
+from domain.exports import queue_response_export
 from domain.external_systems import ExternalSystem
 from domain.results import envelope, result_from_envelope
 
@@ -104,7 +104,7 @@ def _typed(name: str, column: sa.Column) -> sa.BindParameter:
     return sa.bindparam(name, type_=column.type)
 
 
-# A version 4 UUID made by the database for each event it inserts from a SELECT.
+# A version 4 UUID made by the database for each queued event.
 NEW_UUID = {
     "postgresql": sa.func.gen_random_uuid(),
     "sqlite": sa.literal_column(
@@ -135,12 +135,12 @@ def _queue_exports(dialect: str):
     which also waits for a concurrent writer of the same export to end."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = sa.select(
-        sa.literal(RESPONSE),
+        _typed("resource_type", exports.c.resource_type),
         _id_values(dialect).c.value,
         _typed("system_id", exports.c.external_system_id),
-        sa.literal(ExportState.QUEUED.value),
-        sa.literal(0),
-        sa.literal(QUEUED_MESSAGE),
+        _typed("state", exports.c.state),
+        _typed("percent_complete", exports.c.percent_complete),
+        _typed("message", exports.c.message),
         _typed("external_data", exports.c.external_data),
         _typed("command_uuid", exports.c.command_uuid),
         sa.literal(0),
@@ -155,9 +155,9 @@ def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
     return sa.select(
         export_ids,
         NEW_UUID[dialect],
-        sa.literal(ExportState.QUEUED.value),
-        sa.literal(0),
-        sa.literal(QUEUED_MESSAGE),
+        _typed("event_state", export_events.c.state),
+        _typed("event_percent_complete", export_events.c.percent_complete),
+        _typed("event_message", export_events.c.message),
         _typed("data", export_events.c.data),
         _typed("now", export_events.c.created_at),
         _typed("now", export_events.c.updated_at),
@@ -167,7 +167,8 @@ def _event_rows(dialect: str, export_ids: sa.ColumnElement) -> sa.Select:
 def _queue(dialect: str) -> list[sa.Executable]:
     """The statements that queue exports and their events, set-based: no Python per row.
 
-    The rows are the domain's queued export and event (domain.exports.queue_response_export).
+    The values of every row but its response id (and its event's uuid) are bound, taken
+    from the domain's queued export and event (`_queued_values`), as the fakes write them.
     On PostgreSQL one statement: the events are inserted from the exports' RETURNING.
     SQLite has no INSERT in a WITH: the events select the exports of this command.
     """
@@ -190,7 +191,7 @@ class SqlAlchemyCommandFacts(CommandFacts):
     def __init__(self, connection: sa.Connection):
         self.connection = connection
 
-    def export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
+    def for_export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
         parameters = {"uuid": uuid, "system_id": system_id, "ids": list(response_ids)}
         row = self.connection.execute(_FACTS[self.connection.dialect.name], parameters).one()
         if row.logged_id is not None:
@@ -211,16 +212,32 @@ class SqlAlchemyExportRepository(ExportRepository):
         self.connection = connection
 
     def queue_responses(self, command_uuid, system_id, response_ids, now) -> None:
-        parameters = {
-            "command_uuid": command_uuid,
-            "system_id": system_id,
-            "now": now,
-            "ids": list(response_ids),
-            "external_data": {},
-            "data": event_data({}),
-        }
+        parameters = {**_queued_values(command_uuid, system_id, now), "ids": list(response_ids)}
         for statement in _QUEUE[self.connection.dialect.name]:
             self.connection.execute(statement, parameters)
+
+
+def _queued_values(command_uuid: str, system_id: int, now: datetime) -> dict:
+    """The bound values of `_QUEUE`: the domain's queued export of a response, and its event.
+
+    The response id and the event's uuid differ by row: the statement supplies them.
+    """
+    export = queue_response_export(0, system_id, command_uuid, now, event_uuid="")
+    (event,) = export.events
+    return {
+        "resource_type": export.resource_type,
+        "system_id": export.external_system_id,
+        "state": export.state.value,
+        "percent_complete": export.percent_complete,
+        "message": export.message,
+        "external_data": export.external_data,
+        "command_uuid": export.command_uuid,
+        "now": export.created_at,
+        "event_state": event.state.value,
+        "event_percent_complete": event.percent_complete,
+        "event_message": event.message,
+        "data": event.data,
+    }
 
 
 class SqlAlchemyCommandLog(CommandLog):

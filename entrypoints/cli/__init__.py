@@ -7,10 +7,8 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-import sqlalchemy.exc
-
 from adapters.sql import migrate as migrations
+from adapters.sql.database import DatabaseError
 from application.ports import StoreUnavailable
 from entrypoints.cli import data as data_commands
 from entrypoints.cli import exports as exports_command
@@ -35,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DatabaseProblem, migrations.Refused) as problem:
         print(f"export-responses: {problem}", file=sys.stderr)
         return 1
-    except (StoreUnavailable, sa.exc.SQLAlchemyError) as error:
+    except (StoreUnavailable, DatabaseError) as error:
         print(f"export-responses: {unusable(error, settings.database_url)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before a command took over its signals

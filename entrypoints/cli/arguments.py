@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from collections.abc import Callable
+from typing import TypeVar
 
+from domain.numbers import parse_number, parse_whole
 from entrypoints.config import settings_read_by
-from entrypoints.http.converter import command_uuid
-from entrypoints.strict import Problem
+from entrypoints.strict import Problem, command_uuid
+
+T = TypeVar("T")
 
 _WIDTH = 72
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a parser that raises ValueError: argparse prints its message."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {text!r}")
-    return value
+positive_int = argument(parse_whole)
+positive_float = argument(parse_number)
 
 
 def command_uuid_argument(text: str) -> str:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
+import functools
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from adapters.sql import migrate as migrations
-from adapters.sql.load_records import Dataset, Refused, Written
-from adapters.sql.loading import UpsertBy, load
-from entrypoints.bootstrap import database_engine
-from entrypoints.cli.arguments import add_command
-from entrypoints.cli.database import prepare_folder, shown, unusable
+from adapters.sql.database import DriverError, shown
+from application.loading import Dataset, Refused, UpsertBy, Written, load_data
+from domain.numbers import parse_whole
+from entrypoints.bootstrap import bootstrap
+from entrypoints.cli.arguments import add_command, argument
+from entrypoints.cli.database import prepare_folder, unusable
 from entrypoints.cli.demo_data import MAX_DEMO_RESPONSES, ccd_external_systems, demo_responses
 from entrypoints.cli.load_file import BadLoadFile, label, parse_load_file, read_load_file
 from entrypoints.config import Settings
@@ -38,7 +36,7 @@ def add_to(commands) -> None:
     seed = add_command(commands, "seed", "upsert the development CCD systems and, optionally, demo responses")
     seed.add_argument(
         "--demo-responses",
-        type=_demo_count,
+        type=argument(functools.partial(parse_whole, zero=True, most=MAX_DEMO_RESPONSES)),
         default=0,
         metavar="N",
         help=f"also upsert N demo ET3 responses, by reference (0 to {MAX_DEMO_RESPONSES}, default %(default)s)",
@@ -74,18 +72,19 @@ def run_seed(args, settings: Settings) -> int:
 
 def _write(settings: Settings, dataset: Dataset, upsert_by: UpsertBy) -> Written | list[str]:
     prepare_folder(settings.database_url)
-    engine = database_engine(settings)
+    services = bootstrap(settings)
+    assert services.engine is not None and services.loader is not None, "bootstrap without a store"
     try:
-        if not migrations.is_current(engine):
-            migrations.upgrade(engine, adopt=False)
+        if not migrations.is_current(services.engine):
+            migrations.upgrade(services.engine, adopt=False)
             print(f"migrated the schema on {shown(settings.database_url)}")
-        outcome = load(engine, dataset, datetime.now(UTC), upsert_by)
-    except sa.exc.DBAPIError as error:
+        outcome = load_data(dataset, services.loader, services.clock, upsert_by)
+    except DriverError as error:
         # What the checks cannot foresee (a concurrent writer, an unreachable server) is
         # still reported in one line: the transaction has been rolled back.
         return [str(unusable(error, settings.database_url))]
     finally:
-        engine.dispose()
+        services.close()
     if isinstance(outcome, Refused):
         return [_describe(problem, dataset) for problem in outcome.problems]
     return outcome
@@ -115,13 +114,3 @@ def _refuse(headline: str, problems) -> int:
     ]
     print("\n".join(lines), file=sys.stderr)
     return 1
-
-
-def _demo_count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if not 0 <= count <= MAX_DEMO_RESPONSES:
-        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_DEMO_RESPONSES}, not {count}")
-    return count

@@ -7,13 +7,8 @@ a missing table, naming neither the path nor the remedy.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import sqlalchemy as sa
-import sqlalchemy.exc
-from sqlalchemy.engine import make_url
-
-from adapters.sql import migrate
+from adapters.sql.database import DatabaseError, engine_url, schema_is_current, shown, sqlite_file
+from entrypoints.bootstrap import Services
 
 MIGRATE = "run `export-responses migrate`"
 _WHICH = "or set DATABASE_URL or EXPORT_RESPONSES_DATA_DIR to the database you mean"
@@ -23,21 +18,16 @@ class DatabaseProblem(Exception):
     """The database cannot be used; the message says where and what to do, in one line."""
 
 
-def shown(url: str) -> str:
-    """The URL as it may be printed: the password masked."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def require_existing(url: str) -> None:
     """For commands that need a database already made: a missing SQLite file is not created."""
-    path = _sqlite_file(url)
+    path = sqlite_file(url)
     if path is not None and not path.exists():
         raise DatabaseProblem(f"there is no database at {path}: {MIGRATE} to create it, {_WHICH}")
 
 
 def prepare_folder(url: str) -> None:
     """For commands that may create the database: the SQLite file's folder, made now."""
-    path = _sqlite_file(url)
+    path = sqlite_file(url)
     if path is None:
         return
     try:
@@ -51,11 +41,13 @@ def prepare_folder(url: str) -> None:
         ) from None
 
 
-def require_current_schema(engine: sa.Engine) -> None:
-    url = engine.url.render_as_string(hide_password=False)
+def require_current_schema(services: Services) -> None:
+    """For commands that use the database as it is: its schema must be current."""
+    assert services.engine is not None, "the commands run on a database, not the in-memory store"
+    url = engine_url(services.engine)
     try:
-        current = migrate.is_current(engine)
-    except sa.exc.SQLAlchemyError as error:
+        current = schema_is_current(services.engine)
+    except DatabaseError as error:
         raise unusable(error, url) from None
     if not current:
         raise DatabaseProblem(f"the database at {shown(url)} has no current schema: {MIGRATE}")
@@ -72,10 +64,3 @@ def unusable(error: BaseException, url: str) -> DatabaseProblem:
     else:
         remedy = "check DATABASE_URL and that the database server is running"
     return DatabaseProblem(f"cannot use the database at {shown(url)}: {first_line}; {remedy}")
-
-
-def _sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)

@@ -10,7 +10,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from adapters.sql.load_records import (
+from application.loading import (
     ExternalSystemRecord,
     RepresentativeRecord,
     RespondentRecord,

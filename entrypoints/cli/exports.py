@@ -14,7 +14,8 @@ from domain.operations import CLI_ACTOR
 from entrypoints.cli.arguments import add_command, command_uuid_argument, positive_int
 from entrypoints.cli.operating import REFUSED_STATUS, database_services, print_json, report_refused, table
 from entrypoints.config import Settings
-from entrypoints.http.export_status import MAX_PER_PAGE, export_body, timestamp
+from entrypoints.http.converter import CONVERTER, timestamp
+from entrypoints.http.export_status import MAX_PER_PAGE
 
 DEFAULT_LIMIT = 50
 _STATES = ", ".join(state.value for state in ExportState)
@@ -98,7 +99,7 @@ def list_exports(args, reader: ExportReader, operations=None, out: TextIO | None
     filters = ExportFilters(external_system_id=args.system, state=args.state, command_uuid=args.command)
     page = reader.find(filters, 1, args.limit)
     if args.json:
-        print_json({"exports": [export_body(export, with_events=False) for export in page.exports]}, out)
+        print_json(CONVERTER.unstructure(page), out)
         return 0
     rows = [_row(export) for export in page.exports]
     headings = ["ID", "STATE", "SYSTEM", "RESPONSE", "ATTEMPTS", "NEXT ATTEMPT", "MESSAGE OR LAST ERROR"]
@@ -132,7 +133,7 @@ def show_export(args, reader: ExportReader, operations=None, out: TextIO | None 
         print(f"export-responses: the export with an id of {args.export_id} was not found", file=sys.stderr)
         return REFUSED_STATUS
     if args.json:
-        print_json(export_body(export, with_events=True), out)
+        print_json(CONVERTER.unstructure(export), out)
         return 0
     owner = "this service" if export.command_uuid else "the ET API (shown, never changed here)"
     fields = [

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import threading
 from collections.abc import Callable
 
-import sqlalchemy as sa
-
 from adapters.ccd.fake_server import FakeCcd
-from adapters.sql.engine import create_engine
-from adapters.sql.pooling import Pooling
-from adapters.sql.tables import external_system_configurations, external_systems, offices, responses
-from entrypoints.cli.arguments import add_command
+from adapters.sql.ccd_cases import cases_to_serve
+from domain.numbers import parse_number
+from entrypoints.bootstrap import bootstrap
+from entrypoints.cli.arguments import add_command, argument, positive_float
 from entrypoints.cli.database import require_current_schema, require_existing, shown
+from entrypoints.config import Settings
 from entrypoints.signals import STOP_SIGNALS, ignore_stop_signals, relay_signals
 
 
@@ -28,9 +28,17 @@ def add_to(commands) -> None:
     )
     fake_ccd.add_argument(
         "--latency",
-        type=_seconds,
+        type=argument(functools.partial(parse_number, zero=True, unit="seconds")),
         default=0.0,
         help="seconds before answering each data-store call (default %(default)s)",
+    )
+    fake_ccd.add_argument(
+        "--rate-limit",
+        type=positive_float,
+        default=None,
+        metavar="N",
+        help="answer calls beyond N a second (all paths, all clients together) with 429 and "
+        "Retry-After, as CCD's gateway does (default: no limit)",
     )
     fake_ccd.add_argument(
         "--cases-from-database",
@@ -41,55 +49,42 @@ def add_to(commands) -> None:
     fake_ccd.set_defaults(run=run)
 
 
-def run(args, settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
-    """Serve until `wait` returns (by default: until SIGTERM or SIGINT)."""
+def run(args, settings: Settings, wait: Callable[[FakeCcd], None] | None = None) -> int:
+    """Serve until `wait` returns (by default: until SIGTERM or SIGINT); then print how
+    many calls came and how many were refused for the rate limit (for the benchmark)."""
     host, port = args.bind
-    fake = FakeCcd(host, port, latency=args.latency)
+    fake = FakeCcd(host, port, latency=args.latency, rate_limit=args.rate_limit)
     if args.cases_from_database:
-        added = add_cases_from_database(fake, settings.database_url, settings.database_pooling)
+        added = add_cases_from_database(fake, settings)
         print(f"fake-ccd: {added} cases from {shown(settings.database_url)}", file=sys.stderr)
     with fake:
         for name, value in fake.base_urls.items():
             print(f"{name}={value}")
         sys.stdout.flush()
         (wait or _until_signalled)(fake)
+    print(f"FAKE_CCD_CALLS={sum(fake.calls.values())}")
+    print(f"FAKE_CCD_RATE_LIMITED={fake.rate_limited}")
+    sys.stdout.flush()
     return 0
 
 
-def add_cases_from_database(fake: FakeCcd, database_url: str, pooling: Pooling = Pooling.SESSION) -> int:
+def add_cases_from_database(fake: FakeCcd, settings: Settings) -> int:
     """One case per response's case number in each case type of the systems exporting
     responses, managed by the office its first two digits name; how many were added."""
-    codes_to_names, case_types, case_numbers = _read(database_url, pooling)
-    for case_type_id in case_types:
-        for case_number in case_numbers:
-            prefix = case_number[:2]
-            office = codes_to_names.get(int(prefix)) if prefix.isdigit() else None
-            fake.add_case(case_type_id, case_number, managing_office=office)
-    return len(case_types) * len(case_numbers)
-
-
-def _read(database_url: str, pooling: Pooling) -> tuple[dict[int, str], list[str], list[str]]:
-    configuration = external_system_configurations
-    case_types = (
-        sa.select(configuration.c.value)
-        .distinct()
-        .join(external_systems, external_systems.c.id == configuration.c.external_system_id)
-        .where(external_systems.c.export_responses.is_(True), configuration.c.key == "case_type_id")
-        .order_by(configuration.c.value)
-    )
-    case_numbers = sa.select(responses.c.case_number).distinct().order_by(responses.c.case_number)
-    require_existing(database_url)
-    engine = create_engine(database_url, pooling=pooling)
+    require_existing(settings.database_url)
+    services = bootstrap(settings)
     try:
-        require_current_schema(engine)
-        with engine.connect().execution_options(read_only=True) as connection:
-            office_rows = connection.execute(sa.select(offices.c.code, offices.c.name))
-            codes_to_names = {code: name for code, name in office_rows}
-            types = list(connection.execute(case_types).scalars())
-            numbers = list(connection.execute(case_numbers).scalars())
+        require_current_schema(services)
+        assert services.engine is not None, "bootstrap without a store"
+        cases = cases_to_serve(services.engine)
     finally:
-        engine.dispose()
-    return codes_to_names, types, numbers
+        services.close()
+    for case_type_id in cases.case_type_ids:
+        for case_number in cases.case_numbers:
+            prefix = case_number[:2]
+            office = cases.office_names.get(int(prefix)) if prefix.isdigit() else None
+            fake.add_case(case_type_id, case_number, managing_office=office)
+    return len(cases.case_type_ids) * len(cases.case_numbers)
 
 
 def _until_signalled(_fake: FakeCcd) -> None:
@@ -106,13 +101,3 @@ def _host_port(text: str) -> tuple[str, int]:
     if not colon or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
     return host or "127.0.0.1", int(port)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, not {text!r}")
-    return value

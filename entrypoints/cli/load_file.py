@@ -22,7 +22,7 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, override
 
-from adapters.sql.load_records import (
+from application.loading import (
     Dataset,
     ExternalSystemRecord,
     RepresentativeRecord,

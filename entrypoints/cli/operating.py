@@ -9,11 +9,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-import sqlalchemy as sa
-
 from application.operations import Refused
 from entrypoints.bootstrap import Services, bootstrap
-from entrypoints.cli.database import require_current_schema, require_existing, unusable
+from entrypoints.cli.database import require_current_schema, require_existing
 from entrypoints.config import Settings
 
 REFUSED_STATUS = 1
@@ -26,12 +24,10 @@ def database_services(settings: Settings) -> Iterator[Services]:
     require_existing(settings.database_url)
     services = bootstrap(settings)
     try:
-        require_current_schema(services.engine)
+        require_current_schema(services)
         yield services
-    except sa.exc.SQLAlchemyError as error:
-        raise unusable(error, settings.database_url) from None
     finally:
-        services.engine.dispose()
+        services.close()
 
 
 def report_refused(refused: Refused, err: TextIO | None = None) -> None:

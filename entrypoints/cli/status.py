@@ -4,27 +4,27 @@ and what went wrong with those that are erroring or failed (when each is tried n
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-import sqlalchemy as sa
-
 from application.export_status import ExportReader
 from application.system_status import SystemReader
 from domain.exports import FINAL_STATES
+from domain.numbers import parse_number
 from entrypoints.bootstrap import bootstrap
 from entrypoints.cli import troubles
-from entrypoints.cli.arguments import add_command
-from entrypoints.cli.database import require_current_schema, require_existing, unusable
+from entrypoints.cli.arguments import add_command, argument
+from entrypoints.cli.database import require_current_schema, require_existing
 from entrypoints.config import Settings
-from entrypoints.http.converter import command_uuid
-from entrypoints.strict import Problem
+from entrypoints.strict import Problem, command_uuid
 
 BAR_WIDTH = 20
 DEFAULT_INTERVAL = 2.0
+MAX_INTERVAL = 3600
 _FINAL = [state.value for state in FINAL_STATES]
 
 
@@ -35,7 +35,7 @@ def add_to(commands) -> None:
     status.add_argument("--follow", action="store_true", help="redraw a progress bar until every export is final")
     status.add_argument(
         "--interval",
-        type=_interval,
+        type=argument(functools.partial(parse_number, most=MAX_INTERVAL, unit="seconds")),
         default=DEFAULT_INTERVAL,
         metavar="SECONDS",
         help="seconds between refreshes with --follow (default %(default)s)",
@@ -47,7 +47,7 @@ def run_status(args, settings: Settings) -> int:
     require_existing(settings.database_url)
     services = bootstrap(settings)
     try:
-        require_current_schema(services.engine)
+        require_current_schema(services)
         return show_status(
             services.export_reader,
             args.command,
@@ -55,13 +55,11 @@ def run_status(args, settings: Settings) -> int:
             interval=args.interval,
             systems=services.system_reader,
         )
-    except sa.exc.SQLAlchemyError as error:
-        raise unusable(error, settings.database_url) from None
     except KeyboardInterrupt:
         print()
         return 130
     finally:
-        services.engine.dispose()
+        services.close()
 
 
 def show_status(
@@ -140,13 +138,3 @@ def _command_uuid(text: str) -> str:
         return command_uuid(text)
     except Problem as problem:
         raise argparse.ArgumentTypeError(problem.message) from None
-
-
-def _interval(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
-    if not 0 < seconds <= 3600:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, not {text}")
-    return seconds

@@ -11,7 +11,7 @@ from domain.operations import CLI_ACTOR
 from entrypoints.cli.arguments import add_command
 from entrypoints.cli.operating import REFUSED_STATUS, database_services, print_json, report_refused, table
 from entrypoints.config import Settings
-from entrypoints.http.export_status import timestamp
+from entrypoints.http.converter import timestamp
 from entrypoints.http.operations import system_body
 
 

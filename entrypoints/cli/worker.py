@@ -1,20 +1,13 @@
-"""`export-responses worker`: its own composition root, from Settings and CCD_* variables."""
+"""`export-responses worker`: the services from the bootstrap, on Settings and the CCD_* variables."""
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
 
-from adapters.ccd.http_gateway import HttpCcdGateway
-from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
-from adapters.clock import SystemClock
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from application.carry_out_exports import ExportWorkDeps
-from domain.retries import RetrySchedule
 from entrypoints import logs
-from entrypoints.bootstrap import database_engine
+from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.cli.arguments import add_command, positive_float, positive_int
 from entrypoints.cli.database import require_current_schema, require_existing, shown
 from entrypoints.config import Settings
@@ -63,22 +56,22 @@ def run_worker(args, settings: Settings) -> int:
             "or point them at `export-responses fake-ccd`"
         )
     require_existing(settings.database_url)
-    engine = database_engine(settings, pool_size=args.concurrency + 2)
-    require_current_schema(engine)
-    gateway = HttpCcdGateway(ccd_settings)
-    ccd = RateLimitedCcdGateway(gateway, args.max_rate) if args.max_rate else gateway
-    deps = ExportWorkDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
-        ccd=ccd,
-        clock=SystemClock(),
-        new_uuid=lambda: str(uuid.uuid4()),
-        retries=RetrySchedule(settings.retry_delays),
-        claim_seconds=settings.claim_seconds,
+    services = bootstrap(
+        settings, ccd_settings=ccd_settings, max_ccd_rate=args.max_rate, pool_size=args.concurrency + 2
     )
-    worker = Worker(deps, concurrency=args.concurrency, poll_seconds=args.poll)
+    try:
+        require_current_schema(services)
+        return _work(args, services, ccd_settings)
+    finally:
+        services.close()
+
+
+def _work(args, services: Services, ccd_settings: CcdSettings) -> int:
+    assert services.export_work is not None, "bootstrap given CCD settings"
+    worker = Worker(services.export_work, concurrency=args.concurrency, poll_seconds=args.poll)
     print(
-        f"worker: carrying out the exports queued in {shown(settings.database_url)}, {args.concurrency} at a time, "
-        f"against CCD at {ccd_settings.data_store_base_url}",
+        f"worker: carrying out the exports queued in {shown(services.settings.database_url)}, "
+        f"{args.concurrency} at a time, against CCD at {ccd_settings.data_store_base_url}",
         file=sys.stderr,
         flush=True,
     )
@@ -87,8 +80,6 @@ def run_worker(args, settings: Settings) -> int:
         outcomes = worker.run(drain=args.drain)
     finally:
         ignore_stop_signals()
-        gateway.close()
-        engine.dispose()
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing was due"
     print(f"worker stopped: {summary}")
     return 0

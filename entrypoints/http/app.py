@@ -17,7 +17,6 @@ from entrypoints.http.export_status import (
 )
 from entrypoints.http.middleware import RequestContext
 from entrypoints.http.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
-from entrypoints.http.openapi_operations import operations_paths, operations_schemas
 from entrypoints.http.resources import (
     HEALTH_PATH,
     LIVENESS_PATH,
@@ -42,25 +41,24 @@ def create_app(services: Services) -> falcon.App:
     app.req_options.strip_url_path_trailing_slash = True
     app.router_options.converters["id"] = IdConverter
     routes = {
-        EXPORT_RESPONSES_PATH: ExportResponsesResource(services.export_responses, settings),
+        EXPORT_RESPONSES_PATH: ExportResponsesResource(
+            services.handle_export_responses,
+            max_body_bytes=settings.max_body_bytes,
+            max_response_ids=settings.max_response_ids,
+            max_errors=settings.max_errors,
+        ),
         EXPORTS_PATH: ExportListResource(services.export_reader),
         EXPORT_PATH: ExportResource(services.export_reader),
-        HEALTH_PATH: HealthResource(services.database_answers),
+        HEALTH_PATH: HealthResource(services.health.answers),
         LIVENESS_PATH: LivenessResource(),
-        READINESS_PATH: ReadinessResource(services.database_accepts_writes),
+        READINESS_PATH: ReadinessResource(services.health.accepts_writes),
         **dashboard_routes(),
         **operations.routes(
             services.operations, services.export_reader, services.system_reader, settings.max_body_bytes
         ),
     }
     public = frozenset(path for path, resource in routes.items() if getattr(resource, "public", False))
-    document = openapi_document(
-        settings,
-        command_path=EXPORT_RESPONSES_PATH,
-        public_paths=public,
-        more_paths=operations_paths(settings.max_body_bytes),
-        more_schemas=operations_schemas(),
-    )
+    document = openapi_document(settings, command_path=EXPORT_RESPONSES_PATH, public_paths=public)
     routes[OPENAPI_PATH] = OpenApiResource(document)
     for path, resource in routes.items():
         app.add_route(path, resource)

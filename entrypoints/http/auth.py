@@ -33,10 +33,11 @@ _USER_INFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@")
 
 @attrs.frozen
 class Unauthenticated(Exception):
-    """The request carries no credential, or one we do not know; `code` says which."""
+    """The request carries no credential, or one we do not know; `code` says which and
+    `reason` what was wrong with an invalid one (the catalogue has the messages)."""
 
     code: str
-    message: str
+    reason: str
     invalid: bool
 
     @property
@@ -78,11 +79,11 @@ def without_user_info(target: str) -> str:
 
 
 def _missing() -> Unauthenticated:
-    return Unauthenticated("missing_credentials", "This API needs an Authorization: Bearer <token> header", False)
+    return Unauthenticated("missing_credentials", "", False)
 
 
-def _invalid(message: str) -> Unauthenticated:
-    return Unauthenticated("invalid_credentials", message, True)
+def _invalid(reason: str) -> Unauthenticated:
+    return Unauthenticated("invalid_credentials", reason, True)
 
 
 class Authentication:

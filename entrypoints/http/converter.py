@@ -1,26 +1,26 @@
-"""The HTTP adapter's cattrs converter: request bodies into commands, strictly."""
+"""The HTTP adapter's one cattrs converter: request bodies into values, strictly, and
+values into reply bodies, keys in the contract's order.
+
+The request's values (`ExportResponsesRequest`) mirror the JSON the contract documents;
+reply bodies follow the attrs field order of the values they come from (ExportView,
+EventView, CommandError), which is the contract's order, and the tests pin the bytes.
+"""
 
 from __future__ import annotations
 
-import re
+from datetime import UTC, datetime
 from typing import Any, NewType
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from entrypoints.strict import Problem, integer, integers, json_object, string
+from application.export_status import ExportPage, ExportView
+from domain.results import CommandResult, envelope
+from entrypoints.strict import Problem, command_uuid, integer, integers, json_object, string
 
 CommandUuid = NewType("CommandUuid", str)
 IdList = NewType("IdList", list)
-JsonObject = NewType("JsonObject", dict)
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-@attrs.frozen
-class Envelope:
-    uuid: CommandUuid
-    command: str
-    data: JsonObject
 
 
 @attrs.frozen
@@ -30,16 +30,28 @@ class ExportResponsesData:
 
 
 @attrs.frozen
-class ExportResponsesSystem:
+class ExportResponsesRequest:
+    """The body of POST /api/v2/exports/export_responses; other top-level keys are ignored."""
+
+    uuid: CommandUuid
+    command: str
+    data: ExportResponsesData
+
+
+@attrs.frozen
+class SystemOnlyData:
     """The data but its ids: what is checked when there are too many ids to check each."""
 
     external_system_id: int
 
 
-def command_uuid(value: Any, _kind=None) -> str:
-    if not _UUID.fullmatch(string(value)):
-        raise Problem("invalid_uuid", "must be a UUID such as fea4decf-2efe-4cd6-96b3-f0a4bbeeca78")
-    return value.lower()
+@attrs.frozen
+class OversizedRequest:
+    """A body listing more ids than a command may: its ids are counted, never checked."""
+
+    uuid: CommandUuid
+    command: str
+    data: SystemOnlyData
 
 
 def _ids(value: Any, _kind=None) -> list[int]:
@@ -48,11 +60,37 @@ def _ids(value: Any, _kind=None) -> list[int]:
     return integers(value)
 
 
+def timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, always with microseconds: 2026-01-01T12:00:00.123456Z."""
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _object_of(cls: type, converter: cattrs.Converter) -> None:
+    """Structure `cls` only from a JSON object (cattrs would try any mapping-like value)."""
+    structure = make_dict_structure_fn(cls, converter)
+    converter.register_structure_hook(cls, lambda value, _kind: structure(json_object(value), cls))
+
+
 def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
     converter.register_structure_hook(int, integer)
     converter.register_structure_hook(str, string)
     converter.register_structure_hook(CommandUuid, command_uuid)
-    converter.register_structure_hook(JsonObject, json_object)
     converter.register_structure_hook(IdList, _ids)
+    for cls in (ExportResponsesData, SystemOnlyData):
+        _object_of(cls, converter)
+    converter.register_unstructure_hook(datetime, timestamp)
+    # The envelope's two shapes are the command log's stored form too (domain.results).
+    converter.register_unstructure_hook(CommandResult, envelope)
+    summary = make_dict_unstructure_fn(ExportView, converter, events=override(omit=True))
+    converter.register_unstructure_hook(
+        ExportPage,
+        lambda page: {
+            "exports": [summary(export) for export in page.exports],
+            "meta": {"page": page.page, "per_page": page.per_page, "total": page.total},
+        },
+    )
     return converter
+
+
+CONVERTER = make_converter()

@@ -9,44 +9,38 @@ import uuid
 import falcon
 
 from application.ports import StoreUnavailable
-from domain.results import CommandError, CommandResult, envelope
+from domain.results import CommandResult
 from entrypoints.http.auth import Unauthenticated
+from entrypoints.http.converter import CONVERTER
+from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.middleware import SECURITY_HEADERS
 from entrypoints.http.parsing import Rejected
-from entrypoints.http.rendering import JSON, body_bytes, render
+from entrypoints.http.rendering import JSON, body_bytes, http_status, render
 
 LOG = logging.getLogger("export_responses.http")
 RETRY_AFTER_SECONDS = 5
 
-_HTTP_ERROR_CODES = {
-    400: ("bad_request", None),
-    404: ("not_found", "No route matches {method} {path}"),
-    405: ("method_not_allowed", "{method} is not allowed on {path}"),
-    413: ("payload_too_large", "The request body is larger than {limit} bytes"),
-    415: ("unsupported_media_type", "The request body must be JSON (Content-Type: application/json)"),
+# Falcon's own refusals (and the ones we raise as Falcon errors), by status.
+_FALCON_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
 }
 
 
-def error_body(status: int, code: str, message: str, source: str = "/") -> dict:
-    return {
-        "status": status,
-        "code": code,
-        "title": message,
-        "detail": message,
-        "source": source,
-        "command": None,
-        "uuid": None,
-    }
+def refusal(code: str, **facts) -> CommandResult:
+    """A refusal outside any command: one error, its source the whole request."""
+    return CommandResult.reject(None, None, [CATALOGUE.error(code, **facts)])
 
 
-def _refusal(status: int, code: str, message: str) -> CommandResult:
-    return CommandResult.reject(None, None, [CommandError(status, code, message, message, "/", None, None)])
-
-
-def raw_error_reply(status: int, code: str, message: str) -> bytes:
+def raw_error_reply(code: str, **facts) -> bytes:
     """A whole HTTP/1.1 reply in the envelope, with the service's headers, closing the
     connection: for the server's own refusals, made before any request reaches the app."""
-    body = body_bytes(envelope(_refusal(status, code, message)))
+    result = refusal(code, **facts)
+    status = http_status(result)
+    body = body_bytes(CONVERTER.unstructure(result))
     headers = {
         "Content-Type": JSON,
         "Content-Length": str(len(body)),
@@ -65,13 +59,17 @@ def handle_rejected(req, resp, error: Rejected, params) -> None:
 
 
 def handle_http_error(req, resp, error: falcon.HTTPError, params) -> None:
-    code, template = _HTTP_ERROR_CODES.get(error.status_code, ("http_error", None))
-    if template:
-        message = template.format(method=req.method, path=req.path, limit=error.description)
-    else:
-        message = error.description or error.title
-    render(resp, _refusal(error.status_code, code, message))
-    resp.status = error.status_code
+    code = _FALCON_CODES.get(error.status_code)
+    if code is None:
+        if error.status_code >= 500:
+            handle_unexpected(req, resp, error, params)
+            return
+        # A refusal of Falcon's that no code names: still the client's, so a 400.
+        LOG.warning("Falcon refused a request with %s; answered as bad_request", error.status)
+        code = "bad_request"
+    # payload_too_large's limit travels in the description (see parsing.read_json_body).
+    facts = {"method": req.method, "path": req.path, "limit": error.description}
+    render(resp, refusal(code, reason=error.description or error.title, **facts))
     if error.headers:
         resp.set_headers(error.headers)
 
@@ -80,22 +78,20 @@ def handle_store_unavailable(req, resp, error: StoreUnavailable, params) -> None
     LOG.warning("database unavailable: %s", error)
     render(
         resp,
-        _refusal(503, "service_unavailable", "The database does not answer; nothing was written. Try again shortly"),
+        refusal("service_unavailable", reason="does not answer; nothing was written. Try again shortly"),
     )
     resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
 
 
 def handle_unauthenticated(req, resp, error: Unauthenticated, params) -> None:
-    render(resp, _refusal(401, error.code, error.message))
+    render(resp, refusal(error.code, reason=error.reason))
     resp.set_header("WWW-Authenticate", error.challenge)
 
 
 def handle_unexpected(req, resp, error: Exception, params) -> None:
     LOG.exception("unexpected error in %s %s (request %s)", req.method, req.path, req.context.request_id)
-    render(
-        resp,
-        _refusal(500, "internal_error", f"Something went wrong on our side; quote request id {req.context.request_id}"),
-    )
+    reason = f"Something went wrong on our side; quote request id {req.context.request_id}"
+    render(resp, refusal("internal_error", reason=reason))
 
 
 def register(app: falcon.App) -> None:

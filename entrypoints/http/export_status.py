@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import falcon
 from falcon import uri
 
-from application.export_status import EventView, ExportFilters, ExportReader, ExportView
+from application.export_status import ExportFilters, ExportReader
 from domain.exports import ExportState
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import command_uuid
-from entrypoints.http.parsing import FIELD_STATUS, Rejected
+from entrypoints.http.converter import CONVERTER
+from entrypoints.http.error_codes import CATALOGUE
+from entrypoints.http.parsing import Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
-from entrypoints.strict import INT64_MAX, INT64_MIN, Problem
+from entrypoints.strict import INT64_MAX, INT64_MIN, Problem, command_uuid
 
 EXPORTS_PATH = "/api/v2/exports"
 EXPORT_PATH = "/api/v2/exports/{export_id:id}"
@@ -40,11 +40,9 @@ class ExportResource:
         # An id outside BIGINT cannot exist; asking the database would only make it fail.
         found = self.reader.get(export_id) if INT64_MIN <= export_id <= INT64_MAX else None
         if found is None:
-            message = f"The export with an id of {export_id} was not found"
-            error = CommandError(404, "export_not_found", message, message, "/export_id", None, None)
-            render(resp, CommandResult.reject(None, None, [error]))
+            render(resp, CommandResult.reject(None, None, [CATALOGUE.error("export_not_found", id=export_id)]))
             return
-        _reply(resp, export_body(found, with_events=True))
+        _reply(resp, CONVERTER.unstructure(found))
 
 
 class ExportListResource:
@@ -62,14 +60,7 @@ class ExportListResource:
         page = query.value("page", _at_least_one, default=1)
         per_page = query.value("per_page", _per_page, default=DEFAULT_PER_PAGE)
         query.raise_problems()
-        found = self.reader.find(filters, page, per_page)
-        _reply(
-            resp,
-            {
-                "exports": [export_body(export, with_events=False) for export in found.exports],
-                "meta": {"page": found.page, "per_page": found.per_page, "total": found.total},
-            },
-        )
+        _reply(resp, CONVERTER.unstructure(self.reader.find(filters, page, per_page)))
 
 
 class Query:
@@ -88,9 +79,8 @@ class Query:
                 raise Problem("invalid_query_parameter", "must be given once")
             return parse(raw)
         except Problem as problem:
-            message = f"{name} {problem.message}"
             self.errors.append(
-                CommandError(FIELD_STATUS, "invalid_query_parameter", message, message, f"/{name}", None, None)
+                CATALOGUE.error("invalid_query_parameter", source=f"/{name}", field=name, problem=problem.message)
             )
             return default
 
@@ -144,40 +134,3 @@ def _reply(resp: falcon.Response, document: dict) -> None:
     resp.status = 200
     resp.content_type = JSON
     resp.data = body_bytes(document)
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, always with microseconds: 2026-01-01T12:00:00.123456Z."""
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def export_body(export: ExportView, with_events: bool) -> dict[str, Any]:
-    body = {
-        "id": export.id,
-        "state": export.state.value,
-        "percent_complete": export.percent_complete,
-        "message": export.message,
-        "external_data": export.external_data,
-        "resource_type": export.resource_type,
-        "response_id": export.response_id,
-        "external_system_id": export.external_system_id,
-        "command_uuid": export.command_uuid,
-        "attempts": export.attempts,
-        "next_attempt_at": timestamp(export.next_attempt_at),
-        "created_at": timestamp(export.created_at),
-        "updated_at": timestamp(export.updated_at),
-    }
-    if with_events:
-        body["events"] = [event_body(event) for event in export.events]
-    return body
-
-
-def event_body(event: EventView) -> dict[str, Any]:
-    return {
-        "uuid": event.uuid,
-        "state": event.state.value,
-        "percent_complete": event.percent_complete,
-        "message": event.message,
-        "data": event.data,
-        "created_at": timestamp(event.created_at),
-    }

@@ -21,10 +21,12 @@ import selectors
 import socket
 import time
 from functools import partial
+from typing import Any
 
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.errors import raw_error_reply
 from entrypoints.http.request_inbox import Arrival, RequestInbox
 
@@ -111,7 +113,7 @@ class BufferedThreadWorker(ThreadWorker):
             # The client closed its side. Headers with part of a body: say so (it may
             # still read); anything less: nothing to answer.
             if reading.inbox.header_end is not None:
-                self._answer(conn, 400, "incomplete_body", "The connection closed before the request body arrived")
+                self._answer(conn, "incomplete_body", reason="The connection closed before the request body arrived")
             else:
                 self._close(conn)
             return
@@ -123,7 +125,8 @@ class BufferedThreadWorker(ThreadWorker):
         arrival = reading.inbox.feed(chunk)
         refusal = self._refusal_of(arrival, reading.inbox)
         if refusal is not None:
-            self._answer(conn, *refusal)
+            code, facts = refusal
+            self._answer(conn, code, **facts)
             return True
         if not had_headers and reading.inbox.header_end is not None:
             reading.deadline = time.monotonic() + self.body_read_seconds
@@ -138,16 +141,16 @@ class BufferedThreadWorker(ThreadWorker):
         super().enqueue_req(conn)
         return True
 
-    def _refusal_of(self, arrival: Arrival, inbox: RequestInbox) -> tuple[int, str, str] | None:
-        """What to answer, here and now, a request whose end cannot be awaited safely."""
+    def _refusal_of(self, arrival: Arrival, inbox: RequestInbox) -> tuple[str, dict[str, Any]] | None:
+        """What to answer (a code and its facts), here and now, a request whose end cannot be awaited safely."""
         if arrival is Arrival.HEADERS_TOO_LARGE:
-            return 431, "headers_too_large", f"The request's headers are longer than {self.max_header_bytes} bytes"
+            return "headers_too_large", {"reason": f"longer than {self.max_header_bytes} bytes"}
         if arrival is Arrival.BODY_TOO_LARGE:
-            return 413, "payload_too_large", f"The request body is larger than {self.max_body_bytes} bytes"
+            return "payload_too_large", {"limit": self.max_body_bytes}
         if arrival is Arrival.UNSUPPORTED_CODING:
-            return 501, "unsupported_transfer_coding", "The request's Transfer-Encoding is not supported (only chunked)"
+            return "unsupported_transfer_coding", {}
         if arrival is Arrival.MALFORMED:
-            return 400, "bad_request", f"The request is not valid HTTP/1.1: {inbox.problem}"
+            return "bad_request", {"reason": f"The request is not valid HTTP/1.1: {inbox.problem}"}
         return None
 
     def murder_pending(self) -> None:
@@ -179,13 +182,13 @@ class BufferedThreadWorker(ThreadWorker):
         waited = "headers" if reading.inbox.header_end is None else "body"
         limit = self.header_read_seconds if waited == "headers" else self.body_read_seconds
         LOG.info(json.dumps({"event": "request_timeout", "waiting_for": waited, "client": _client(conn)}))
-        self._answer(conn, 408, "request_timeout", f"The request's {waited} did not arrive within {limit:g} s")
+        self._answer(conn, "request_timeout", waited=waited, limit=limit)
 
-    def _answer(self, conn: TConn, status: int, code: str, message: str) -> None:
+    def _answer(self, conn: TConn, code: str, **facts: Any) -> None:
         """Send a refusal and close, reading what the client still sends for a moment:
         closing on unread bytes would make the kernel reset the connection, and the
         client might lose the reply (RFC 9112, 9.6)."""
-        _send_quietly(conn, raw_error_reply(status, code, message))
+        _send_quietly(conn, raw_error_reply(code, **facts))
         if self.reading.pop(conn, None) is not None:
             try:
                 self.poller.unregister(conn.sock)
@@ -235,14 +238,15 @@ class BufferedThreadWorker(ThreadWorker):
     # ---- gunicorn's own refusals, in the envelope --------------------------------
 
     def handle_error(self, req, client, addr, exc) -> None:
-        status, code, message = _refusal(exc)
+        code, facts = _refusal(exc)
+        status = CATALOGUE.reply_status(code)
         if status == 500:
             LOG.exception("error handling a request (no response from the application)")
         else:
             LOG.warning(json.dumps({"event": "invalid_request", "status": status, "code": code, "error": str(exc)}))
         try:
             client.setblocking(True)
-            client.sendall(raw_error_reply(status, code, message))
+            client.sendall(raw_error_reply(code, **facts))
         except OSError:
             pass  # the client is gone
 
@@ -256,18 +260,19 @@ class _Reading:
         self.stop_deadline: float | None = None
 
 
-def _refusal(exc: BaseException) -> tuple[int, str, str]:
+def _refusal(exc: BaseException) -> tuple[str, dict[str, Any]]:
+    """The code (and its facts) that answers one of gunicorn's parse errors."""
     if isinstance(exc, http_errors.LimitRequestLine):
-        return 414, "uri_too_long", "The request line (method, path and query) is too long"
+        return "uri_too_long", {}
     if isinstance(exc, http_errors.LimitRequestHeaders):
-        return 431, "headers_too_large", f"The request's headers are too large: {exc}"
+        return "headers_too_large", {"reason": f"too large: {exc}"}
     if isinstance(exc, http_errors.UnsupportedTransferCoding):
-        return 501, "unsupported_transfer_coding", "The request's Transfer-Encoding is not supported (only chunked)"
+        return "unsupported_transfer_coding", {}
     if isinstance(exc, http_errors.ExpectationFailed):
-        return 417, "expectation_failed", "The request's Expect header asks for something other than 100-continue"
+        return "expectation_failed", {}
     if isinstance(exc, http_errors.ParseException):
-        return 400, "bad_request", f"The request is not valid HTTP/1.1: {type(exc).__name__}"
-    return 500, "internal_error", "Something went wrong on our side before the request reached the service"
+        return "bad_request", {"reason": f"The request is not valid HTTP/1.1: {type(exc).__name__}"}
+    return "internal_error", {"reason": "Something went wrong on our side before the request reached the service"}
 
 
 def _send_quietly(conn: TConn, data: bytes) -> None:

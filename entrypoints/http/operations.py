@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import attrs
 import falcon
 
 from application.export_status import ExportReader
@@ -29,8 +30,8 @@ from application.operations import (
 )
 from application.system_status import SystemReader, SystemView
 from domain.operations import actor_of
-from domain.results import CommandError, CommandResult
-from entrypoints.http.export_status import export_body, timestamp
+from domain.results import CommandResult
+from entrypoints.http.converter import CONVERTER, timestamp
 from entrypoints.http.parsing import read_json_body
 from entrypoints.http.rendering import ACCEPTED, JSON, body_bytes, render
 from entrypoints.http.retry_filters import parse_retry_filters
@@ -50,11 +51,13 @@ def actor(req: falcon.Request) -> str:
     return actor_of(getattr(req.context, "principal", None))
 
 
-def refuse(resp: falcon.Response, refused: Refused, source: str = "/") -> None:
+def refuse(resp: falcon.Response, refused: Refused) -> None:
+    # By the kind of refusal, not the code's catalogue status: external_system_not_found is
+    # the command's rule (a 400) when a command names a system, but here the system is the
+    # resource the path names, so it is a 404, as export_not_found is.
     status = REFUSAL_STATUS[refused.kind]
-    error = CommandError(status, refused.code, refused.message, refused.message, source, None, None)
-    render(resp, CommandResult.reject(None, None, [error]))
-    resp.status = status  # an operator's refusal is its own status, not a command rule's 400
+    render(resp, CommandResult.reject(None, None, [attrs.evolve(refused.error, status=status)]))
+    resp.status = status
 
 
 def _reply(resp: falcon.Response, status: int, document: dict) -> None:
@@ -82,13 +85,13 @@ class ExportActionResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response, export_id: int) -> None:
         outcome = self.action(export_id, actor(req)) if _fits(export_id) else export_not_found(export_id)
         if isinstance(outcome, Refused):
-            refuse(resp, outcome, "/export_id" if outcome.kind is RefusalKind.NOT_FOUND else "/")
+            refuse(resp, outcome)
             return
         found = self.reader.get(export_id)
         if found is None:  # deleted by the Rails side since: as GET would answer
-            refuse(resp, export_not_found(export_id), "/export_id")
+            refuse(resp, export_not_found(export_id))
             return
-        _reply(resp, ACCEPTED if outcome.in_flight else 200, export_body(found, with_events=True))
+        _reply(resp, ACCEPTED if outcome.in_flight else 200, CONVERTER.unstructure(found))
 
 
 class RetryExportsResource:
@@ -128,7 +131,7 @@ class SystemActionResource:
         outcome = self.action(system_id, actor(req)) if _fits(system_id) else system_not_found(system_id)
         found = None if isinstance(outcome, Refused) else self.reader.system(system_id)
         if found is None:
-            refuse(resp, outcome if isinstance(outcome, Refused) else system_not_found(system_id), "/system_id")
+            refuse(resp, outcome if isinstance(outcome, Refused) else system_not_found(system_id))
             return
         _reply(resp, 200, system_body(found))
 

@@ -11,23 +11,16 @@ import cattrs
 import falcon
 
 from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONSE_IDS
-from domain import errors as domain_errors
 from domain.commands import ExportResponses
+from domain.errors import RULES, capped
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import (
-    CommandUuid,
-    Envelope,
-    ExportResponsesData,
-    ExportResponsesSystem,
-    make_converter,
-)
-from entrypoints.strict import Problem, json_type, problems
+from entrypoints.http.converter import CONVERTER, ExportResponsesRequest, OversizedRequest
+from entrypoints.http.error_codes import CATALOGUE
+from entrypoints.strict import Problem, command_uuid, json_type, problems
 
-FIELD_STATUS = 422  # as for the documented rule errors: the object says 422, the reply is a 400
 ECHO_LIMIT = 200  # characters of a client's string that an error repeats
 LOG = logging.getLogger("export_responses.http")
 _JSON_TYPES = ("application/json",)
-_CONVERTER = make_converter()
 
 
 @attrs.frozen
@@ -37,9 +30,8 @@ class Rejected(Exception):
     result: CommandResult
 
 
-def _refuse(status, code, message, source="/", command=None, uuid=None) -> Rejected:
-    error = CommandError(status, code, message, message, source, command, uuid)
-    return Rejected(CommandResult.reject(uuid, command, [error]))
+def _refuse(code: str, **facts) -> Rejected:
+    return Rejected(CommandResult.reject(None, None, [CATALOGUE.error(code, **facts)]))
 
 
 def read_json_body(req: falcon.Request, limit: int) -> bytes:
@@ -57,18 +49,14 @@ def read_json_body(req: falcon.Request, limit: int) -> bytes:
         raw = (req.stream if chunked else req.bounded_stream).read(limit + 1)
     except Exception as error:  # the server's own: its chunk parser's, or the client gone
         LOG.info("request body unreadable: %s: %s", type(error).__name__, error)
-        raise _refuse(
-            400,
-            "unreadable_body",
-            "The request body could not be read: its chunked encoding is malformed or it ended early",
-        ) from None
+        raise _refuse("unreadable_body") from None
     if len(raw) > limit:
         raise falcon.HTTPContentTooLarge(description=str(limit))
     if req.content_length is not None and len(raw) < req.content_length:
         raise _refuse(
-            400,
             "incomplete_body",
-            f"The request body ended after {len(raw)} of the {req.content_length} bytes its Content-Length announced",
+            reason=f"The request body ended after {len(raw)} of the {req.content_length} bytes"
+            " its Content-Length announced",
         )
     return raw
 
@@ -80,9 +68,9 @@ def decode_json(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_constant=no_constants)
     except (ValueError, UnicodeDecodeError) as error:
-        raise _refuse(400, "invalid_json", f"The request body is not valid JSON: {error}") from None
+        raise _refuse("invalid_json", reason=error) from None
     except RecursionError:
-        raise _refuse(400, "invalid_json", "The request body is not valid JSON: it is nested too deeply") from None
+        raise _refuse("invalid_json", reason="it is nested too deeply") from None
 
 
 def parse_export_responses(
@@ -96,24 +84,36 @@ def parse_export_responses(
     """
     body = decode_json(raw)
     if not isinstance(body, dict):
-        raise _refuse(400, "invalid_body", f"The request body must be a JSON object, not {json_type(body)}")
+        raise _refuse("invalid_body", json_type=json_type(body))
     uuid = _valid_uuid(body.get("uuid"))
     command = _echoed(body.get("command")) if isinstance(body.get("command"), str) else None
-    errors = _field_errors(body, Envelope, top_level=True, command=command, uuid=uuid)
+    data = body.get("data")
+    ids = data.get("response_ids") if isinstance(data, dict) else None
+    oversized = isinstance(ids, list) and len(ids) > max_response_ids
+    found: list[tuple[tuple, BaseException]] = []
+    try:
+        request = CONVERTER.structure(body, OversizedRequest if oversized else ExportResponsesRequest)
+    except (cattrs.BaseValidationError, Problem) as error:
+        found = problems(error)
+    # In the contract's order: the body's own fields, the command's name, then the data's.
+    errors = [_field_error(path, leaf, command, uuid) for path, leaf in found if not _in_data(path)]
     if command is not None and command != ExportResponses.NAME:
         problem = Problem("unknown_command", f"is {command!r}; this endpoint takes {ExportResponses.NAME}")
-        errors.append(_field_error(("command",), problem, True, command, uuid))
-    data = body.get("data")
-    if isinstance(data, dict):
-        ids = data.get("response_ids")
-        if isinstance(ids, list) and len(ids) > max_response_ids:
-            errors.extend(_field_errors(data, ExportResponsesSystem, top_level=False, command=command, uuid=uuid))
-            errors.append(domain_errors.too_many_response_ids(command, uuid, len(ids), max_response_ids))
-        else:
-            errors.extend(_field_errors(data, ExportResponsesData, top_level=False, command=command, uuid=uuid))
+        errors.append(_field_error(("command",), problem, command, uuid))
+    errors.extend(_field_error(path, leaf, command, uuid) for path, leaf in found if _in_data(path))
+    if oversized:
+        errors.append(
+            RULES.error("too_many_response_ids", command=command, uuid=uuid, count=len(ids), limit=max_response_ids)
+        )
     if errors:
-        raise Rejected(CommandResult.reject(uuid, command, domain_errors.capped(errors, max_errors)))
-    return ExportResponses(uuid, data["external_system_id"], data["response_ids"])
+        raise Rejected(CommandResult.reject(uuid, command, capped(errors, max_errors)))
+    # No errors: the body was structured, and as an ExportResponsesRequest (an oversized one has one).
+    return ExportResponses(request.uuid, request.data.external_system_id, request.data.response_ids)
+
+
+def _in_data(path: tuple) -> bool:
+    """Whether `path` points inside `data` (not at `data` itself)."""
+    return len(path) > 1 and path[0] == "data"
 
 
 def _echoed(text: str) -> str:
@@ -125,31 +125,20 @@ def _echoed(text: str) -> str:
 def _valid_uuid(value: Any) -> str | None:
     """The command's uuid if it is one, to echo in the errors; else None."""
     try:
-        return _CONVERTER.structure(value, CommandUuid)
+        return command_uuid(value)
     except Problem:
         return None
 
 
-def _field_errors(value: dict, cls: type, *, top_level: bool, command, uuid) -> list[CommandError]:
-    try:
-        _CONVERTER.structure(value, cls)
-    except (cattrs.BaseValidationError, Problem) as error:
-        return [_field_error(path, leaf, top_level, command, uuid) for path, leaf in problems(error)]
-    return []
-
-
-def _field_error(path: tuple, leaf: BaseException, top_level: bool, command, uuid) -> CommandError:
+def _field_error(path: tuple, leaf: BaseException, command: str | None, uuid: str | None) -> CommandError:
     # Sources point into `data` (the contract's `/response_ids`), except the top-level
     # fields, which point into the body (`/uuid`, `/command`, `/data`).
-    source = "/" + "/".join(str(step) for step in path)
-    name = ("" if top_level else "data") + "".join(
-        f"[{step}]" if isinstance(step, int) else f".{step}" for step in path
-    )
-    name = name.lstrip(".")
+    steps = path[1:] if _in_data(path) else path
+    source = "/" + "/".join(str(step) for step in steps)
+    name = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path).lstrip(".")
     if isinstance(leaf, Problem):
-        code, message = leaf.code, f"{name} {leaf.message}"
-    elif isinstance(leaf, KeyError):
-        code, message = "missing_field", f"{name} is required"
-    else:  # a structuring failure our hooks did not foresee: still the client's input
-        code, message = "invalid_value", f"{name} is not valid"
-    return CommandError(FIELD_STATUS, code, message, message, source, command, uuid)
+        return CATALOGUE.error(leaf.code, source=source, command=command, uuid=uuid, field=name, problem=leaf.message)
+    if isinstance(leaf, KeyError):
+        return CATALOGUE.error("missing_field", source=source, command=command, uuid=uuid, field=name)
+    # A failure our hooks did not foresee: still the client's input.
+    return CATALOGUE.error("invalid_value", source=source, command=command, uuid=uuid, field=name)

@@ -11,8 +11,9 @@ import falcon
 from application.ports import Received
 from domain.commands import ExportResponses
 from domain.results import CommandResult
-from entrypoints.config import Settings
 from entrypoints.http import errors
+from entrypoints.http.converter import CONVERTER
+from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.parsing import parse_export_responses, read_json_body
 from entrypoints.http.received import received
 from entrypoints.http.rendering import JSON, body_bytes, render
@@ -26,16 +27,23 @@ READINESS_CACHE_SECONDS = 1.0
 class ExportResponsesResource:
     """POST /api/v2/exports/export_responses: the command, within the settings' limits."""
 
-    def __init__(self, export_responses: Callable[[ExportResponses, Received], CommandResult], settings: Settings):
-        self.export_responses = export_responses
-        self.max_body_bytes = settings.max_body_bytes
-        self.limits = {"max_response_ids": settings.max_response_ids, "max_errors": settings.max_errors}
+    def __init__(
+        self,
+        handle: Callable[[ExportResponses, Received], CommandResult],
+        *,
+        max_body_bytes: int,
+        max_response_ids: int,
+        max_errors: int,
+    ):
+        self.handle = handle
+        self.max_body_bytes = max_body_bytes
+        self.limits = {"max_response_ids": max_response_ids, "max_errors": max_errors}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         raw = read_json_body(req, self.max_body_bytes)
         command = parse_export_responses(raw, **self.limits)
         req.context.command_uuid = command.uuid
-        render(resp, self.export_responses(command, received(req, raw)))
+        render(resp, self.handle(command, received(req, raw)))
 
 
 class HealthResource:
@@ -47,7 +55,7 @@ class HealthResource:
         self.database_answers = database_answers
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _health_reply(resp, self.database_answers(), "The database does not answer")
+        _health_reply(resp, self.database_answers(), "does not answer")
 
 
 class LivenessResource:
@@ -76,7 +84,7 @@ class ReadinessResource:
         self._checked: tuple[float, bool] | None = None
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _health_reply(resp, self._ready(), "The database does not take writes (unreachable, read-only, full or locked)")
+        _health_reply(resp, self._ready(), "does not take writes (unreachable, read-only, full or locked)")
 
     def _ready(self) -> bool:
         with self._lock:
@@ -87,11 +95,12 @@ class ReadinessResource:
 
 
 def _health_reply(resp: falcon.Response, healthy: bool, problem: str) -> None:
+    """200 when healthy, else a 503 whose error says what the database `problem` is."""
     resp.content_type = JSON
     if healthy:
         resp.data = body_bytes({"status": "ok", "database": "ok"})
         return
     resp.status = 503
     resp.set_header("Retry-After", str(errors.RETRY_AFTER_SECONDS))
-    error = errors.error_body(503, "service_unavailable", problem)
+    error = CONVERTER.unstructure(CATALOGUE.error("service_unavailable", reason=problem))
     resp.data = body_bytes({"status": "unavailable", "database": "unavailable", "errors": [error]})

@@ -8,9 +8,9 @@ from application.operations_ports import RetryFilters
 from domain.exports import ExportState
 from domain.operations import RETRYABLE_STATES
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import command_uuid
-from entrypoints.http.parsing import FIELD_STATUS, Rejected, decode_json
-from entrypoints.strict import Problem, integer, json_type, string
+from entrypoints.http.error_codes import CATALOGUE
+from entrypoints.http.parsing import Rejected, decode_json
+from entrypoints.strict import Problem, command_uuid, integer, json_type, string
 
 _STATES = sorted(state.value for state in RETRYABLE_STATES)
 
@@ -28,25 +28,23 @@ def parse_retry_filters(raw: bytes) -> RetryFilters:
     """The filters in `raw` (a JSON object, every key optional), or Rejected listing every problem."""
     body = decode_json(raw)
     if not isinstance(body, dict):
-        raise _rejected([_error("invalid_body", f"The request body must be a JSON object, not {json_type(body)}", "/")])
+        raise _rejected([CATALOGUE.error("invalid_body", json_type=json_type(body))])
     errors, values = [], {}
     for name in list(body)[:20]:  # at most 20 unknown keys listed: the reply stays small
         if name not in _FIELDS:
-            message = f"{name[:100]!r} is not a filter; the filters are {', '.join(_FIELDS)}"
-            errors.append(_error("unknown_field", message, "/" + name[:100]))
+            problem = f"is not a filter; the filters are {', '.join(_FIELDS)}"
+            errors.append(
+                CATALOGUE.error("unknown_field", source="/" + name[:100], field=repr(name[:100]), problem=problem)
+            )
     for name, parse in _FIELDS.items():
         if name in body:
             try:
                 values[name] = parse(body[name])
             except Problem as problem:
-                errors.append(_error(problem.code, f"{name} {problem.message}", f"/{name}"))
+                errors.append(CATALOGUE.error(problem.code, source=f"/{name}", field=name, problem=problem.message))
     if errors:
         raise _rejected(errors)
     return RetryFilters(**values)
-
-
-def _error(code: str, message: str, source: str) -> CommandError:
-    return CommandError(FIELD_STATUS, code, message, message, source, None, None)
 
 
 def _rejected(errors: list[CommandError]) -> Rejected:

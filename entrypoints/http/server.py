@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
@@ -14,7 +15,6 @@ from entrypoints.config import DEFAULT_BODY_READ_SECONDS, DEFAULT_HEADER_READ_SE
 from entrypoints.http.app import create_app
 from entrypoints.http.gunicorn_worker import BufferedThreadWorker
 from entrypoints.http.server_stop import request_finished, request_started, stop_promptly
-from entrypoints.logs import GunicornLogger
 from entrypoints.signals import exiting_soon, ignore_stop_signals
 
 # Deliberate limits (documented in the README). TIMEOUT is gunicorn's heartbeat: a
@@ -69,6 +69,17 @@ def gunicorn_options(
         "pre_request": request_started,
         "post_request": request_finished,
     }
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's own log (start, stop, worker deaths) in the same format as the service's."""
+
+    log_format = "json"
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(logs.formatter(self.log_format))
 
 
 class StoppingArbiter(Arbiter):

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import sqlalchemy as sa
 
 from adapters.ccd.fake_server import FakeCcd
 from adapters.ccd.http_gateway import HttpCcdGateway
 from adapters.ccd.settings import CcdSettings
-from adapters.clock import SystemClock
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
-from domain.retries import RetrySchedule
 from entrypoints.worker import Worker
 from features.support import database as db
 
@@ -48,17 +44,6 @@ def gateway_for(fake: FakeCcd) -> HttpCcdGateway:
             sidam_password=fake.password,
             read_timeout=READ_TIMEOUT,
         )
-    )
-
-
-def worker_deps(engine: sa.Engine, gateway: HttpCcdGateway) -> ExportWorkDeps:
-    """What `export-responses worker` composes, with the short retry delays."""
-    return ExportWorkDeps(
-        unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
-        ccd=gateway,
-        clock=SystemClock(),
-        new_uuid=lambda: str(uuid.uuid4()),
-        retries=RetrySchedule(RETRY_DELAYS),
     )
 
 

@@ -216,7 +216,7 @@ def test_a_database_that_never_answers_costs_a_request_the_connect_timeout_not_a
     deadline = time.monotonic() + 15
     for asker in askers:
         asker.join(timeout=max(0, deadline - time.monotonic()))
-    services.engine.dispose()
+    services.close()
     assert not any(asker.is_alive() for asker in askers), f"still waiting after 15 s: {replies}"
     assert replies["command"][0] == 503 and replies["health"][0] == 503, replies
     assert max(seconds for _, seconds in replies.values()) < POSTGRES_CONNECT_TIMEOUT_SECONDS + 3, replies
@@ -334,7 +334,7 @@ def _terminate_backend_of(uow: SqlAlchemyUnitOfWork, admin: sa.Engine) -> None:
 
 
 def _existing(uow: SqlAlchemyUnitOfWork, response_ids: list[int]) -> frozenset[int]:
-    return uow.facts.export_responses(str(uuid.uuid4()), 43, response_ids).existing_response_ids
+    return uow.facts.for_export_responses(str(uuid.uuid4()), 43, response_ids).existing_response_ids
 
 
 def _terminate_backends(admin: sa.Engine, pids: set[int]) -> None:
@@ -355,14 +355,14 @@ def test_a_unit_of_work_whose_connection_dies_ends_in_the_ports_terms(own_cluste
     try:
         # Read, then the connection dies before the unit ends: what was read stands.
         with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
-            facts = uow.facts.export_responses(str(uuid.uuid4()), 43, [1])
+            facts = uow.facts.for_export_responses(str(uuid.uuid4()), 43, [1])
             _terminate_backend_of(uow, admin)
         assert facts.system is not None and facts.system.id == 43
         # The connection dies before a statement: the statement's failure is StoreUnavailable.
         with pytest.raises(StoreUnavailable):
             with SqlAlchemyUnitOfWork(engine) as uow:
                 _terminate_backend_of(uow, admin)
-                uow.facts.export_responses(str(uuid.uuid4()), 43, [1])
+                uow.facts.for_export_responses(str(uuid.uuid4()), 43, [1])
         with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:  # the pool recovers
             assert _existing(uow, [1, 99]) == {1}
     finally:

@@ -12,13 +12,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from adapters.clock import SystemClock
 from adapters.sql import tables
 from adapters.sql.engine import create_engine
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
 from tests.builders import NOW, add_external_system, add_responses
+from tests.databases import services_on
 from tests.e2e.conftest import REPO_ROOT
 from tests.pgbouncer import service_environment
 
@@ -34,8 +32,8 @@ def prepared(engine):
 def queue_exports(engine, response_ids) -> None:
     with engine.begin() as connection:
         add_responses(connection, response_ids)
-    deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
-    assert export_responses(ExportResponses(str(uuid.uuid4()), 43, tuple(response_ids)), deps).accepted
+    handle = services_on(engine).handle_export_responses
+    assert handle(ExportResponses(str(uuid.uuid4()), 43, tuple(response_ids))).accepted
 
 
 def start_worker(database_url, fake_ccd, tmp_path, *arguments, **env_overrides) -> subprocess.Popen:

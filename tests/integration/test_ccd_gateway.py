@@ -266,7 +266,7 @@ def test_settings_take_defaults_and_timeouts_from_the_environment(fake):
     ("name", "value", "error"),
     [
         ("CCD_CONNECT_TIMEOUT", "soon", "CCD_CONNECT_TIMEOUT must be a number of seconds, not 'soon'"),
-        ("CCD_READ_TIMEOUT", "0", "CCD_READ_TIMEOUT must be more than 0 seconds, not '0'"),
+        ("CCD_READ_TIMEOUT", "0", "CCD_READ_TIMEOUT must be more than 0 seconds, not 0"),
         ("CCD_MICROSERVICE_SECRET", "not base32!", "CCD_MICROSERVICE_SECRET is not a base32 TOTP seed"),
     ],
 )

@@ -67,7 +67,7 @@ def client(engine, database_url):
     )
     assert reply.status_code == 202
     yield client
-    services.engine.dispose()
+    services.close()
 
 
 def row_counts(engine) -> dict[str, int]:

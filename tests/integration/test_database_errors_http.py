@@ -43,4 +43,4 @@ def test_a_protocol_violation_that_is_no_outage_is_an_internal_error_with_the_re
         assert "Retry-After" not in reply.headers
         assert client.simulate_get("/health").status_code == 200  # the database answers: no outage
     finally:
-        services.engine.dispose()
+        services.close()

@@ -102,14 +102,14 @@ def test_a_repeat_is_answered_with_one_query(engine, deps):
 
 def test_the_facts_are_the_log_entry_alone_once_a_command_is_logged(engine, deps):
     with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
-        fresh = uow.facts.export_responses(UUID, 43, [1, 2, 5000])
-        unknown = uow.facts.export_responses(UUID, 99, [])
+        fresh = uow.facts.for_export_responses(UUID, 43, [1, 2, 5000])
+        unknown = uow.facts.for_export_responses(UUID, 99, [])
     assert fresh.logged is None and fresh.system.id == 43 and fresh.system.accepts_response_exports
     assert fresh.existing_response_ids == {1, 2}
     assert (unknown.system, unknown.existing_response_ids) == (None, frozenset())
     assert export_responses(ExportResponses(UUID, 43, (1, 2)), deps).accepted
     with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
-        logged = uow.facts.export_responses(UUID, 43, [1, 2, 5000])
+        logged = uow.facts.for_export_responses(UUID, 43, [1, 2, 5000])
     assert logged.logged.result.accepted and logged.logged.name == "ExportResponses"
     assert (logged.system, logged.existing_response_ids) == (None, frozenset())
 

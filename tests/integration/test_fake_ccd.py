@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,48 @@ def test_latency_slows_every_data_store_call_only(fake):
     assert logged_in - started < 0.25 <= time.monotonic() - logged_in
 
 
+def test_refuses_calls_beyond_its_rate_limit_with_429_and_retry_after():
+    now = [1000.0]
+    with FakeCcd(rate_limit=2, clock=lambda: now[0]) as fake:
+        headers = log_in(fake)  # two calls: the burst of one second's worth
+        refused = search(fake, headers)
+        now[0] += 0.5  # one call's worth back, at 2 a second
+        allowed = search(fake, headers)
+        again = search(fake, headers)
+
+        assert (refused.status_code, allowed.status_code, again.status_code) == (429, 200, 429)
+        assert refused.headers["Retry-After"] == "1"
+        assert refused.json()["error"] == "Too Many Requests"
+        assert fake.rate_limited == 2
+        assert fake.calls_to("/data_store") == 3  # refused calls are calls received too
+
+
+def test_retry_after_says_the_whole_seconds_until_a_call_is_allowed():
+    now = [1000.0]
+    with FakeCcd(rate_limit=0.25, clock=lambda: now[0]) as fake:
+        log_in_reply = requests.post(
+            f"{fake.url}/auth/lease", json={"microservice": "ccd_gw", "oneTimePassword": "123456"}, timeout=5
+        )
+        now[0] += 1.5
+        refused = requests.post(f"{fake.url}/auth/lease", json={}, timeout=5)
+
+    assert log_in_reply.status_code == 200
+    assert (refused.status_code, refused.headers["Retry-After"]) == (429, "3")  # 2.5 s, rounded up
+
+
+def test_the_rate_limit_holds_across_all_its_threads():
+    with FakeCcd(rate_limit=10, clock=lambda: 1000.0) as fake:  # time stands still: no refill
+        with ThreadPoolExecutor(max_workers=15) as pool:
+            statuses = list(
+                pool.map(lambda _: requests.post(f"{fake.url}/auth/lease", json={}, timeout=10).status_code, range(30))
+            )
+        fake.limit_rate(None)
+        lifted = requests.post(f"{fake.url}/auth/lease", json={}, timeout=5).status_code
+
+    assert statuses.count(429) == 20 and fake.rate_limited == 20
+    assert lifted == 401  # answered again (and refused for its body, not its rate)
+
+
 def test_refuses_connections_then_listens_again_on_the_same_port(fake):
     headers = log_in(fake)
     port = fake.port
@@ -231,10 +274,17 @@ def test_the_command_refuses_a_bad_bind(bind, capsys):
     assert "expected HOST:PORT" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("rate", ["0", "-5", "fast", "inf"])
+def test_the_command_refuses_a_bad_rate_limit(rate, capsys):
+    with pytest.raises(SystemExit):
+        command_args("--rate-limit", rate)
+    assert "--rate-limit: must be" in capsys.readouterr().err
+
+
 def test_the_command_runs_until_sigterm(tmp_path):
     script = (
         "import argparse, sys\n"
-        "from entrypoints import fake_ccd_command\n"
+        "from entrypoints.cli import fake_ccd as fake_ccd_command\n"
         "from entrypoints.config import Settings\n"
         "parser = argparse.ArgumentParser()\n"
         "fake_ccd_command.add_to(parser.add_subparsers())\n"
@@ -243,7 +293,11 @@ def test_the_command_runs_until_sigterm(tmp_path):
     )
     environ = {**os.environ, "EXPORT_RESPONSES_DATA_DIR": str(tmp_path)}
     process = subprocess.Popen(
-        [sys.executable, "-c", script, "fake-ccd"], cwd=ROOT, env=environ, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, "fake-ccd", "--rate-limit", "1000"],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         printed = {}
@@ -257,6 +311,10 @@ def test_the_command_runs_until_sigterm(tmp_path):
         gateway.close()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
+        # What it served, printed at the end for the benchmark: the gateway's lease,
+        # login, user details and search, none beyond the rate limit.
+        counts = dict(line.strip().partition("=")[::2] for line in process.stdout)
+        assert counts == {"FAKE_CCD_CALLS": "4", "FAKE_CCD_RATE_LIMITED": "0"}
     finally:
         if process.poll() is None:
             process.kill()

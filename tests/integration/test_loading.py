@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from adapters.sql import tables
 from adapters.sql.engine import create_engine
-from adapters.sql.load_records import (
+from adapters.sql.loading import load
+from application.loading import (
     Dataset,
     ExternalSystemRecord,
     RecordProblem,
@@ -21,7 +22,6 @@ from adapters.sql.load_records import (
     ResponseRecord,
     Written,
 )
-from adapters.sql.loading import load
 from domain.external_systems import Configuration
 from tests.builders import NOW, count_rows
 

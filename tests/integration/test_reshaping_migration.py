@@ -8,12 +8,10 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from adapters.clock import SystemClock
 from adapters.sql import migrate, tables
 from adapters.sql.engine import create_engine
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
+from tests.databases import services_on
 
 QUEUED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 COMMAND = ExportResponses(str(uuid.uuid4()), 43, (18,))
@@ -42,7 +40,7 @@ def empty_url(request, tmp_path) -> str:
 @pytest.mark.parametrize("empty_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_rows_written_before_0005_survive_it_and_a_logged_command_still_replays(empty_url):
     engine = create_engine(empty_url)
-    deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
+    handle = services_on(engine).handle_export_responses
     try:
         migrate.upgrade(engine, "0004")
         with engine.begin() as connection:
@@ -81,10 +79,10 @@ def test_rows_written_before_0005_survive_it_and_a_logged_command_still_replays(
         )
         assert (logged["command"], logged["fingerprint"]) == ("ExportResponses", COMMAND.fingerprint())
         # The command logged before 0005 is answered from the log, not queued again.
-        assert export_responses(COMMAND, deps).accepted
+        assert handle(COMMAND).accepted
         with engine.connect() as connection:
             assert connection.execute(sa.select(sa.func.count()).select_from(tables.exports)).scalar_one() == 1
-        assert export_responses(ExportResponses(COMMAND.uuid, 43, (18, 18)), deps).codes == ["uuid_conflict"]
+        assert handle(ExportResponses(COMMAND.uuid, 43, (18, 18))).codes == ["uuid_conflict"]
     finally:
         engine.dispose()
 

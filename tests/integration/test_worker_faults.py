@@ -17,15 +17,14 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from adapters.clock import SystemClock
 from adapters.memory.ccd import InMemoryCcdGateway
 from adapters.sql import tables
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
-from application.export_responses import ExportResponsesDeps, export_responses
 from application.ports import StoreUnavailable, UnitOfWork
 from domain.commands import ExportResponses
 from entrypoints.worker import Worker
+from tests.databases import services_on
 from tests.integration.conftest import CASE_TYPE
 
 CLAIM_SECONDS = 0.5
@@ -98,19 +97,20 @@ def outage():
 def work_deps(engine, outage: Outage, ccd: InMemoryCcdGateway) -> ExportWorkDeps:
     for rid in range(1, 6):
         ccd.add_case(CASE_TYPE, f"24{rid:05d}/2024", 1_600_000_000_000_000 + rid, "Manchester")
-    return ExportWorkDeps(
-        unit_of_work=lambda: OutageUnitOfWork(SqlAlchemyUnitOfWork(engine), outage),
+    services = services_on(
+        engine,
+        {"claim_seconds": CLAIM_SECONDS},
         ccd=ccd,
-        clock=SystemClock(),
-        new_uuid=lambda: str(uuid.uuid4()),
-        claim_seconds=CLAIM_SECONDS,
+        unit_of_work=lambda: OutageUnitOfWork(SqlAlchemyUnitOfWork(engine), outage),
         pause=lambda seconds: None,
     )
+    assert services.export_work is not None
+    return services.export_work
 
 
 def queue(engine, ids) -> None:
-    deps = ExportResponsesDeps(lambda: SqlAlchemyUnitOfWork(engine), SystemClock(), lambda: str(uuid.uuid4()))
-    assert export_responses(ExportResponses(str(uuid.uuid4()), 43, tuple(ids)), deps).accepted
+    handle = services_on(engine).handle_export_responses
+    assert handle(ExportResponses(str(uuid.uuid4()), 43, tuple(ids))).accepted
 
 
 def states(engine) -> list[str]:

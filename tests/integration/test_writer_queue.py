@@ -34,16 +34,23 @@ def test_another_process_waits_for_the_lock_and_gets_it_when_released(tmp_path):
         import time
         from pathlib import Path
         from adapters.sql.engine import WriterQueue
-        started = time.monotonic()
-        WriterQueue(Path({str(path)!r})).acquire()
-        print(round(time.monotonic() - started, 2))
+        queue = WriterQueue(Path({str(path)!r}))
+        print("ready", flush=True)
+        queue.acquire()
+        print(time.time(), flush=True)
     """)
     other = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # long enough to start, import and reach the line
-    assert other.poll() is None  # still waiting in line
-    line.release()
-    output, _ = other.communicate(timeout=10)
-    assert other.returncode == 0 and float(output) > 0
+    try:
+        assert other.stdout.readline() == "ready\n"
+        time.sleep(0.5)  # the other process is in line (or about to be): it cannot get in
+        assert other.poll() is None
+        released_at = time.time()
+        line.release()
+        output, _ = other.communicate(timeout=10)
+    finally:
+        other.kill()
+    # It got the lock only once this process let go, however slowly it was scheduled.
+    assert other.returncode == 0 and float(output) >= released_at
 
 
 def test_the_same_thread_may_enter_twice_and_leaves_the_line_free(tmp_path):

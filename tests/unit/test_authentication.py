@@ -16,7 +16,7 @@ from falcon import testing
 
 from adapters.memory import InMemoryStore
 from domain.external_systems import ExternalSystem
-from entrypoints.bootstrap import in_memory_services
+from entrypoints.bootstrap import bootstrap
 from entrypoints.cli import serve
 from entrypoints.cli.api_token import local_token
 from entrypoints.config import ConfigError, Settings
@@ -45,7 +45,9 @@ def store():
 
 def client_for(store, **settings) -> testing.TestClient:
     options = {"api_tokens": (TEST_TOKEN,), **settings}
-    return testing.TestClient(create_app(in_memory_services(store, Settings("sqlite://", Path("var"), **options))))
+    return testing.TestClient(
+        create_app(bootstrap(store=store, settings=Settings("sqlite://", Path("var"), **options)))
+    )
 
 
 def post(client, authorization=None):

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from adapters.memory import InMemoryStore
 from adapters.memory.store import CHANGING
 from domain.external_systems import ExternalSystem
-from entrypoints.bootstrap import in_memory_services
+from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from tests.auth import TEST_TOKEN, authenticated_client
@@ -67,7 +67,7 @@ class Service:
         self.store.external_systems[43] = ExternalSystem(43, "CCD Manchester", "ccd_manchester", export_responses=True)
         self.store.response_ids.update(EXISTING_RESPONSES)
         # Building the app costs more than a request: one per test, not one per example.
-        self.client = authenticated_client(create_app(in_memory_services(self.store, SETTINGS)))
+        self.client = authenticated_client(create_app(bootstrap(SETTINGS, store=self.store)))
         earlier = {
             "uuid": EARLIER_UUID,
             "command": "ExportResponses",
@@ -242,7 +242,7 @@ def stores_and_commands(draw):
 def test_valid_commands_are_accepted_or_refused_exactly_by_the_rules():
     seen: Counter = Counter()
     store = InMemoryStore()
-    client = authenticated_client(create_app(in_memory_services(store, SETTINGS)))
+    client = authenticated_client(create_app(bootstrap(SETTINGS, store=store)))
 
     @settings(max_examples=200)
     @given(stores_and_commands(), st.uuids())

@@ -11,7 +11,7 @@ import pytest
 from falcon import testing
 
 from adapters.memory import InMemoryStore
-from entrypoints.bootstrap import in_memory_services
+from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http import dashboard
 from entrypoints.http.app import create_app
@@ -23,7 +23,7 @@ SETTINGS = Settings("sqlite://", Path("var"), api_tokens=("ops=secret-token-for-
 
 @pytest.fixture
 def anonymous() -> testing.TestClient:
-    return testing.TestClient(create_app(in_memory_services(InMemoryStore(), SETTINGS)))
+    return testing.TestClient(create_app(bootstrap(SETTINGS, store=InMemoryStore())))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from adapters.memory import InMemoryStore, Work
 from domain.exports import Export, ExportEvent, ExportState
 from domain.external_systems import Configuration, ExternalSystem
-from entrypoints.bootstrap import in_memory_services
+from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import create_app
 from entrypoints.http.middleware import SECURITY_HEADERS
@@ -61,7 +61,7 @@ def store():
 
 @pytest.fixture
 def client(store):
-    return authenticated_client(create_app(in_memory_services(store, SETTINGS)))
+    return authenticated_client(create_app(bootstrap(SETTINGS, store=store)))
 
 
 def test_one_export_with_its_events_byte_for_byte(client, store):

@@ -7,12 +7,15 @@ import logging
 import re
 from pathlib import Path
 
+import attrs
+import falcon
 import pytest
 
 from adapters.memory import InMemoryStore
+from adapters.memory.health import InMemoryHealth
 from application.ports import StoreUnavailable
 from domain.external_systems import ExternalSystem
-from entrypoints.bootstrap import Services, in_memory_services
+from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.middleware import SECURITY_HEADERS
@@ -35,7 +38,7 @@ def store():
 
 @pytest.fixture
 def client(store):
-    return authenticated_client(create_app(in_memory_services(store, SETTINGS)))
+    return authenticated_client(create_app(bootstrap(SETTINGS, store=store)))
 
 
 def body(uuid=UUID, system_id=43, ids=(18,), **extra) -> bytes:
@@ -167,7 +170,9 @@ def test_the_uuid_is_echoed_in_errors_once_it_is_valid(client):
 def test_more_ids_than_the_limit_is_its_own_400(store):
     client = authenticated_client(
         create_app(
-            in_memory_services(store, Settings("sqlite://", Path("var"), max_response_ids=3, api_tokens=(TEST_TOKEN,)))
+            bootstrap(
+                store=store, settings=Settings("sqlite://", Path("var"), max_response_ids=3, api_tokens=(TEST_TOKEN,))
+            )
         )
     )
     reply = post(client, body(ids=(18, 19, 20, 21)))
@@ -210,8 +215,8 @@ def services_raising(error: Exception) -> Services:
     def fail(command, received):
         raise error
 
-    return Services(
-        settings=SETTINGS, export_responses=fail, database_answers=lambda: False, database_accepts_writes=lambda: False
+    return attrs.evolve(
+        bootstrap(SETTINGS, store=InMemoryStore()), handle_export_responses=fail, health=InMemoryHealth(healthy=False)
     )
 
 
@@ -233,6 +238,20 @@ def test_a_bug_is_a_500_in_the_envelope_without_a_traceback(caplog):
     assert reply.headers["X-Request-Id"] in error["detail"]
     assert b"Traceback" not in reply.content and b"secret detail" not in reply.content
     assert "ZeroDivisionError" in caplog.text  # the log keeps what the reply withholds
+
+
+@pytest.mark.parametrize(
+    "error, status, code",
+    [
+        (falcon.HTTPNotAcceptable(description="Only JSON"), 400, "bad_request"),
+        (falcon.HTTPServiceUnavailable(), 500, "internal_error"),
+    ],
+)
+def test_a_falcon_error_no_code_names_is_a_declared_code_not_a_stray_one(error, status, code):
+    # A client's refusal stays a 4xx, a server's fault a 500; neither is sent with a code
+    # the catalogue does not declare.
+    reply = post(authenticated_client(create_app(services_raising(error))), body())
+    assert (reply.status_code, error_of(reply)["code"]) == (status, code)
 
 
 def test_health_reports_whether_the_database_answers(client):

@@ -9,8 +9,8 @@ from decimal import Decimal
 import attrs
 import pytest
 
-from adapters.sql.load_records import RepresentativeRecord, RespondentRecord, ResponseRecord
 from adapters.sql.tables import REPRESENTATIVE_FIELDS, RESPONDENT_FIELDS, RESPONSE_FIELDS
+from application.loading import RepresentativeRecord, RespondentRecord, ResponseRecord
 from domain.external_systems import Configuration
 from entrypoints.cli.load_file import BadLoadFile, parse_load_file, read_load_file
 

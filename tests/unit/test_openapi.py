@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+import attrs
 import falcon
 import pytest
 from falcon import routing, testing
@@ -17,15 +18,16 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from adapters.memory import InMemoryStore, Work
+from adapters.memory.health import InMemoryHealth
 from application.export_status import ExportReader
 from application.ports import StoreUnavailable
 from domain.exports import Export, ExportEvent, ExportState
 from domain.external_systems import ExternalSystem
-from entrypoints.bootstrap import Services, in_memory_services
+from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
+from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.openapi import OPENAPI_PATH
-from entrypoints.http.rendering import HTTP_STATUS
 from tests.auth import TEST_TOKEN, authenticated_client
 
 SETTINGS = Settings(database_url="sqlite://", data_dir=Path("var"), api_tokens=(TEST_TOKEN,))
@@ -73,7 +75,7 @@ def store():
 
 @pytest.fixture
 def client(store):
-    return authenticated_client(create_app(in_memory_services(store, SETTINGS)))
+    return authenticated_client(create_app(bootstrap(SETTINGS, store=store)))
 
 
 @pytest.fixture
@@ -172,7 +174,7 @@ def recorded_routes(monkeypatch, services: Services) -> dict[str, set[str]]:
 
 
 def test_every_route_is_documented_with_its_methods_and_nothing_else(monkeypatch, store, document):
-    routes = recorded_routes(monkeypatch, in_memory_services(store, SETTINGS))
+    routes = recorded_routes(monkeypatch, bootstrap(SETTINGS, store=store))
     documented = {
         path: {method.upper() for method in item if not method.startswith("x-")}
         for path, item in document["paths"].items()
@@ -182,7 +184,7 @@ def test_every_route_is_documented_with_its_methods_and_nothing_else(monkeypatch
 
 
 def test_only_api_routes_need_the_bearer_token(store, document):
-    anonymous = testing.TestClient(create_app(in_memory_services(store, SETTINGS)))
+    anonymous = testing.TestClient(create_app(bootstrap(SETTINGS, store=store)))
     for path, item in document["paths"].items():
         op = item["get"] if "get" in item else item["post"]
         needs_token = path.startswith("/api/")
@@ -198,7 +200,7 @@ def test_only_api_routes_need_the_bearer_token(store, document):
 
 def test_limits_and_authentication_come_from_the_settings(store):
     settings = Settings("sqlite://", Path("var"), max_response_ids=3, api_auth=False)
-    client = testing.TestClient(create_app(in_memory_services(store, settings)))
+    client = testing.TestClient(create_app(bootstrap(settings, store=store)))
     document = client.simulate_get(OPENAPI_PATH).json
     command_schema = document["components"]["schemas"]["ExportResponsesCommand"]
     assert command_schema["properties"]["data"]["properties"]["response_ids"]["maxItems"] == 3
@@ -225,12 +227,14 @@ def documented_statuses(document: dict) -> set[int]:
         if not method.startswith("x-")
         for status in op["responses"]
     }
-    of_any_path = {HTTP_STATUS[code] for code in documented_codes({"paths": {}, "components": document["components"]})}
+    of_any_path = {
+        CATALOGUE.reply_status(code) for code in documented_codes({"paths": {}, "components": document["components"]})
+    }
     return of_operations | of_any_path
 
 
 def test_every_status_the_service_maps_a_code_to_is_documented(document):
-    assert set(HTTP_STATUS.values()) <= documented_statuses(document)
+    assert {code.reply_status for code in CATALOGUE} <= documented_statuses(document)
 
 
 def documented_codes(document: dict) -> set[str]:
@@ -254,7 +258,7 @@ def documented_codes(document: dict) -> set[str]:
 
 
 def test_every_code_the_service_maps_is_one_some_reply_documents(document):
-    assert documented_codes(document) == set(HTTP_STATUS)
+    assert documented_codes(document) == {code.code for code in CATALOGUE}
 
 
 # ---- replies as documented ------------------------------------------------------------------
@@ -312,7 +316,7 @@ def test_a_415_is_documented(client, document):
     ],
 )
 def test_a_401_is_documented_on_every_api_route(store, document, authorization, code, challenge):
-    anonymous = testing.TestClient(create_app(in_memory_services(store, SETTINGS)))
+    anonymous = testing.TestClient(create_app(bootstrap(SETTINGS, store=store)))
     headers = {**JSON_HEADERS, **({"Authorization": authorization} if authorization else {})}
     for method, path, template in [
         ("POST", EXPORT_RESPONSES_PATH, EXPORT_RESPONSES_PATH),
@@ -343,11 +347,10 @@ def services_raising(error: Exception) -> Services:
     def fail(command, received):
         raise error
 
-    return Services(
-        settings=SETTINGS,
-        export_responses=fail,
-        database_answers=lambda: False,
-        database_accepts_writes=lambda: False,
+    return attrs.evolve(
+        bootstrap(SETTINGS, store=InMemoryStore()),
+        handle_export_responses=fail,
+        health=InMemoryHealth(healthy=False),
         export_reader=RaisingReader(error),
     )
 

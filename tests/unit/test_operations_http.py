@@ -12,7 +12,7 @@ from falcon import testing
 from adapters.memory import InMemoryStore, Work
 from domain.exports import Export, ExportEvent, ExportState
 from domain.external_systems import ExternalSystem
-from entrypoints.bootstrap import in_memory_services
+from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import create_app
 from entrypoints.http.openapi import OPENAPI_PATH
@@ -64,7 +64,7 @@ def store():
 
 @pytest.fixture
 def app(store):
-    return create_app(in_memory_services(store, SETTINGS))
+    return create_app(bootstrap(SETTINGS, store=store))
 
 
 def client_with(app, token: str) -> testing.TestClient:

@@ -1,12 +1,19 @@
-"""The records `load` and `seed` write: one frozen value per row to upsert, and the outcome."""
+"""Use case of `load` and `seed`: upsert external systems and responses, all or nothing.
+
+The records are one frozen value per row to upsert; `DataLoader` is the port that
+writes them, and `load_data` the use case the commands call.
+"""
 
 from __future__ import annotations
 
+import abc
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from attrs import frozen
 
+from application.ports import Clock
 from domain.external_systems import Configuration
 
 
@@ -125,3 +132,18 @@ class Written:
     configurations: int
     responses: int
     new_responses: int
+
+
+# Rows are matched by `id` (explicit ids are kept) or by `reference` (ids left to the store).
+UpsertBy = Literal["id", "reference"]
+
+
+class DataLoader(abc.ABC):
+    @abc.abstractmethod
+    def load(self, dataset: Dataset, now: datetime, upsert_by: UpsertBy = "id") -> Written | Refused:
+        """Upsert `dataset` in one transaction; when any record is refused, nothing is written."""
+
+
+def load_data(dataset: Dataset, loader: DataLoader, clock: Clock, upsert_by: UpsertBy = "id") -> Written | Refused:
+    """Write `dataset` as of now: all of it, or nothing and why."""
+    return loader.load(dataset, clock.now(), upsert_by)

@@ -1,4 +1,4 @@
-"""The OpenAPI description of the operators' routes (entrypoints/http/operations.py)."""
+"""The operators' routes (entrypoints/http/operations.py) in the document: their operations and schemas."""
 
 from __future__ import annotations
 
@@ -8,19 +8,9 @@ from application.operations import RefusalKind
 from application.system_status import COUNTED_STATES
 from domain.operations import RETRYABLE_STATES
 from entrypoints.http import operations as routes
-from entrypoints.http.openapi import (
-    REF,
-    UNROUTED_CODE,
-    UUID,
-    _closed,
-    _error_reply,
-    _errors,
-    _int64,
-    _nullable,
-    _reply,
-    _timestamp,
-    openapi_path,
-)
+from entrypoints.http.openapi.errors import UNROUTED_CODE, _error_reply, errors
+from entrypoints.http.openapi.replies import REF, reply
+from entrypoints.http.openapi.schemas import UUID, _closed, _nullable, int64, timestamp
 from entrypoints.http.operations import REFUSAL_STATUS
 
 CONFLICT = REFUSAL_STATUS[RefusalKind.CONFLICT]
@@ -50,27 +40,27 @@ BODY_CODES = (
 READ_CODES = ("service_unavailable", "internal_error")
 
 
-def operations_paths(max_body_bytes: int) -> dict[str, dict[str, Any]]:
-    """The path items of the operators' routes, for openapi_document."""
+def paths(max_body_bytes: int) -> dict[str, dict[str, Any]]:
+    """The path items of the operators' routes, by their Falcon templates, for openapi_document."""
     return {
-        openapi_path(routes.EXPORT_RETRY_PATH): {"post": _retry_export()},
-        openapi_path(routes.EXPORT_CANCEL_PATH): {"post": _cancel_export()},
-        openapi_path(routes.EXPORTS_RETRY_PATH): {"post": _retry_exports(max_body_bytes)},
-        openapi_path(routes.SYSTEMS_PATH): {"get": _list_systems()},
-        openapi_path(routes.SYSTEM_PAUSE_PATH): {"post": _system_action("pause")},
-        openapi_path(routes.SYSTEM_RESUME_PATH): {"post": _system_action("resume")},
+        routes.EXPORT_RETRY_PATH: {"post": _retry_export()},
+        routes.EXPORT_CANCEL_PATH: {"post": _cancel_export()},
+        routes.EXPORTS_RETRY_PATH: {"post": _retry_exports(max_body_bytes)},
+        routes.SYSTEMS_PATH: {"get": _list_systems()},
+        routes.SYSTEM_PAUSE_PATH: {"post": _system_action("pause")},
+        routes.SYSTEM_RESUME_PATH: {"post": _system_action("resume")},
     }
 
 
 def _conflict(codes: list[str], description: str) -> dict[str, Any]:
-    reply = _error_reply(CONFLICT, codes)
-    return {**reply, "description": f"{description} Nothing was written. Codes: {', '.join(codes)}."}
+    refusal = _error_reply(CONFLICT, codes)
+    return {**refusal, "description": f"{description} Nothing was written. Codes: {', '.join(codes)}."}
 
 
 def _not_found(code: str, what: str) -> dict[str, Any]:
-    reply = _error_reply(NOT_FOUND, [code, UNROUTED_CODE])
+    refusal = _error_reply(NOT_FOUND, [code, UNROUTED_CODE])
     description = f"There is no {what} with this id ({code}), or the id is no integer ({UNROUTED_CODE})."
-    return {**reply, "description": description}
+    return {**refusal, "description": description}
 
 
 def _id_parameter(name: str, what: str) -> dict[str, Any]:
@@ -90,14 +80,14 @@ def _retry_export() -> dict[str, Any]:
         "description": f"{ACTOR} {ET_API} Of two operators retrying one export at once, one wins, the other gets a 409.",
         "parameters": [_id_parameter("export_id", "export")],
         "responses": {
-            "200": _reply("The export as GET /api/v2/exports/{id} shows it now.", f"{REF}/schemas/ExportWithEvents"),
+            "200": reply("The export as GET /api/v2/exports/{id} shows it now.", f"{REF}/schemas/ExportWithEvents"),
             "404": _not_found("export_not_found", "export"),
             "409": _conflict(
                 ["export_owned_by_et_api", "export_not_retryable", "export_already_pending", "export_changed"],
                 "The export is the ET API's, is not failed or erroring, or another export of its response to "
                 "its system is pending.",
             ),
-            **_errors(READ_CODES),
+            **errors(READ_CODES),
         },
     }
 
@@ -112,8 +102,8 @@ def _cancel_export() -> dict[str, Any]:
         ),
         "parameters": [_id_parameter("export_id", "export")],
         "responses": {
-            "200": _reply("The export, now failed, as GET shows it.", f"{REF}/schemas/ExportWithEvents"),
-            "202": _reply(
+            "200": reply("The export, now failed, as GET shows it.", f"{REF}/schemas/ExportWithEvents"),
+            "202": reply(
                 "The export is in progress: it fails when its attempt ends. As GET shows it now.",
                 f"{REF}/schemas/ExportWithEvents",
             ),
@@ -122,7 +112,7 @@ def _cancel_export() -> dict[str, Any]:
                 ["export_owned_by_et_api", "export_not_cancellable", "export_changed"],
                 "The export is the ET API's, or it is final (complete or failed) already.",
             ),
-            **_errors(READ_CODES),
+            **errors(READ_CODES),
         },
     }
 
@@ -147,9 +137,9 @@ def _retry_exports(max_body_bytes: int) -> dict[str, Any]:
             },
         },
         "responses": {
-            "200": _reply("How many exports were queued again.", f"{REF}/schemas/Retried"),
+            "200": reply("How many exports were queued again.", f"{REF}/schemas/Retried"),
             "409": _conflict(["export_changed"], "The matching exports kept changing; try again."),
-            **_errors((*BODY_CODES, *READ_CODES)),
+            **errors((*BODY_CODES, *READ_CODES)),
         },
     }
 
@@ -159,8 +149,8 @@ def _list_systems() -> dict[str, Any]:
         "operationId": "listExternalSystems",
         "summary": "Every external system, by id, with its pause, its circuit breaker and its exports by state",
         "responses": {
-            "200": _reply("The external systems.", f"{REF}/schemas/ExternalSystemList"),
-            **_errors(READ_CODES),
+            "200": reply("The external systems.", f"{REF}/schemas/ExternalSystemList"),
+            **errors(READ_CODES),
         },
     }
 
@@ -178,16 +168,16 @@ def _system_action(action: str) -> dict[str, Any]:
         "summary": summaries[action],
         "parameters": [_id_parameter("system_id", "external system")],
         "responses": {
-            "200": _reply(
+            "200": reply(
                 "The external system as GET /api/v2/external_systems lists it.", f"{REF}/schemas/ExternalSystem"
             ),
             "404": _not_found("external_system_not_found", "external system"),
-            **_errors(READ_CODES),
+            **errors(READ_CODES),
         },
     }
 
 
-def operations_schemas() -> dict[str, Any]:
+def schemas() -> dict[str, Any]:
     """The schemas the operators' routes refer to, for the document's components."""
     counts = {state.value: {"type": "integer", "minimum": 0} for state in COUNTED_STATES}
     return {
@@ -196,7 +186,7 @@ def operations_schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "description": "Every given filter must hold; none given matches every failed and erroring export",
             "properties": {
-                "external_system_id": _int64(),
+                "external_system_id": int64(),
                 "state": {"type": "string", "enum": sorted(state.value for state in RETRYABLE_STATES)},
                 "command_uuid": {"type": "string", "pattern": UUID},
             },
@@ -207,18 +197,18 @@ def operations_schemas() -> dict[str, Any]:
         ),
         "ExternalSystem": _closed(
             {
-                "id": _int64(),
+                "id": int64(),
                 "name": {"type": "string"},
                 "reference": {"type": "string"},
                 "paused": {"type": "boolean"},
-                "paused_at": _nullable(_timestamp()),
+                "paused_at": _nullable(timestamp()),
                 "paused_by": {"type": ["string", "null"]},
                 "circuit": _closed(
                     {
                         "state": {"type": "string", "enum": ["closed", "open", "half_open"]},
                         "consecutive_failures": {"type": "integer", "minimum": 0},
-                        "opened_at": _nullable(_timestamp()),
-                        "next_probe_at": _nullable(_timestamp()),
+                        "opened_at": _nullable(timestamp()),
+                        "next_probe_at": _nullable(timestamp()),
                         "last_failure": {"type": ["string", "null"]},
                     },
                     "The circuit breaker the workers share: open stops attempts until a probe succeeds",
