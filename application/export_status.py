@@ -12,7 +12,10 @@ from typing import Any
 
 from attrs import field, frozen
 
-from domain.exports import ExportState
+from domain.exports import ERRORING_MESSAGE, FAILED_MESSAGE, ExportState
+
+# The messages that only name the state: the error itself is under external_data's "error".
+_STATE_MESSAGES = frozenset({ERRORING_MESSAGE, FAILED_MESSAGE})
 
 
 @frozen
@@ -45,6 +48,17 @@ class ExportView:
     created_at: datetime
     updated_at: datetime
     events: tuple[EventView, ...] = field(default=(), converter=tuple)
+
+    @property
+    def last_error(self) -> str | None:
+        """What went wrong, for an export that is erroring or failed: its message, unless that
+        only names the state ("Response erroring"); then the error of its last attempt."""
+        if self.message and self.message not in _STATE_MESSAGES:
+            return self.message
+        error = self.external_data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        return self.message
 
 
 @frozen

@@ -1,6 +1,6 @@
 """A throwaway PgBouncer in transaction pooling mode, in front of a throwaway cluster.
 
-It is Debian's `pgbouncer`, installed (as root, after one `apt-get update`) when
+It is Debian's `pgbouncer`, installed by scripts/test (scripts/system-packages) when
 missing. Like PostgreSQL it runs as the `postgres` user when the tests run as root,
 from a folder of its own, on a free port; the pool is small (5 server connections),
 as on a managed database, so that clients share server connections between
@@ -39,24 +39,11 @@ class PgBouncerUnavailable(Exception):
 
 
 def find_pgbouncer() -> str:
-    found = _installed()
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise PgBouncerUnavailable("no pgbouncer on PATH (apt-get install pgbouncer, as root)")
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "pgbouncer"]):
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-        if done.returncode != 0:
-            raise PgBouncerUnavailable(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
+    # scripts/test installs it when missing (scripts/system-packages, one apt-get update
+    # for every Debian package the suite needs).
     found = _installed()
     if not found:
-        raise PgBouncerUnavailable("apt-get installed pgbouncer, yet no pgbouncer binary was found")
+        raise PgBouncerUnavailable("no pgbouncer on PATH (scripts/test installs it as root: apt-get install pgbouncer)")
     return found
 
 

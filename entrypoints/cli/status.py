@@ -1,4 +1,5 @@
-"""The `status` subcommand: how many exports are in each state, once or until all are final."""
+"""The `status` subcommand: how many exports are in each state, once or until all are final,
+and what went wrong with those that are erroring or failed (when each is tried next, and why)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import functools
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TextIO
 
 from application.export_status import ExportReader
+from application.system_status import SystemReader
 from domain.exports import FINAL_STATES
 from domain.numbers import parse_number
 from entrypoints.bootstrap import bootstrap
+from entrypoints.cli import troubles
 from entrypoints.cli.arguments import add_command, argument
 from entrypoints.cli.database import require_current_schema, require_existing
 from entrypoints.config import Settings
@@ -44,7 +48,13 @@ def run_status(args, settings: Settings) -> int:
     services = bootstrap(settings)
     try:
         require_current_schema(services)
-        return show_status(services.export_reader, args.command, follow=args.follow, interval=args.interval)
+        return show_status(
+            services.export_reader,
+            args.command,
+            follow=args.follow,
+            interval=args.interval,
+            systems=services.system_reader,
+        )
     except KeyboardInterrupt:
         print()
         return 130
@@ -61,8 +71,13 @@ def show_status(
     out: TextIO | None = None,
     err: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    systems: SystemReader | None = None,
 ) -> int:
-    """Print the counts by state; with `follow`, first a progress bar until every export is final."""
+    """Print the counts by state, the erroring and failed exports (the first few of each),
+    and the `systems` that hold their exports back; with `follow`, first a progress bar
+    until every export is final, with a line for each export that goes erroring or failed
+    meanwhile, saying why, and for each system paused, resumed, or whose circuit moves."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     counts = reader.count_by_state(command_uuid)
@@ -71,7 +86,13 @@ def show_status(
         return 1
     if follow:
         redraw = out.isatty()
+        told = troubles.Told()
         while True:
+            now = clock()
+            news = told.system_news(systems, now) if systems else []
+            for line in [*news, *told.news(reader, command_uuid, counts, now)]:
+                # On a terminal the bar is redrawn in place: clear it before a line of news.
+                print(f"\r\033[K{line}" if redraw else line, file=out)
             line = progress_bar(counts)
             print(f"\r{line}" if redraw else line, end="" if redraw else "\n", file=out, flush=True)
             if final(counts) == sum(counts.values()):
@@ -81,6 +102,12 @@ def show_status(
         if redraw:
             print(file=out)
     print(summary(counts, command_uuid), file=out)
+    now = clock()
+    for line in [
+        *troubles.listing(reader, command_uuid, counts, now),
+        *(troubles.held_back(systems, now) if systems else []),
+    ]:
+        print(line, file=out)
     return 0
 
 
@@ -89,10 +116,13 @@ def final(counts: dict[str, int]) -> int:
 
 
 def progress_bar(counts: dict[str, int]) -> str:
-    """`[#########-----------] 9/20 final`: the share of exports that are complete or failed."""
+    """`[#########-----------] 9/20 final; 2 failed, 3 erroring`: the share of exports that
+    are complete or failed, and how many of them failed and how many are being retried."""
     total, done = sum(counts.values()), final(counts)
     filled = BAR_WIDTH * done // total if total else 0
-    return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} final"
+    bar = f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} final"
+    trouble = [f"{counts[state]} {state}" for state in troubles.STATES if counts.get(state)]
+    return f"{bar}; {', '.join(trouble)}" if trouble else bar
 
 
 def summary(counts: dict[str, int], command_uuid: str | None) -> str:

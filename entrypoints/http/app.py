@@ -7,6 +7,7 @@ import falcon
 from entrypoints.bootstrap import Services
 from entrypoints.http import errors, operations
 from entrypoints.http.auth import Authentication, TokenSet
+from entrypoints.http.dashboard import dashboard_routes
 from entrypoints.http.export_status import (
     EXPORT_PATH,
     EXPORTS_PATH,
@@ -32,7 +33,7 @@ EXPORT_RESPONSES_PATH = "/api/v2/exports/export_responses"
 
 def create_app(services: Services) -> falcon.App:
     """The app; unless `settings.api_auth` is off, every route but the public health
-    probes needs one of `settings.api_tokens`."""
+    probes and the dashboard's files needs one of `settings.api_tokens`."""
     settings = services.settings
     middleware: list = [RequestContext(services.scrape.metrics.request)]
     if settings.api_auth:
@@ -52,6 +53,7 @@ def create_app(services: Services) -> falcon.App:
         HEALTH_PATH: HealthResource(services.health.answers),
         LIVENESS_PATH: LivenessResource(),
         READINESS_PATH: ReadinessResource(services.health.accepts_writes),
+        **dashboard_routes(),
         **operations.routes(
             services.operations, services.export_reader, services.system_reader, settings.max_body_bytes
         ),

@@ -120,8 +120,8 @@ def running_server(database_url: str, folder: Path, **settings: str) -> Iterator
         PYTHONUNBUFFERED="1",
         API_TOKENS=TEST_TOKEN,
         **service_environment(database_url),
-        **settings,
     )
+    env.update(settings)  # a test's own settings win (another API_TOKENS)
     # gunicorn puts its control socket in $XDG_RUNTIME_DIR, else in ~/.gunicorn shared by
     # every server of the user: each test server gets its own.
     env["XDG_RUNTIME_DIR"] = str(folder)

@@ -43,7 +43,7 @@ def openapi_document(settings: Settings, *, command_path: str, public_paths: fro
         openapi_path(EXPORTS_PATH): {"get": operations.list_exports()},
         openapi_path(EXPORT_PATH): {"get": operations.get_export()},
         **{openapi_path(path): item for path, item in operators.paths(settings.max_body_bytes).items()},
-        **{path: {"get": operations.HEALTH_OPERATIONS[path]()} for path in sorted(public_paths)},
+        **{path: {"get": operations.PUBLIC_OPERATIONS[path]()} for path in sorted(public_paths)},
         OPENAPI_PATH: {"get": operations.document()},
         METRICS_PATH: {"get": operations.metrics()},
     }

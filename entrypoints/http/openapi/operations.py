@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from domain.commands import ExportResponses
 from domain.exports import ExportState
 from entrypoints.config import Settings
+from entrypoints.http.dashboard import ASSETS
 from entrypoints.http.export_status import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from entrypoints.http.openapi.errors import COMMAND_CODES, STATUS_DESCRIPTIONS, UNROUTED_CODE, errors
 from entrypoints.http.openapi.replies import KEY_ORDER, REF, headers_for, reply
@@ -139,7 +141,35 @@ def _readiness() -> dict[str, Any]:
     }
 
 
+def _dashboard_asset(path: str) -> Callable[[], dict[str, Any]]:
+    name, content_type = ASSETS[path]
+
+    def operation() -> dict[str, Any]:
+        return {
+            "operationId": "dashboard" + name.rpartition(".")[2].capitalize(),
+            "summary": (
+                f"The operators' dashboard: its file {name}. It holds no data and needs no credential; "
+                "the page asks for a bearer token and calls the API with it"
+            ),
+            "responses": {
+                "200": {
+                    "description": f"The file {name}, under a strict Content-Security-Policy.",
+                    "headers": {
+                        **headers_for(200),
+                        "Content-Security-Policy": {"$ref": f"{REF}/headers/Content-Security-Policy"},
+                    },
+                    "content": {content_type.partition(";")[0]: {"schema": {"type": "string"}}},
+                },
+                **errors(("internal_error",)),
+            },
+        }
+
+    return operation
+
+
 HEALTH_OPERATIONS = {HEALTH_PATH: _health, LIVENESS_PATH: _liveness, READINESS_PATH: _readiness}
+# Every route open without a credential: the health probes and the dashboard's files.
+PUBLIC_OPERATIONS = {**HEALTH_OPERATIONS, **{path: _dashboard_asset(path) for path in ASSETS}}
 
 
 def document() -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from entrypoints.http import errors as http_errors
 from entrypoints.http.auth import REALM
+from entrypoints.http.dashboard import CONTENT_SECURITY_POLICY
 from entrypoints.http.middleware import SECURITY_HEADERS
 
 REF = "#/components"
@@ -61,6 +62,11 @@ def header_components() -> dict[str, Any]:
             "required": True,
             "description": 'The bearer challenge; error="invalid_token" when one was sent',
             "schema": {"type": "string", "pattern": f'^{_literal(REALM)}(, error="invalid_token")?$'},
+        },
+        "Content-Security-Policy": {
+            "required": True,
+            "description": "The dashboard's files run only their own script and style and talk only to this origin",
+            "schema": {"type": "string", "const": CONTENT_SECURITY_POLICY},
         },
         "Retry-After": {
             "required": True,
