@@ -76,6 +76,10 @@ def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> Attempt:
     if claim.attempt > deps.retries.max_attempts:
         # Reclaimed after crashes more often than it may be tried: give up on it.
         return _finish(claim, deps, Outcome(spent=True, asked_ccd=False))
+    if claim.cancel_requested_by is not None:
+        # Cancelled while the worker that held it died: not attempted again; the cancel,
+        # read again under lock as the attempt ends, makes it failed.
+        return _finish(claim, deps, Outcome(spent=True, asked_ccd=False))
     return _finish(claim, deps, _ask_ccd(claim, deps))
 
 

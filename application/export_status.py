@@ -17,6 +17,9 @@ from domain.exports import ERRORING_MESSAGE, FAILED_MESSAGE, ExportState
 # The messages that only name the state: the error itself is under external_data's "error".
 _STATE_MESSAGES = frozenset({ERRORING_MESSAGE, FAILED_MESSAGE})
 
+# How many exports a page of a listing holds, unless asked (DEFAULT), and at most (MAX).
+DEFAULT_PER_PAGE, MAX_PER_PAGE = 50, 500
+
 
 @frozen
 class EventView:

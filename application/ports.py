@@ -101,6 +101,9 @@ class ClaimedExport:
     response_remote_office: bool
     progress: Progress  # once this attempt started: while the claim holds, no one else changes it
     probe: bool = False  # the one attempt that tests CCD while the system's circuit is not closed
+    # Set when an operator cancelled the export while an earlier attempt held it, and that
+    # attempt's worker died: this attempt ends it without asking CCD.
+    cancel_requested_by: str | None = None
 
 
 class ExportQueue(abc.ABC):

@@ -19,7 +19,7 @@ from pathlib import Path
 from application.attempts import Attempt
 from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports, record_crash, release_claims
 from application.ports import ClaimedExport, StoreUnavailable
-from entrypoints.http.converter import timestamp
+from entrypoints.converter import timestamp
 
 LOG = logging.getLogger("export_responses.worker")
 # The longest the worker waits before trying again after failures in a row.

@@ -84,6 +84,7 @@ class InMemoryExportQueue(ExportQueue):
             response_remote_office=system.response_remote_office,
             progress=Progress(export.state, export.percent_complete, export.message, export.external_data),
             probe=probe,
+            cancel_requested_by=work.cancel_requested_by,
         )
 
     def record(

@@ -114,6 +114,7 @@ _CLAIM_COLUMNS = [
     external_systems.c.reference.label("external_system_reference"),
     _CASE_TYPE.label("case_type_id"),
     external_systems.c.response_remote_office,
+    exports.c.cancel_requested_by,
 ]
 _CLAIM_FIELDS = [column.name for column in _CLAIM_COLUMNS]
 _CLAIMED = (

@@ -6,16 +6,16 @@ import argparse
 import sys
 from typing import TextIO
 
-from application.export_status import ExportFilters, ExportReader, ExportView
+from application.export_status import MAX_PER_PAGE, ExportFilters, ExportReader, ExportView
 from application.operations import OperationsDeps, Refused, cancel_export, retry_export, retry_exports
 from application.operations_ports import RetryFilters
 from domain.exports import ExportState
 from domain.operations import CLI_ACTOR
 from entrypoints.cli.arguments import add_command, command_uuid_argument, positive_int
 from entrypoints.cli.operating import REFUSED_STATUS, database_services, print_json, report_refused, table
+from entrypoints.cli.terminal import printable
 from entrypoints.config import Settings
-from entrypoints.http.converter import CONVERTER, timestamp
-from entrypoints.http.export_status import MAX_PER_PAGE
+from entrypoints.converter import CONVERTER, timestamp
 
 DEFAULT_LIMIT = 50
 _STATES = ", ".join(state.value for state in ExportState)
@@ -108,13 +108,8 @@ def list_exports(args, reader: ExportReader, operations=None, out: TextIO | None
     return 0
 
 
-def last_error(export: ExportView) -> str | None:
-    error = export.external_data.get("error")
-    return error.get("message") if isinstance(error, dict) else None
-
-
 def _row(export: ExportView) -> list[object]:
-    shown = last_error(export) if export.state in (ExportState.ERRORING, ExportState.FAILED) else None
+    shown = export.last_error if export.state in (ExportState.ERRORING, ExportState.FAILED) else None
     return [
         export.id,
         export.state.value,
@@ -140,7 +135,7 @@ def show_export(args, reader: ExportReader, operations=None, out: TextIO | None 
         ("export", export.id),
         ("state", f"{export.state.value} ({export.percent_complete}%)"),
         ("message", export.message),
-        ("last error", last_error(export)),
+        ("last error", export.last_error),
         ("response", export.response_id),
         ("external system", export.external_system_id),
         ("queued by", f"command {export.command_uuid}" if export.command_uuid else owner),
@@ -150,7 +145,7 @@ def show_export(args, reader: ExportReader, operations=None, out: TextIO | None 
         ("updated", timestamp(export.updated_at)),
     ]
     for name, value in fields:
-        print(f"{name + ':':<17}{'-' if value is None else value}", file=out)
+        print(f"{name + ':':<17}{'-' if value is None else printable(str(value))}", file=out)
     print("events:", file=out)
     rows = [[timestamp(event.created_at), event.state.value, event.message] for event in export.events]
     print(table(["  AT", "STATE", "MESSAGE"], [["  " + str(row[0]), *row[1:]] for row in rows]), file=out)

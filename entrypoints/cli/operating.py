@@ -12,6 +12,7 @@ from typing import TextIO
 from application.operations import Refused
 from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.cli.database import require_current_schema, require_existing
+from entrypoints.cli.terminal import printable
 from entrypoints.config import Settings
 
 REFUSED_STATUS = 1
@@ -49,5 +50,4 @@ def table(headings: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def _cell(value: object) -> str:
-    text = "-" if value is None else str(value).replace("\n", " ")
-    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 3] + "..."
+    return "-" if value is None else printable(str(value), CELL_LIMIT)

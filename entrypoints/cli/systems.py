@@ -11,8 +11,7 @@ from domain.operations import CLI_ACTOR
 from entrypoints.cli.arguments import add_command
 from entrypoints.cli.operating import REFUSED_STATUS, database_services, print_json, report_refused, table
 from entrypoints.config import Settings
-from entrypoints.http.converter import timestamp
-from entrypoints.http.operations import system_body
+from entrypoints.converter import CONVERTER, timestamp
 
 
 def add_to(commands) -> None:
@@ -46,7 +45,7 @@ def _run(action):
 def list_systems(args, reader: SystemReader, operations=None, out: TextIO | None = None) -> int:
     systems = reader.systems()
     if args.json:
-        print_json({"external_systems": [system_body(system) for system in systems]}, out)
+        print_json({"external_systems": [CONVERTER.unstructure(system) for system in systems]}, out)
         return 0
     headings = ["ID", "NAME", "PAUSED", "CIRCUIT", *[state.value.upper() for state in COUNTED_STATES]]
     rows = [_row(system) for system in systems]

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from application.export_status import ExportFilters, ExportPage, ExportReader, ExportView
 from application.system_status import SystemReader, SystemView
 from domain.exports import PENDING_STATES, ExportState
+from entrypoints.cli.terminal import printable
 
 SHOWN = 5  # exports of each state listed, at most
-MAX_ERROR_CHARS = 300
 # In the order the progress bar counts them and the listing shows them.
 STATES = (ExportState.FAILED.value, ExportState.ERRORING.value)
 _LISTED = (ExportState.ERRORING, ExportState.FAILED)
@@ -115,12 +115,6 @@ def when(moment: datetime, now: datetime) -> str:
     span = f"{size} s" if size < 60 else f"{round(size / 60)} min" if size < 3600 else f"{round(size / 3600)} h"
     relative = "now" if size < 2 else f"in {span}" if seconds > 0 else f"{span} ago"
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({relative})"
-
-
-def printable(text: str) -> str:
-    """`text` on one line, shortened, every control character escaped (\\x1b, \\n)."""
-    shown = "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
-    return shown if len(shown) <= MAX_ERROR_CHARS else shown[: MAX_ERROR_CHARS - 1] + "…"
 
 
 def _pages(

@@ -10,8 +10,8 @@ import falcon
 
 from application.ports import StoreUnavailable
 from domain.results import CommandResult
+from entrypoints.converter import CONVERTER
 from entrypoints.http.auth import Unauthenticated
-from entrypoints.http.converter import CONVERTER
 from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.middleware import SECURITY_HEADERS
 from entrypoints.http.parsing import Rejected

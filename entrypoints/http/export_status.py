@@ -8,10 +8,10 @@ from typing import Any
 import falcon
 from falcon import uri
 
-from application.export_status import ExportFilters, ExportReader
+from application.export_status import DEFAULT_PER_PAGE, MAX_PER_PAGE, ExportFilters, ExportReader
 from domain.exports import ExportState
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import CONVERTER
+from entrypoints.converter import CONVERTER
 from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.parsing import Rejected
 from entrypoints.http.rendering import JSON, body_bytes, render
@@ -19,7 +19,6 @@ from entrypoints.strict import INT64_MAX, INT64_MIN, Problem, command_uuid
 
 EXPORTS_PATH = "/api/v2/exports"
 EXPORT_PATH = "/api/v2/exports/{export_id:id}"
-DEFAULT_PER_PAGE, MAX_PER_PAGE = 50, 500
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only; matched whole (fullmatch)
 _STATES = ", ".join(state.value for state in ExportState)
 

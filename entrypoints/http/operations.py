@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import attrs
 import falcon
@@ -28,10 +27,10 @@ from application.operations import (
     retry_exports,
     system_not_found,
 )
-from application.system_status import SystemReader, SystemView
+from application.system_status import SystemReader
 from domain.operations import actor_of
 from domain.results import CommandResult
-from entrypoints.http.converter import CONVERTER, timestamp
+from entrypoints.converter import CONVERTER
 from entrypoints.http.parsing import read_json_body
 from entrypoints.http.rendering import ACCEPTED, JSON, body_bytes, render
 from entrypoints.http.retry_filters import parse_retry_filters
@@ -117,7 +116,7 @@ class SystemListResource:
         self.reader = reader
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _reply(resp, 200, {"external_systems": [system_body(system) for system in self.reader.systems()]})
+        _reply(resp, 200, {"external_systems": [CONVERTER.unstructure(system) for system in self.reader.systems()]})
 
 
 class SystemActionResource:
@@ -133,7 +132,7 @@ class SystemActionResource:
         if found is None:
             refuse(resp, outcome if isinstance(outcome, Refused) else system_not_found(system_id))
             return
-        _reply(resp, 200, system_body(found))
+        _reply(resp, 200, CONVERTER.unstructure(found))
 
 
 def routes(operations: OperationsDeps, exports: ExportReader, systems: SystemReader, max_body_bytes: int) -> dict:
@@ -145,24 +144,4 @@ def routes(operations: OperationsDeps, exports: ExportReader, systems: SystemRea
         SYSTEMS_PATH: SystemListResource(systems),
         SYSTEM_PAUSE_PATH: SystemActionResource(partial(pause_system, operations), systems),
         SYSTEM_RESUME_PATH: SystemActionResource(partial(resume_system, operations), systems),
-    }
-
-
-def system_body(system: SystemView) -> dict[str, Any]:
-    circuit = system.circuit
-    return {
-        "id": system.id,
-        "name": system.name,
-        "reference": system.reference,
-        "paused": system.paused,
-        "paused_at": timestamp(system.paused_at),
-        "paused_by": system.paused_by,
-        "circuit": {
-            "state": circuit.state,
-            "consecutive_failures": circuit.consecutive_failures,
-            "opened_at": timestamp(circuit.opened_at),
-            "next_probe_at": timestamp(circuit.next_probe_at),
-            "last_failure": circuit.last_failure,
-        },
-        "exports": dict(system.exports),
     }

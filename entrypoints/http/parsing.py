@@ -14,7 +14,7 @@ from application.export_responses import DEFAULT_MAX_ERRORS, DEFAULT_MAX_RESPONS
 from domain.commands import ExportResponses
 from domain.errors import RULES, capped
 from domain.results import CommandError, CommandResult
-from entrypoints.http.converter import CONVERTER, ExportResponsesRequest, OversizedRequest
+from entrypoints.converter import CONVERTER, ExportResponsesRequest, OversizedRequest
 from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.strict import Problem, command_uuid, json_type, problems
 

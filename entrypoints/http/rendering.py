@@ -7,7 +7,7 @@ import json
 import falcon
 
 from domain.results import CommandResult
-from entrypoints.http.converter import CONVERTER
+from entrypoints.converter import CONVERTER
 from entrypoints.http.error_codes import CATALOGUE
 
 JSON = "application/json; charset=utf-8"

@@ -11,8 +11,8 @@ import falcon
 from application.ports import Received
 from domain.commands import ExportResponses
 from domain.results import CommandResult
+from entrypoints.converter import CONVERTER
 from entrypoints.http import errors
-from entrypoints.http.converter import CONVERTER
 from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.parsing import parse_export_responses, read_json_body
 from entrypoints.http.received import received

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sql import tables
+from domain.exports import FAILED_MESSAGE
 from entrypoints.cli import main
 from tests.builders import NOW, add_external_system, add_responses
 
@@ -31,7 +32,8 @@ def db(engine, database_url, monkeypatch):
             (4, "complete", COMMAND),
             (5, "failed", None),
         ]:
-            error = {"error": {"message": "CCD answered 503"}} if export_id == 1 else {}
+            # A hostile CCD's error: it must reach the terminal escaped, never as control codes.
+            error = {"error": {"message": "CCD answered 503\x1b[2J\r\nowned"}} if export_id == 1 else {}
             connection.execute(
                 sa.insert(tables.exports),
                 {
@@ -41,7 +43,7 @@ def db(engine, database_url, monkeypatch):
                     "external_system_id": 43,
                     "state": state,
                     "percent_complete": 0,
-                    "message": f"{state} message",
+                    "message": FAILED_MESSAGE if export_id == 1 else f"{state} message",
                     "external_data": error,
                     "command_uuid": command,
                     "created_at": NOW,
@@ -92,10 +94,16 @@ def test_exports_list_is_a_table_with_the_last_error_and_filters(db, capsys):
         "ERROR",
     ]
     assert [line.split()[:2] for line in lines[1:3]] == [["5", "failed"], ["1", "failed"]]
-    assert "CCD answered 503" in lines[2]
+    assert "CCD answered 503\\x1b[2J\\r\\nowned" in lines[2] and "\x1b" not in out
     assert lines[-1] == "2 of 2 exports"
     status, out, _ = run(capsys, "exports", "list", "--command", COMMAND, "--json")
     assert sorted(export["id"] for export in json.loads(out)["exports"]) == [1, 2, 3, 4]
+
+
+def test_exports_show_escapes_what_ccd_wrote(db, capsys):
+    status, out, _ = run(capsys, "exports", "show", "1")
+    assert status == 0 and "\x1b" not in out and "\r" not in out
+    assert "last error:      CCD answered 503\\x1b[2J\\r\\nowned" in out
 
 
 def test_exports_show_has_the_fields_and_the_events(db, capsys):

@@ -90,3 +90,20 @@ def test_a_cancel_asked_for_in_flight_is_honoured_even_when_the_circuit_holds_th
     attempt = carry_out(claim, deps)  # opens the circuit: uncharged, were it not cancelled
     assert (attempt.state, attempt.circuit_change) == (ExportState.FAILED, "circuit_opened")
     assert store.exports[export_id].message == "Cancelled by an operator"
+
+
+def test_a_cancel_whose_attempt_died_with_its_worker_ends_the_export_without_asking_ccd(store, ccd, deps, clock):
+    export_id = queue(store)
+    ccd.add_case("Manchester_Dev", "2412345/2024", 1600000000000001, "Manchester")
+    cancel_in_flight(store, deps)  # its worker dies: no attempt ends, the claim expires
+    clock.at += timedelta(seconds=deps.claim_seconds + 1)
+    (reclaimed,) = claim_due_exports(deps, limit=10)
+    assert reclaimed.cancel_requested_by == "bob"
+    ccd.down = True  # asking CCD now would fail the attempt, not cancel it
+    attempt = carry_out(reclaimed, deps)
+    assert (attempt.state, attempt.cancelled_by, attempt.circuit_change) == (ExportState.FAILED, "bob", None)
+    export = store.exports[export_id]
+    assert (export.state, export.message) == (ExportState.FAILED, "Cancelled by an operator")
+    # CCD was not asked: no erroring report, and its circuit counted no failure.
+    assert [state for state, _, _ in events(store, export_id)] == ["queued", "in_progress", "in_progress", "failed"]
+    assert InMemoryCircuitBreakers(store).circuit(43).consecutive_failures == 0

@@ -20,7 +20,7 @@ from application.operations_ports import SystemControl
 from domain.exports import ERRORING_MESSAGE, FAILED_MESSAGE, Export, ExportState
 from domain.external_systems import ExternalSystem
 from entrypoints.cli import status as status_command
-from entrypoints.cli import troubles
+from entrypoints.cli import terminal, troubles
 from entrypoints.cli.status import progress_bar, show_status
 from entrypoints.config import Settings
 from tests.builders import add_external_system
@@ -242,11 +242,11 @@ def test_the_listing_is_bounded_and_says_how_many_more():
 
 def test_an_error_message_cannot_drive_the_terminal():
     hostile = "\x1b[2J\x1b]0;owned\x07line one\r\nline two" + "x" * 400
-    shown = troubles.printable(hostile)
+    shown = terminal.printable(hostile)
     assert shown.startswith("\\x1b[2J\\x1b]0;owned\\x07line one\\r\\nline two")
     assert all(char.isprintable() for char in shown)
-    assert len(shown) == troubles.MAX_ERROR_CHARS and shown.endswith("…")
-    assert troubles.printable("CCD said: é ok") == "CCD said: é ok"
+    assert len(shown) == terminal.MAX_ERROR_CHARS and shown.endswith("…")
+    assert terminal.printable("CCD said: é ok") == "CCD said: é ok"
 
 
 def test_follow_tells_each_export_once_for_each_attempt_that_failed_and_why():

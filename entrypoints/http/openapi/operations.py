@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from application.export_status import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from domain.commands import ExportResponses
 from domain.exports import ExportState
 from entrypoints.config import Settings
 from entrypoints.http.dashboard import ASSETS
-from entrypoints.http.export_status import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from entrypoints.http.openapi.errors import COMMAND_CODES, STATUS_DESCRIPTIONS, UNROUTED_CODE, errors
 from entrypoints.http.openapi.replies import KEY_ORDER, REF, headers_for, reply
 from entrypoints.http.openapi.schemas import UUID, int64

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from application.export_status import MAX_PER_PAGE
 from domain.commands import ExportResponses
 from domain.exports import ExportState
 from entrypoints.config import Settings
 from entrypoints.http.error_codes import CATALOGUE
-from entrypoints.http.export_status import MAX_PER_PAGE
 from entrypoints.http.openapi.errors import UNROUTED_CODE, UNSUPPORTED_METHOD_CODE, errors
 from entrypoints.http.openapi.replies import KEY_ORDER, LOWER_UUID, REF, header_components
 from entrypoints.strict import INT64_MAX, INT64_MIN

@@ -16,6 +16,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from application.export_status import ExportPage, ExportView
+from application.system_status import SystemView
 from domain.results import CommandResult, envelope
 from entrypoints.strict import Problem, command_uuid, integer, integers, json_object, string
 
@@ -90,6 +91,14 @@ def make_converter() -> cattrs.Converter:
             "meta": {"page": page.page, "per_page": page.per_page, "total": page.total},
         },
     )
+    system = make_dict_unstructure_fn(SystemView, converter)
+
+    def system_body(view: SystemView) -> dict[str, Any]:
+        fields = system(view)
+        head = {name: fields.pop(name) for name in ("id", "name", "reference")}
+        return {**head, "paused": view.paused, **fields}  # `paused` is a property, not a field
+
+    converter.register_unstructure_hook(SystemView, system_body)
     return converter
 
 
