@@ -17,7 +17,6 @@ from attrs import frozen
 from application.operations_ports import RetryFilters
 from application.ports import Clock, UnitOfWork, WriteConflict
 from domain import operations as rules
-from domain.errors import RULES
 from domain.exports import ExportState
 from domain.operations import OPERATION_RULES, ExportStanding
 from domain.results import CommandError
@@ -69,8 +68,7 @@ def export_not_found(export_id: int) -> Refused:
 
 
 def system_not_found(system_id: int) -> Refused:
-    # The command's rule code, here for the system a path names: a 404 (see entrypoints/http/operations.py).
-    return Refused(RefusalKind.NOT_FOUND, RULES.error("external_system_not_found", source="/system_id", id=system_id))
+    return Refused(RefusalKind.NOT_FOUND, OPERATION_RULES.error("system_not_found", id=system_id))
 
 
 def _changed(what: str) -> Refused:

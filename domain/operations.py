@@ -20,6 +20,9 @@ CONFLICT = 409
 
 OPERATION_RULES = Catalogue.of(
     ErrorCode("export_not_found", 404, 404, "The export with an id of {id} was not found", "/export_id"),
+    # The system a path names (pause, resume): a 404. A command naming an unknown system
+    # breaks a rule instead (external_system_not_found, a 400).
+    ErrorCode("system_not_found", 404, 404, "The external system with an id of {id} was not found", "/system_id"),
     ErrorCode(
         "export_owned_by_et_api",
         CONFLICT,

@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-import attrs
 import falcon
 
 from application.export_status import ExportReader
 from application.operations import (
     Done,
     OperationsDeps,
-    RefusalKind,
     Refused,
     cancel_export,
     export_not_found,
@@ -42,7 +40,6 @@ EXPORTS_RETRY_PATH = "/api/v2/exports/retry"
 SYSTEMS_PATH = "/api/v2/external_systems"
 SYSTEM_PAUSE_PATH = "/api/v2/external_systems/{system_id:id}/pause"
 SYSTEM_RESUME_PATH = "/api/v2/external_systems/{system_id:id}/resume"
-REFUSAL_STATUS = {RefusalKind.NOT_FOUND: 404, RefusalKind.CONFLICT: 409}
 
 
 def actor(req: falcon.Request) -> str:
@@ -51,12 +48,7 @@ def actor(req: falcon.Request) -> str:
 
 
 def refuse(resp: falcon.Response, refused: Refused) -> None:
-    # By the kind of refusal, not the code's catalogue status: external_system_not_found is
-    # the command's rule (a 400) when a command names a system, but here the system is the
-    # resource the path names, so it is a 404, as export_not_found is.
-    status = REFUSAL_STATUS[refused.kind]
-    render(resp, CommandResult.reject(None, None, [attrs.evolve(refused.error, status=status)]))
-    resp.status = status
+    render(resp, CommandResult.reject(None, None, [refused.error]))
 
 
 def _reply(resp: falcon.Response, status: int, document: dict) -> None:

@@ -92,7 +92,7 @@ def test_bulk_retry_pause_resume_and_the_systems_list_over_http(live_server, ser
     resumed = call(live_server, "POST", f"/api/v2/external_systems/{system_id}/resume")
     assert (resumed.status_code, resumed.json()["paused"]) == (200, False)
     missing = call(live_server, "POST", f"/api/v2/external_systems/{new_id()}/pause")
-    assert (missing.status_code, missing.json()["errors"][0]["code"]) == (404, "external_system_not_found")
+    assert (missing.status_code, missing.json()["errors"][0]["code"]) == (404, "system_not_found")
 
 
 def test_an_export_of_the_et_api_is_shown_but_refused(live_server, server_engine, new_id):

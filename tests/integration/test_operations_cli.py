@@ -172,5 +172,5 @@ def test_systems_list_pause_and_resume(db, capsys):
     status, _, err = run(capsys, "systems", "pause", "9")
     assert (status, err) == (
         1,
-        "export-responses: The external system with an id of 9 was not found (external_system_not_found)\n",
+        "export-responses: The external system with an id of 9 was not found (system_not_found)\n",
     )

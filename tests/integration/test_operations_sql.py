@@ -233,5 +233,5 @@ def test_pause_resume_and_the_systems_list(seeded, deps):
     assert resume_system(OperationsDeps(deps.unit_of_work, FixedClock(NOW), deps.new_uuid), 43, "ann") == Done()
     assert reader.system(43).paused is False
     assert row(seeded, waiting).next_attempt_at.replace(tzinfo=UTC) == NOW
-    assert pause_system(deps, 45, "ann").code == "external_system_not_found"
+    assert pause_system(deps, 45, "ann").code == "system_not_found"
     assert reader.system(45) is None

@@ -233,5 +233,5 @@ def test_resume_makes_the_systems_waiting_exports_due_now(store, deps):
 def test_an_unknown_system_is_not_found(store, deps):
     for refused in (pause_system(deps, 9, "ann"), resume_system(deps, 9, "ann")):
         assert isinstance(refused, Refused)
-        assert (refused.kind, refused.code) == (RefusalKind.NOT_FOUND, "external_system_not_found")
+        assert (refused.kind, refused.code) == (RefusalKind.NOT_FOUND, "system_not_found")
     assert store.system_controls == {}

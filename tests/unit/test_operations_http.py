@@ -208,7 +208,7 @@ def test_pause_and_resume_answer_the_system(app, client, document):
 
 
 @pytest.mark.parametrize("template", [PAUSE, RESUME])
-@pytest.mark.parametrize("system_id, code", [(9, "external_system_not_found"), (-(2**64), "external_system_not_found")])
+@pytest.mark.parametrize("system_id, code", [(9, "system_not_found"), (-(2**64), "system_not_found")])
 def test_an_unknown_system_is_a_404(client, document, store, template, system_id, code):
     reply = post(client, template, system_id=system_id)
     assert (reply.status_code, codes(reply)) == (404, [code])

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from application.operations import RefusalKind
 from application.system_status import COUNTED_STATES
-from domain.operations import RETRYABLE_STATES
+from domain.operations import CONFLICT, RETRYABLE_STATES
 from entrypoints.http import operations as routes
+from entrypoints.http.error_codes import CATALOGUE
 from entrypoints.http.openapi.errors import UNROUTED_CODE, _error_reply, errors
 from entrypoints.http.openapi.replies import REF, reply
 from entrypoints.http.openapi.schemas import UUID, _closed, _nullable, int64, timestamp
-from entrypoints.http.operations import REFUSAL_STATUS
 
-CONFLICT = REFUSAL_STATUS[RefusalKind.CONFLICT]
-NOT_FOUND = REFUSAL_STATUS[RefusalKind.NOT_FOUND]
 ET_API = (
     "Exports of the ET API (queued by the Rails side, not by this service) are shown but never changed: "
     "any action on one is a 409 export_owned_by_et_api."
@@ -58,7 +55,7 @@ def _conflict(codes: list[str], description: str) -> dict[str, Any]:
 
 
 def _not_found(code: str, what: str) -> dict[str, Any]:
-    refusal = _error_reply(NOT_FOUND, [code, UNROUTED_CODE])
+    refusal = _error_reply(CATALOGUE.reply_status(code), [code, UNROUTED_CODE])
     description = f"There is no {what} with this id ({code}), or the id is no integer ({UNROUTED_CODE})."
     return {**refusal, "description": description}
 
@@ -171,7 +168,7 @@ def _system_action(action: str) -> dict[str, Any]:
             "200": reply(
                 "The external system as GET /api/v2/external_systems lists it.", f"{REF}/schemas/ExternalSystem"
             ),
-            "404": _not_found("external_system_not_found", "external system"),
+            "404": _not_found("system_not_found", "external system"),
             **errors(READ_CODES),
         },
     }
