@@ -1,9 +1,10 @@
-"""The HTTP adapter's one cattrs converter: request bodies into values, strictly, and
-values into reply bodies, keys in the contract's order.
+"""The one cattrs converter of the entry points: request bodies into values, strictly, and
+values into reply bodies, keys in the contract's order (the API's replies, the CLI's
+--json output and the worker's log timestamps all come from it).
 
 The request's values (`ExportResponsesRequest`) mirror the JSON the contract documents;
 reply bodies follow the attrs field order of the values they come from (ExportView,
-EventView, CommandError), which is the contract's order, and the tests pin the bytes.
+EventView, SystemView, CommandError), which is the contract's order, and the tests pin the bytes.
 """
 
 from __future__ import annotations
