@@ -19,6 +19,7 @@ from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 from entrypoints.http.metrics import METRICS_PATH
+from entrypoints.http.metrics_server import metrics_app
 from tests.auth import TEST_TOKEN, authenticated_client
 from tests.metrics import samples, value
 
@@ -115,3 +116,18 @@ def test_a_private_multiprocess_folder_is_removed_and_the_operators_is_kept(tmp_
     given = MultiprocessDir(str(tmp_path / "theirs"))
     given.remove()
     assert given.path.is_dir()
+
+
+def test_the_workers_own_metrics_app_refuses_every_spelling_without_a_token():
+    services = bootstrap(SETTINGS, store=InMemoryStore())
+    anonymous = testing.TestClient(metrics_app(services.scrape, (TEST_TOKEN,)))
+    for spelling in (METRICS_PATH, "/" + METRICS_PATH, "///" + METRICS_PATH.lstrip("/"), METRICS_PATH + "/"):
+        for method in ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"):
+            reply = anonymous.simulate_request(method, spelling)
+            # Refused, or no such route: never the figures.
+            assert reply.status_code in (401, 404), (method, spelling, reply.status_code)
+            assert "export_responses" not in reply.text
+    assert anonymous.simulate_get(METRICS_PATH).status_code == 401
+    authorised = testing.TestClient(metrics_app(services.scrape, (TEST_TOKEN,)))
+    reply = authorised.simulate_get(METRICS_PATH, headers={"Authorization": f"Bearer {TEST_TOKEN}"})
+    assert reply.status_code == 200 and "export_responses" in reply.text
