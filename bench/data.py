@@ -14,7 +14,7 @@ from adapters.sql.engine import create_engine
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
-from tests.builders import NOW, add_external_system, add_responses
+from tests.builders import add_case_type, add_external_system, add_responses
 from tests.postgres import Cluster
 
 SYSTEM_ID = 1
@@ -59,17 +59,7 @@ def seed(url: str) -> None:
     migrate.upgrade(engine)
     with engine.begin() as connection:
         add_external_system(connection, SYSTEM_ID, name="CCD Manchester", reference="ccd_manchester")
-        connection.execute(
-            sa.insert(tables.external_system_configurations).values(
-                external_system_id=SYSTEM_ID,
-                key="case_type_id",
-                value=CASE_TYPE,
-                can_read=True,
-                can_write=True,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
+        add_case_type(connection, SYSTEM_ID, CASE_TYPE)
         for ids in (
             ACCEPTED_IDS,
             BATCH_IDS,

@@ -32,6 +32,21 @@ def add_external_system(connection: sa.Connection, system_id: int, **overrides) 
     connection.execute(sa.insert(tables.external_systems), {**row, **overrides})
 
 
+def add_case_type(connection: sa.Connection, system_id: int, case_type_id: str) -> None:
+    """The system's `case_type_id` configuration: the CCD case type its exports look in."""
+    connection.execute(
+        sa.insert(tables.external_system_configurations).values(
+            external_system_id=system_id,
+            key="case_type_id",
+            value=case_type_id,
+            can_read=True,
+            can_write=True,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+
+
 def add_responses(connection: sa.Connection, response_ids) -> None:
     ids = list(response_ids)
     if not ids:

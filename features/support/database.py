@@ -139,17 +139,7 @@ def put_ccd_system(
     """An enabled system that exports responses to the CCD case type `case_type_id`."""
     remove_external_system(connection, system_id)
     builders.add_external_system(connection, system_id, response_remote_office=response_remote_office)
-    connection.execute(
-        sa.insert(tables.external_system_configurations).values(
-            external_system_id=system_id,
-            key="case_type_id",
-            value=case_type_id,
-            can_read=True,
-            can_write=True,
-            created_at=builders.NOW,
-            updated_at=builders.NOW,
-        )
-    )
+    builders.add_case_type(connection, system_id, case_type_id)
 
 
 def put_responses_with_case_numbers(connection: sa.Connection, case_numbers: dict[int, str]) -> None:

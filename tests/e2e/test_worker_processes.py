@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from adapters.sql import tables
 from adapters.sql.engine import create_engine
 from domain.commands import ExportResponses
-from tests.builders import NOW, add_external_system, add_responses
+from tests.builders import add_case_type, add_external_system, add_responses
 from tests.databases import services_on
 from tests.e2e.conftest import REPO_ROOT
 from tests.pgbouncer import service_environment
@@ -109,17 +109,7 @@ def test_four_workers_on_postgres_complete_500_exports_once_each(postgres_url, f
 def _prepare(engine):
     with engine.begin() as connection:
         add_external_system(connection, 43)
-        connection.execute(
-            sa.insert(tables.external_system_configurations).values(
-                external_system_id=43,
-                key="case_type_id",
-                value=CASE_TYPE,
-                can_read=True,
-                can_write=True,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
+        add_case_type(connection, 43, CASE_TYPE)
     return engine
 
 
