@@ -63,12 +63,15 @@ def plan_reports(
     retries: RetrySchedule,
     new_uuid: Callable[[], str],
     now: datetime,
+    grace_seconds: float,
 ) -> Plan:
     """What to record of `outcome`, given the system's circuit after it and a cancel
     asked for while the attempt ran.
 
     A transient failure while the circuit is not closed is CCD's outage, not the
     export's: the attempt is given back and the export waits, due, for the circuit.
+    One that spends the schedule while the circuit is still closed may be the start of
+    an outage the circuit has not counted yet: see `_after_the_schedule`.
     """
     if outcome.failure is None and not outcome.spent:
         report = progress.exported(new_uuid(), _external_data(claim, outcome.case), outcome.found)
@@ -81,9 +84,37 @@ def plan_reports(
     if outcome.asked_ccd and not circuit.is_closed:
         return Plan(errors, next_attempt_at=now, charged=False)
     delay = retries.delay_after(claim.attempt)
-    if delay is None:
-        return Plan((*errors, progress.failed(new_uuid())))
-    return Plan(errors, next_attempt_at=now + timedelta(seconds=delay))
+    if delay is not None:
+        return Plan(errors, next_attempt_at=now + timedelta(seconds=delay))
+    if outcome.asked_ccd and outcome.kind is FailureKind.TRANSIENT:
+        grace = _after_the_schedule(claim, circuit, retries, errors, now + timedelta(seconds=grace_seconds))
+        if grace is not None:
+            return grace
+    return Plan((*errors, progress.failed(new_uuid())))
+
+
+def _after_the_schedule(
+    claim: ClaimedExport,
+    circuit: Circuit,
+    retries: RetrySchedule,
+    errors: tuple[ProgressReport, ...],
+    later: datetime,
+) -> Plan | None:
+    """When a transient failure of CCD spends the schedule while the circuit is closed:
+    tried again `later` rather than failed, if CCD may be going down for every export.
+
+    The schedule's last failure gets one more attempt (charged: the grace), long enough
+    after it for other exports' calls to show what CCD is doing. If the grace attempt
+    fails too while the system's last call before it also failed (two or more in a row),
+    that is how an outage starts: the attempt is given back and tried again, until CCD
+    answers or the failures open the circuit, which then holds the export uncharged. If
+    CCD answered another call in between, the failure is the export's own: None, failed.
+    """
+    if claim.attempt <= retries.max_attempts:
+        return Plan(errors, next_attempt_at=later)
+    if circuit.consecutive_failures >= 2:
+        return Plan(errors, next_attempt_at=later, charged=False)
+    return None
 
 
 def _external_data(claim: ClaimedExport, case: CcdCase | None) -> dict[str, Any]:

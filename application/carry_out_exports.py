@@ -73,7 +73,7 @@ def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> Attempt:
     A state of None means the claim was lost (the worker took too long and another
     took over): nothing is recorded then, so an export is never recorded complete twice.
     """
-    if claim.attempt > deps.retries.max_attempts:
+    if claim.attempt > deps.retries.most_attempts:
         # Reclaimed after crashes more often than it may be tried: give up on it.
         return _finish(claim, deps, Outcome(spent=True, asked_ccd=False))
     if claim.cancel_requested_by is not None:
@@ -129,7 +129,9 @@ def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Att
         cancelled_by = uow.queue.cancel_requested_by(claim.export_id)
         before = uow.circuits.circuit(claim.external_system_id)
         after = _circuit_after(before, outcome, now, deps)
-        plan = plan_reports(claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now)
+        plan = plan_reports(
+            claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now, deps.circuit.first_probe_seconds
+        )
         for index, report in enumerate(plan.reports):
             last = index == len(plan.reports) - 1
             updated = progress.apply_report(current, report)

@@ -8,6 +8,10 @@ from collections.abc import Callable
 from attrs import frozen
 
 ORIGINAL_RETRIES = 8
+# Attempts beyond the schedule: when its last retry fails transiently, CCD may be starting
+# an outage that the circuit breaker has not yet counted, so the export is tried once more
+# before it is given up (application/attempts.py says when).
+OUTAGE_GRACE_ATTEMPTS = 1
 
 
 def original_delay(retry: int, draw: Callable[[int, int], int] = random.randint) -> float:
@@ -27,7 +31,13 @@ class RetrySchedule:
 
     @property
     def max_attempts(self) -> int:
+        """The attempts the schedule plans: the first and one per retry."""
         return self.retries + 1
+
+    @property
+    def most_attempts(self) -> int:
+        """The most an export is charged: the schedule's and the outage grace."""
+        return self.max_attempts + OUTAGE_GRACE_ATTEMPTS
 
     def delay_after(self, attempt: int) -> float | None:
         """Seconds to wait after failed attempt `attempt` (1-based); None once retries are spent."""

@@ -154,33 +154,66 @@ Feature: Export pipeline
     And the external_data of the export of response 4551 names the case 1700000000004551 in the office "Manchester"
     And CCD saw 2 logins and 3 case searches, the last with fresh tokens
 
-  Scenario: CCD refuses connections through every retry: the export fails
-    Given these responses exist:
+  # Its retries are spent while CCD's outage begins, before the circuit has counted
+  # enough failures to open: the export is tried once more rather than failed, then
+  # held by the circuit without being charged, and exported once CCD answers.
+  Scenario: CCD refuses connections through every retry: the export waits for CCD and is exported once it answers
+    Given the worker opens a system's circuit after 5 transient failures in a row, probing 0.2 s later and then twice as long each time up to 0.4 s
+    And these responses exist:
       | response_id | case_number  |
       | 4561        | 2400061/2024 |
+    And CCD holds the cases:
+      | case_id          | case_type_id    | case_number  | managing_office |
+      | 1700000000004561 | ET_EnglandWales | 2400061/2024 | Manchester      |
     And CCD refuses every connection
     When the admin client exports response 4561 to external system 4501
     Then the command is accepted
-    When the worker runs until every export of the command is final
+    When the worker runs for 2 s
+    Then the circuit of external system 4501 is open after "could not connect to CCD auth (service token lease)"
+    And no export of the command is final
+    When CCD accepts connections again
+    And the worker runs until every export of the command is final
     Then the export of response 4561 reads:
+      | state            | complete          |
+      | percent_complete | 100               |
+      | message          | Response exported |
+      | attempts         | 4                 |
+    And the external_data of the export of response 4561 names the case 1700000000004561 in the office "Manchester"
+
+  # CCD answers the system's other exports between its attempts, so its failures are
+  # its own, not an outage's: after its schedule and the one attempt more, it fails.
+  Scenario: CCD fails every search for one case while it answers the others: that export fails after its retries and one attempt more
+    Given the worker retries a failed export twice, 0.5 s apart
+    And the worker opens a system's circuit after 5 transient failures in a row, probing 0.5 s later and then twice as long each time up to 1.0 s
+    And these responses exist:
+      | response_id | case_number  |
+      | 4562        | 2400062/2024 |
+      | 4563        | 2400063/2024 |
+    And CCD answers every search for the case "2400062/2024" with 500
+    When the admin client exports response 4562 to external system 4501
+    Then the command is accepted
+    When the export of response 4562 is attempted 4 times, an export of response 4563 to external system 4501 answered before each
+    Then the export of response 4562 reads:
       | state            | failed                    |
       | percent_complete | 0                         |
       | message          | Response failed to export |
-      | attempts         | 3                         |
-    And the external_data of the export of response 4561 is:
+      | attempts         | 4                         |
+    And the external_data of the export of response 4562 is:
       """
-      {"error": {"message": "could not connect to CCD auth (service token lease)"}}
+      {"error": {"message": "CCD data store answered 500 to the case search"}}
       """
-    And the events of the export of response 4561 are:
-      | state       | percent_complete | message                   | error                                               |
-      | queued      | 0                | Queued for export         |                                                     |
-      | in_progress | 0                | Response export started   |                                                     |
-      | erroring    | null             | Response erroring         | could not connect to CCD auth (service token lease) |
-      | in_progress | 0                | Response export started   |                                                     |
-      | erroring    | null             | Response erroring         | could not connect to CCD auth (service token lease) |
-      | in_progress | 0                | Response export started   |                                                     |
-      | erroring    | null             | Response erroring         | could not connect to CCD auth (service token lease) |
-      | failed      | 0                | Response failed to export |                                                     |
+    And the events of the export of response 4562 are:
+      | state       | percent_complete | message                   | error                                          |
+      | queued      | 0                | Queued for export         |                                                |
+      | in_progress | 0                | Response export started   |                                                |
+      | erroring    | null             | Response erroring         | CCD data store answered 500 to the case search |
+      | in_progress | 0                | Response export started   |                                                |
+      | erroring    | null             | Response erroring         | CCD data store answered 500 to the case search |
+      | in_progress | 0                | Response export started   |                                                |
+      | erroring    | null             | Response erroring         | CCD data store answered 500 to the case search |
+      | in_progress | 0                | Response export started   |                                                |
+      | erroring    | null             | Response erroring         | CCD data store answered 500 to the case search |
+      | failed      | 0                | Response failed to export |                                                |
 
   # managingOffice names the office, in any letter case; an unknown name, or no case,
   # falls back to the office the case number starts with (80 is managed in Glasgow, 41).

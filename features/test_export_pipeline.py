@@ -149,6 +149,11 @@ def ccd_expires_tokens(fake_ccd):
     fake_ccd.expire_tokens()
 
 
+@given(step_text('CCD answers every search for the case "{case_number}" with {status:d}'))
+def ccd_fails_searches_for(fake_ccd, case_number, status):
+    fake_ccd.fail_searches_for(case_number, status)
+
+
 @given("CCD refuses every connection")
 def ccd_refuses_connections(fake_ccd):
     fake_ccd.refuse_connections()
@@ -196,6 +201,21 @@ def export_responses(client, ids, system_id):
 @when(parsers.parse("the worker runs for {seconds:g} s"))
 def worker_runs_for(worker_deps, seconds):
     pipeline.run_for(worker_deps, seconds)
+
+
+@when(
+    step_text(
+        "the export of response {response_id:d} is attempted {times:d} times, an export of response {other:d} "
+        "to external system {system_id:d} answered before each"
+    )
+)
+def attempted_between_others(client, worker_deps, database, command, response_id, times, other, system_id):
+    for _ in range(times):
+        attempts = pipeline.export_row(database, command.uuid, response_id).attempts
+        # Queued now, it is due before the export's next attempt (the retries are further
+        # apart than this takes), so one worker at a time answers it first.
+        assert export_responses(client, [other], system_id).reply.status == 202
+        pipeline.run_until_attempted(worker_deps, database, command.uuid, response_id, attempts + 1)
 
 
 @when("CCD accepts connections again")

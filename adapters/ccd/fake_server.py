@@ -148,6 +148,7 @@ class FakeCcd:
         self._tokens: dict[str, str] = {}  # token -> "service" or "user"
         self._expired: set[str] = set()
         self._failures: dict[Stage, deque[int]] = {stage: deque() for stage in _STAGES}
+        self._failing_searches: dict[str, int] = {}  # case number -> the status its searches get
         self._delays: list[tuple[Stage | None, float]] = []
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -241,6 +242,11 @@ class FakeCcd:
             raise ValueError(f"stage must be one of {_STAGES}, not {stage!r}")
         with self._lock:
             self._failures[stage].extend(statuses)
+
+    def fail_searches_for(self, case_number: str, status: int) -> None:
+        """Answer every search for `case_number` with `status`, while others are answered."""
+        with self._lock:
+            self._failing_searches[case_number] = status
 
     def delay_next(self, seconds: float, count: int = 1, stage: Stage | None = None) -> None:
         """Sleep `seconds` before answering the next `count` requests (of `stage`, or any)."""
@@ -353,6 +359,9 @@ class FakeCcd:
             return (200, found.as_json()) if found else (404, {"error": "case not found"})
         wanted = request.query.get("case.ethosCaseReference")
         with self._lock:
+            failing = self._failing_searches.get(wanted[0]) if wanted else None
+            if failing:
+                return failing, {"status": failing, "error": "failure injected by the fake CCD"}
             if wanted:
                 cases = list(self._by_reference.get((jurisdiction, case_type_id, wanted[0]), ()))
             else:

@@ -75,6 +75,28 @@ def run_until_final(deps: ExportWorkDeps, engine: sa.Engine, command_uuid: str) 
         time.sleep(POLL_SECONDS)
 
 
+def export_row(engine: sa.Engine, command_uuid: str, response_id: int) -> sa.Row:
+    with engine.connect() as connection:
+        (export,) = [row for row in db.exports_of_command(connection, command_uuid) if row.resource_id == response_id]
+    return export
+
+
+def run_until_attempted(
+    deps: ExportWorkDeps, engine: sa.Engine, command_uuid: str, response_id: int, attempts: int
+) -> None:
+    """Drain runs of one worker slot, in the order exports fall due, until the command's
+    export of `response_id` has been charged `attempts` attempts or is final."""
+    deadline = time.monotonic() + FINAL_WITHIN
+    while True:
+        export = export_row(engine, command_uuid, response_id)
+        if export.attempts >= attempts or export.state in FINAL_STATES:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"response {response_id} not attempted {attempts} times within {FINAL_WITHIN:g} s")
+        Worker(deps, concurrency=1, poll_seconds=POLL_SECONDS).run(drain=True)
+        time.sleep(POLL_SECONDS)
+
+
 def run_for(deps: ExportWorkDeps, seconds: float) -> None:
     """Run the worker for `seconds`, then stop it as SIGTERM would: it finishes what it holds."""
     worker = Worker(deps, concurrency=CONCURRENCY, poll_seconds=POLL_SECONDS)

@@ -157,18 +157,37 @@ def test_sigterm_lets_the_worker_finish_the_export_in_hand(prepared, database_ur
     assert "worker stopped: 1 complete" in _output(worker)
 
 
-def test_ccd_down_through_every_retry_fails_the_export(prepared, database_url, fake_ccd, tmp_path):
+CIRCUIT = {"CIRCUIT_FIRST_PROBE_SECONDS": "0.2", "CIRCUIT_MAX_PROBE_SECONDS": "0.4"}
+
+
+def _drain_until(engine, database_url, fake_ccd, tmp_path, done) -> None:
+    deadline = time.monotonic() + 30
+    while not done():  # a drain exits between the short retry delays and probes
+        assert time.monotonic() < deadline, export_summary(engine)
+        finish(start_worker(database_url, fake_ccd, tmp_path, "--drain", **CIRCUIT))
+        time.sleep(0.1)
+
+
+def test_ccd_down_through_every_retry_holds_the_export_until_ccd_is_back(prepared, database_url, fake_ccd, tmp_path):
+    """Worker processes, one after another, ride out the outage through the database: the
+    schedule's three attempts, one more, then the circuit opens and holds the export."""
     queue_exports(prepared, [9])
     fake_ccd.refuse_connections()
-    deadline = time.monotonic() + 30
-    while export_summary(prepared)[0] != {"failed": 1}:  # drain exits between the short retry delays
-        assert time.monotonic() < deadline, export_summary(prepared)
-        finish(start_worker(database_url, fake_ccd, tmp_path, "--drain"))
-        time.sleep(0.2)
+
+    def circuit_open() -> bool:
+        with prepared.connect() as connection:
+            return connection.execute(sa.select(tables.system_controls.c.circuit_state)).scalar() == "open"
+
+    _drain_until(prepared, database_url, fake_ccd, tmp_path, circuit_open)
     with prepared.connect() as connection:
         row = connection.execute(sa.select(tables.exports)).mappings().one()
-    assert row.attempts == 3
+    assert (row.state, row.attempts) == ("erroring", 3)  # the grace attempt given back as the outage showed
     assert "could not connect" in row.external_data["error"]["message"]
+    fake_ccd.accept_connections()
+    _drain_until(prepared, database_url, fake_ccd, tmp_path, lambda: export_summary(prepared)[0] == {"complete": 1})
+    with prepared.connect() as connection:
+        assert connection.execute(sa.select(tables.exports.c.attempts)).scalar() == 4
+        assert connection.execute(sa.select(tables.system_controls.c.circuit_state)).scalar() == "closed"
 
 
 def test_the_worker_refuses_to_start_without_ccd_settings(database_url, tmp_path):

@@ -52,10 +52,36 @@ def test_failures_are_scheduled_and_retried_when_due(engine, deps, ccd, clock):
     assert claim_due_exports(deps, limit=5) == []
     clock.at += timedelta(seconds=10)
     (retry,) = claim_due_exports(deps, limit=5)
-    assert carry_out(retry, deps).state is ExportState.FAILED
+    # The schedule is spent with two failures in a row: CCD may be going down, one attempt more.
+    assert carry_out(retry, deps).state is ExportState.ERRORING
     (row,) = export_rows(engine)
-    assert (row.state, row.attempts) == ("failed", 2)
-    assert event_states(engine, row.id) == ["queued", "in_progress", "erroring", "in_progress", "erroring", "failed"]
+    assert (row.state, row.attempts, row.next_attempt_at) == ("erroring", 2, clock.at + timedelta(seconds=10))
+    clock.at += timedelta(seconds=10)
+    queue(deps, [2])
+    claims = {claim.response_id: claim for claim in claim_due_exports(deps, limit=5)}
+    assert carry_out(claims[2], deps).state is ExportState.COMPLETE  # CCD answers another export
+    ccd.fail_next("still")
+    assert carry_out(claims[1], deps).state is ExportState.FAILED  # so the failure is the export's own
+    row = next(row for row in export_rows(engine) if row.resource_id == 1)
+    assert (row.state, row.attempts) == ("failed", 3)
+    assert event_states(engine, row.id) == [
+        "queued",
+        *["in_progress", "erroring"] * 3,
+        "failed",
+    ]
+
+
+def test_a_grace_attempt_that_fails_in_a_row_of_failures_is_given_back(engine, deps, ccd, clock):
+    queue(deps, [1])
+    ccd.fail_next("one", "two", "three")
+    for _ in range(3):  # the schedule's two attempts and the grace
+        (claim,) = claim_due_exports(deps, limit=5)
+        assert carry_out(claim, deps).state is ExportState.ERRORING
+        clock.at += timedelta(seconds=10)
+    (row,) = export_rows(engine)
+    assert (row.state, row.attempts, row.next_attempt_at) == ("erroring", 2, clock.at)  # uncharged, due again
+    (claim,) = claim_due_exports(deps, limit=5)
+    assert claim.attempt == 3 and carry_out(claim, deps).state is ExportState.COMPLETE
 
 
 def test_an_expired_claim_is_taken_over_and_the_late_result_dropped(engine, deps, clock):

@@ -8,7 +8,9 @@ import attrs
 import pytest
 
 from adapters.memory import InMemoryUnitOfWork
+from adapters.memory.ccd import InMemoryCcdGateway
 from application.carry_out_exports import carry_out, claim_due_exports
+from application.ccd import CcdCase, CcdFailure
 from application.ports import StoreUnavailable
 from domain.exports import ExportState
 from tests.unit.worker_fakes import MANCHESTER, START, events, queue, run_once
@@ -57,17 +59,69 @@ def test_a_failure_records_erroring_and_schedules_the_next_attempt(store, ccd, d
     assert store.work[export_id].attempts == 2
 
 
-def test_when_retries_are_spent_the_export_fails(store, ccd, deps, clock):
+class OneCaseFails(InMemoryCcdGateway):
+    """CCD fails the search for one case while it answers every other (unless down)."""
+
+    def __init__(self, case_number: str):
+        super().__init__()
+        self.case_number = case_number
+
+    def find_latest_case(self, case_type_id: str, case_number: str) -> CcdCase | None:
+        if case_number == self.case_number and not self.down:
+            with self._lock:
+                self.calls.append((case_type_id, case_number))
+            raise CcdFailure("CCD data store answered 500 to the case search")
+        return super().find_latest_case(case_type_id, case_number)
+
+
+def _attempt_beside_another(store, deps, clock, seconds: float) -> None:
+    """After `seconds`, a new export of another response is attempted just before."""
+    clock.at += timedelta(seconds=seconds)
+    queue(store, response_id=19)  # queued at START: due before the failing one
+    run_once(deps)
+
+
+def test_when_retries_are_spent_and_ccd_answers_others_the_export_fails_after_its_grace(store, deps, clock):
+    ccd = OneCaseFails("2412345/2024")
+    deps = attrs.evolve(deps, ccd=ccd)
     export_id = queue(store)
-    ccd.fail_next("down", "down", "down")
-    for delay in (0, 10, 60):
-        clock.at += timedelta(seconds=delay)
-        run_once(deps)
+    for seconds in (0, 10, 60):  # the schedule: three attempts, CCD answering between
+        _attempt_beside_another(store, deps, clock, seconds)
+    work = store.work[export_id]
+    assert (store.exports[export_id].state, work.attempts) == (ExportState.ERRORING, 3)
+    assert work.next_attempt_at == clock.at + timedelta(seconds=10)  # the grace, the first probe's wait
+    _attempt_beside_another(store, deps, clock, 10)
     export = store.exports[export_id]
     assert (export.state, export.message) == (ExportState.FAILED, "Response failed to export")
+    assert store.work[export_id].attempts == 4 == deps.retries.most_attempts
     assert [state for state, _, _ in events(store, export_id)][-2:] == ["erroring", "failed"]
+    assert ccd.calls.count(("Manchester_Dev", "2412345/2024")) == 4
     clock.at += timedelta(days=30)
     assert run_once(deps) == []  # failed is final: never claimed again
+
+
+def test_an_outage_that_starts_at_an_exports_last_retry_does_not_fail_it(store, deps, clock):
+    """Its last retry is the outage's first failure, four before the circuit opens: it
+    is tried once more, then held uncharged, and completes once CCD is back."""
+    ccd = OneCaseFails("2412345/2024")
+    deps = attrs.evolve(deps, ccd=ccd)
+    export_id = queue(store)
+    for seconds in (0, 10):
+        _attempt_beside_another(store, deps, clock, seconds)
+    ccd.down = True
+    clock.at += timedelta(seconds=60)
+    while clock.at < START + timedelta(hours=6):
+        run_once(deps)
+        assert store.exports[export_id].state is ExportState.ERRORING
+        clock.at += timedelta(seconds=10)
+    assert store.work[export_id].attempts == 3  # the schedule's: the grace attempt and those after given back
+    ccd.down = False
+    ccd.add_case("Manchester_Dev", "2412345/2024", 1600000000000001, "Manchester")
+    ccd.case_number = None  # its own fault is gone too
+    for _ in range(70):
+        run_once(deps)
+        clock.at += timedelta(seconds=10)
+    assert store.exports[export_id].state is ExportState.COMPLETE
 
 
 def test_a_crashed_attempt_is_reclaimed_once_its_claim_expires(store, ccd, deps, clock):
@@ -85,7 +139,7 @@ def test_a_crashed_attempt_is_reclaimed_once_its_claim_expires(store, ccd, deps,
 
 def test_an_export_reclaimed_more_often_than_it_may_be_tried_fails(store, deps, clock):
     export_id = queue(store)
-    for _ in range(3):  # three attempts allowed: two retries
+    for _ in range(deps.retries.most_attempts):  # two retries and the outage grace
         claim_due_exports(deps, limit=10)
         clock.at += timedelta(seconds=301)
     (claim,) = claim_due_exports(deps, limit=10)
