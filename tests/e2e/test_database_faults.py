@@ -292,14 +292,27 @@ def test_commands_in_flight_when_postgres_stops_are_202s_or_503s_and_never_half_
     server = server_on_own_cluster
     logged_before = len(server.output())
 
+    database = sa.make_url(server.database_url).database
+    holder = create_engine(f"{own_cluster.url}/{database}")
+
     def restart() -> None:
+        # A lock that queuing a command waits for, so that the stop lands while at least
+        # one accepted command is inside its transaction, whatever the timing (PgBouncer
+        # holds new transactions while the server is away, and they would all be 202s).
+        connection = holder.connect()
         try:
+            connection.execute(sa.text(f"LOCK TABLE {tables.commands.name} IN SHARE MODE"))
+            _wait_for_a_backend_waiting_on_a_lock(own_cluster, database)
             own_cluster.stop_server()
             time.sleep(0.3)
         finally:
+            connection.invalidate()  # its server process ended with the stop
             own_cluster.start_server()
 
-    sent = commands_sent_during(server, restart, "PostgreSQL stopped and started")
+    try:
+        sent = commands_sent_during(server, restart, "PostgreSQL stopped and started")
+    finally:
+        holder.dispose()
     assert any(status == 503 for _, status, _ in sent), "no command met the stopped server"
     assert_202s_or_503s_and_never_half_written(server, sent, logged_before)
 
@@ -326,6 +339,19 @@ def test_every_connection_of_the_service_ended_under_load_costs_503s_at_most(own
     finally:
         admin.dispose()
     assert_202s_or_503s_and_never_half_written(server, sent, logged_before)
+
+
+def _wait_for_a_backend_waiting_on_a_lock(cluster, database: str) -> None:
+    admin = create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
+    waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND wait_event_type = 'Lock'")
+    deadline = time.monotonic() + WAIT_SECONDS
+    try:
+        with admin.connect() as connection:
+            while not connection.execute(waiting, {"name": database}).scalar():
+                assert time.monotonic() < deadline, "no command waited for the lock"
+                time.sleep(0.01)
+    finally:
+        admin.dispose()
 
 
 def _terminate_backend_of(uow: SqlAlchemyUnitOfWork, admin: sa.Engine) -> None:
