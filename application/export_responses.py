@@ -77,13 +77,13 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Rece
         return CommandResult.reject(command.uuid, command.name, errors.capped(problems, deps.max_errors))
 
     result = CommandResult.accept(command.uuid, command.name)
+    logged = LoggedCommand(command.uuid, command.name, command.fingerprint(), result, received)
     with deps.unit_of_work() as uow:
-        # The log entry goes first: a concurrent twin blocks on its unique key here,
-        # or fails on it, before either has written any export; the next attempt
-        # then answers from the log. Responses deleted since the check above fail
-        # their foreign key the same way, and the next attempt reports them missing.
-        uow.commands.add(LoggedCommand(command.uuid, command.name, command.fingerprint(), result, received))
-        uow.exports.queue_responses(command.uuid, command.external_system_id, response_ids, deps.clock.now())
+        # The log entry goes first: a concurrent twin blocks on its unique key, or fails
+        # on it, before either has written any export; the next attempt then answers
+        # from the log. Responses deleted since the check above fail their foreign key
+        # the same way, and the next attempt reports them missing.
+        uow.commands.accept(logged, command.external_system_id, response_ids, deps.clock.now())
         uow.commit()
     deps.on_outcome("accepted")
     return result

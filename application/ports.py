@@ -82,8 +82,15 @@ class ExportRepository(abc.ABC):
 
 class CommandLog(abc.ABC):
     @abc.abstractmethod
-    def add(self, command: LoggedCommand) -> None:
-        """Log a command; its uuid is a unique key (a second add raises WriteConflict at the latest on commit)."""
+    def accept(self, command: LoggedCommand, system_id: int, response_ids: Sequence[int], now: datetime) -> None:
+        """Log an accepted command and queue its exports (as `ExportRepository.queue_responses`
+        does), all or none, the log entry first: its uuid is a unique key, so a concurrent
+        twin is refused before it has queued anything (WriteConflict, at the latest on
+        commit), as is a command whose responses were deleted since it was checked.
+
+        The unit's commit makes it durable; an adapter that can write it all in one
+        statement may commit it on its own, before the unit's commit (which is then
+        left nothing to do)."""
 
 
 @frozen

@@ -3,7 +3,10 @@ captured from a real command, replayed through the bare driver in one process.
 
 The capture runs one command through the use case as the service builds it (a reading
 unit, then a writing one) and records every statement SQLAlchemy sends, with its
-parameters, and every commit and rollback. The replay sends the same statements
+parameters, and every commit and rollback: on SQLite the read, then BEGIN IMMEDIATE and
+the three inserts (the log row, the exports, their events) and the commit; on PostgreSQL
+the read and the one statement that writes all three, each sent in autocommit (its own
+transaction), so the commit and rollback steps send nothing there either. The replay sends the same statements
 through `sqlite3` or `psycopg` directly, each iteration one command (its uuid and
 response id fresh) and its commit, with the service's durability: SQLite in WAL with
 synchronous=FULL, PostgreSQL with synchronous_commit=on. No SQLAlchemy, no pool, no
@@ -35,7 +38,7 @@ class Step:
     kind: Kind
     statement: str = ""
     parameters: Any = None
-    autocommit: bool = False  # PostgreSQL: sent outside a transaction (a reading unit)
+    autocommit: bool = False  # PostgreSQL: sent as its own transaction (the read, the accepting statement)
 
 
 @frozen

@@ -56,7 +56,8 @@ class InMemoryCommandLog(CommandLog):
     def __init__(self, store: InMemoryStore):
         self.store = store
 
-    def add(self, command: LoggedCommand) -> None:
+    def accept(self, command: LoggedCommand, system_id, response_ids, now) -> None:
         if command.uuid in self.store.commands:
             raise WriteConflict(f"command {command.uuid} is logged already")
         self.store.commands[command.uuid] = command
+        InMemoryExportRepository(self.store).queue_responses(command.uuid, system_id, response_ids, now)

@@ -109,8 +109,9 @@ def _set_in_each_transaction(engine: sa.Engine, session: dict[str, str]) -> None
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            return
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT" or options.get("statements_alone", False):
+            return  # each statement its own transaction (unit_of_work.py, reading units)
         connection.exec_driver_sql(statement, values)
 
 

@@ -1,7 +1,8 @@
 """SQLAlchemy implementations of the repositories and the command log.
 
-Statements are built once, with bound parameters, at import: building a statement and
-its cache key costs more than running it on SQLite, and these run on every command.
+Statements are built once, with bound parameters, at import, and compiled once per
+dialect (driver_sql.py): building a statement and its cache key, and SQLAlchemy's own
+execution path, cost more than running it on SQLite, and these run on every command.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from adapters.sql.driver_sql import DriverStatement, on_its_own
 from adapters.sql.queue_signals import pg_notify_once
 from adapters.sql.tables import commands, export_events, exports, external_systems, responses
 from application.ports import (
@@ -65,11 +67,25 @@ def _in_ids(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement[bool]:
     return column.in_(sa.select(values.c.value))
 
 
-def _by_dialect(build) -> dict[str, sa.Executable]:
-    return {dialect: build(dialect) for dialect in ("postgresql", "sqlite")}
+def _typed(name: str, column: sa.Column) -> sa.BindParameter:
+    return sa.bindparam(name, type_=column.type)
 
 
 _SYSTEM_COLUMNS = [c for c in external_systems.c if c.name not in ("created_at", "updated_at")]
+_BOOLEAN_COLUMNS = frozenset(c.name for c in _SYSTEM_COLUMNS if isinstance(c.type, sa.Boolean))
+
+
+def _system_object(dialect: str) -> sa.ColumnElement:
+    """The system's row as one JSON object (null when there is none): one result column
+    where there were eleven, each of which costs psycopg a description object per query."""
+    build = sa.func.json_build_object if dialect == "postgresql" else sa.func.json_object
+    pairs: list[sa.ColumnElement] = []
+    for column in _SYSTEM_COLUMNS:
+        # SQLite keeps office_codes as JSON text: json() embeds it as an array, not a string.
+        value = sa.func.json(column) if dialect == "sqlite" and column.name == "office_codes" else column
+        pairs += [sa.literal_column(f"'{column.name}'"), value]
+    built = build(*pairs)
+    return sa.case((external_systems.c.id.is_(None), sa.null()), else_=built)
 
 
 def _facts(dialect: str) -> sa.Select:
@@ -84,14 +100,17 @@ def _facts(dialect: str) -> sa.Select:
         ids = sa.func.json_group_array(responses.c.id, type_=sa.JSON)
     existing = sa.select(ids).where(_in_ids(responses.c.id, dialect), commands.c.id.is_(None)).scalar_subquery()
     one_row = sa.select(sa.literal(1).label("one")).subquery("one_row")
-    joined = one_row.outerjoin(commands, commands.c.id == sa.bindparam("uuid")).outerjoin(
-        external_systems, sa.and_(external_systems.c.id == sa.bindparam("system_id"), commands.c.id.is_(None))
+    joined = one_row.outerjoin(commands, commands.c.id == _typed("uuid", commands.c.id)).outerjoin(
+        external_systems,
+        sa.and_(external_systems.c.id == _typed("system_id", external_systems.c.id), commands.c.id.is_(None)),
     )
     logged = [commands.c.id.label("logged_id"), commands.c.command, commands.c.fingerprint, commands.c.response_body]
-    return sa.select(*logged, *_SYSTEM_COLUMNS, existing.label("existing_ids")).select_from(joined)
+    return sa.select(*logged, _system_object(dialect).label("system"), existing.label("existing_ids")).select_from(
+        joined
+    )
 
 
-_FACTS = _by_dialect(_facts)
+_FACTS = {dialect: DriverStatement(_facts(dialect)) for dialect in ("postgresql", "sqlite")}
 
 
 def _id_values(dialect: str) -> sa.TableValuedAlias:
@@ -99,10 +118,6 @@ def _id_values(dialect: str) -> sa.TableValuedAlias:
     if dialect == "postgresql":
         return sa.func.unnest(sa.bindparam("ids", type_=_IdArray())).table_valued("value").render_derived()
     return sa.func.json_each(sa.bindparam("ids", type_=sa.JSON)).table_valued("value")
-
-
-def _typed(name: str, column: sa.Column) -> sa.BindParameter:
-    return sa.bindparam(name, type_=column.type)
 
 
 # A version 4 UUID made by the database for each queued event.
@@ -130,10 +145,14 @@ _EXPORT_COLUMNS = [
 _EVENT_COLUMNS = ["export_id", "uuid", "state", "percent_complete", "message", "data", "created_at", "updated_at"]
 
 
-def _queue_exports(dialect: str):
+def _queue_exports(dialect: str, after: sa.CTE | None = None):
     """Insert the queued exports; a response with an export to the system still pending
     is skipped by the partial unique index that allows one (`ON CONFLICT DO NOTHING`),
-    which also waits for a concurrent writer of the same export to end."""
+    which also waits for a concurrent writer of the same export to end.
+
+    `after`, a data-modifying CTE, runs to its end before any export is inserted: its
+    test is an uncorrelated subquery, which PostgreSQL runs once, first (an InitPlan).
+    """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = sa.select(
         _typed("resource_type", exports.c.resource_type),
@@ -148,7 +167,9 @@ def _queue_exports(dialect: str):
         _typed("now", exports.c.next_attempt_at),
         _typed("now", exports.c.created_at),
         _typed("now", exports.c.updated_at),
-    ).where(sa.true())  # SQLite reads `ON CONFLICT` after a FROM without WHERE as a join's ON
+    )
+    # SQLite reads `ON CONFLICT` after a FROM without WHERE as a join's ON: a WHERE always.
+    rows = rows.where(sa.true() if after is None else sa.exists(sa.select(after.c.id)))
     return insert(exports).from_select(_EXPORT_COLUMNS, rows).on_conflict_do_nothing()
 
 
@@ -170,27 +191,58 @@ def _event_rows(dialect: str, export_ids: sa.ColumnElement, notify: bool) -> sa.
     )
 
 
-def _queue(dialect: str, notify: bool = True) -> list[sa.Executable]:
-    """The statements that queue exports and their events, set-based: no Python per row.
+_LOG_COLUMNS = [
+    "id",
+    "command",
+    "fingerprint",
+    "request_body",
+    "request_headers",
+    "response_body",
+    "response_headers",
+    "response_status",
+]
+
+
+def _log(dialect: str) -> sa.Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {name: _typed(name, commands.c[name]) for name in _LOG_COLUMNS}
+    logged_at = {name: _typed("logged_at", commands.c[name]) for name in ("created_at", "updated_at")}
+    return insert(commands).values({**values, **logged_at})
+
+
+def _queue(dialect: str, notify: bool = True, log: bool = False) -> list[sa.Executable]:
+    """The statements that queue exports and their events (first logging the command,
+    when `log`), set-based: no Python per row.
 
     The values of every row but its response id (and its event's uuid) are bound, taken
     from the domain's queued export and event (`_queued_values`), as the fakes write them.
-    On PostgreSQL one statement: the events are inserted from the exports' RETURNING.
-    SQLite has no INSERT in a WITH: the events select the exports of this command.
+    On PostgreSQL one statement: the log row and the exports are inserted in WITH
+    clauses, the log's first, and the events from the exports' RETURNING. SQLite has no
+    INSERT in a WITH: the events select the exports of this command.
     """
     if dialect == "postgresql":
-        queued = _queue_exports(dialect).returning(exports.c.id).cte("queued")
+        logged = _log(dialect).returning(commands.c.id).cte("logged") if log else None
+        queued = _queue_exports(dialect, after=logged).returning(exports.c.id).cte("queued")
         events = _event_rows(dialect, queued.c.id, notify).select_from(queued)
-        return [sa.insert(export_events).add_cte(queued).from_select(_EVENT_COLUMNS, events)]
+        insert = sa.insert(export_events)
+        if logged is not None:
+            insert = insert.add_cte(logged)
+        return [insert.add_cte(queued).from_select(_EVENT_COLUMNS, events)]
     events = _event_rows(dialect, exports.c.id, notify).where(
         exports.c.command_uuid == _typed("command_uuid", exports.c.command_uuid),
         exports.c.external_system_id == _typed("system_id", exports.c.external_system_id),
     )
-    return [_queue_exports(dialect), sa.insert(export_events).from_select(_EVENT_COLUMNS, events)]
+    queue = [_queue_exports(dialect), sa.insert(export_events).from_select(_EVENT_COLUMNS, events)]
+    return [_log(dialect), *queue] if log else queue
 
 
-_QUEUE = _by_dialect(_queue)
-_LOG = sa.insert(commands)
+def _driver_statements(statements: list[sa.Executable]) -> list[DriverStatement]:
+    return [DriverStatement(statement) for statement in statements]
+
+
+_QUEUE = {dialect: _driver_statements(_queue(dialect)) for dialect in ("postgresql", "sqlite")}
+# An accepted command: its log row, its exports and their events. PostgreSQL: one statement.
+_ACCEPT = {dialect: _driver_statements(_queue(dialect, log=True)) for dialect in ("postgresql", "sqlite")}
 
 
 class SqlAlchemyCommandFacts(CommandFacts):
@@ -199,18 +251,31 @@ class SqlAlchemyCommandFacts(CommandFacts):
 
     def for_export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
         parameters = {"uuid": uuid, "system_id": system_id, "ids": list(response_ids)}
-        row = self.connection.execute(_FACTS[self.connection.dialect.name], parameters).one()
-        if row.logged_id is not None:
-            return ExportResponsesFacts(_logged(uuid, row))
-        system = None if row.id is None else ExternalSystem(**{c.name: getattr(row, c.name) for c in _SYSTEM_COLUMNS})
-        return ExportResponsesFacts(None, system, frozenset(row.existing_ids or ()))
+        # Raw driver values: the system and, on SQLite, the ids come as JSON text.
+        row = _FACTS[self.connection.dialect.name].execute(self.connection, parameters).one()
+        logged_id, name, fingerprint, response_body, system, existing = row
+        if logged_id is not None:
+            return ExportResponsesFacts(_logged(uuid, name, fingerprint, response_body))
+        if isinstance(existing, str):
+            existing = json.loads(existing)
+        return ExportResponsesFacts(None, _system(system), frozenset(existing or ()))
 
 
-def _logged(uuid: str, row: sa.Row) -> LoggedCommand:
-    if row.fingerprint is None:  # a command of the Rails side's, which logs none of these
+def _system(found: dict | str | None) -> ExternalSystem | None:
+    if found is None:
+        return None
+    values = json.loads(found) if isinstance(found, str) else found
+    for name in _BOOLEAN_COLUMNS:  # SQLite's JSON has 0 and 1 for them
+        if values[name] is not None:
+            values[name] = bool(values[name])
+    return ExternalSystem(**values)
+
+
+def _logged(uuid: str, name: str | None, fingerprint: str | None, response_body: str) -> LoggedCommand:
+    if fingerprint is None:  # a command of the Rails side's, which logs none of these
         return LoggedCommand(uuid, None, None, None)
-    result = result_from_envelope(json.loads(row.response_body), row.command)
-    return LoggedCommand(uuid, row.command, row.fingerprint, result)
+    result = result_from_envelope(json.loads(response_body), name)
+    return LoggedCommand(uuid, name, fingerprint, result)
 
 
 class SqlAlchemyExportRepository(ExportRepository):
@@ -220,7 +285,7 @@ class SqlAlchemyExportRepository(ExportRepository):
     def queue_responses(self, command_uuid, system_id, response_ids, now) -> None:
         parameters = {**_queued_values(command_uuid, system_id, now), "ids": list(response_ids)}
         for statement in _QUEUE[self.connection.dialect.name]:
-            self.connection.execute(statement, parameters)
+            statement.execute(self.connection, parameters)
 
 
 def _queued_values(command_uuid: str, system_id: int, now: datetime) -> dict:
@@ -246,27 +311,34 @@ def _queued_values(command_uuid: str, system_id: int, now: datetime) -> dict:
     }
 
 
+def _log_values(command: LoggedCommand) -> dict:
+    body = json.dumps(envelope(command.result), separators=(",", ":"))
+    # As the original logged it: the request as received, the reply as sent.
+    received = command.received or Received(command.fingerprint)
+    return {
+        "id": command.uuid,
+        "command": command.name,
+        "fingerprint": command.fingerprint,
+        "request_body": received.body,
+        "request_headers": received.headers,
+        "response_body": body,
+        "response_headers": _JSON_HEADERS,
+        "response_status": _ACCEPTED_STATUS,
+        "logged_at": datetime.now(UTC),
+    }
+
+
 class SqlAlchemyCommandLog(CommandLog):
     def __init__(self, connection: sa.Connection):
         self.connection = connection
 
-    def add(self, command: LoggedCommand) -> None:
-        now = datetime.now(UTC)
-        body = json.dumps(envelope(command.result), separators=(",", ":"))
-        # As the original logged it: the request as received, the reply as sent.
-        received = command.received or Received(command.fingerprint)
-        self.connection.execute(
-            _LOG,
-            {
-                "id": command.uuid,
-                "command": command.name,
-                "fingerprint": command.fingerprint,
-                "request_body": received.body,
-                "request_headers": received.headers,
-                "response_body": body,
-                "response_headers": _JSON_HEADERS,
-                "response_status": _ACCEPTED_STATUS,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+    def accept(self, command, system_id, response_ids, now) -> None:
+        parameters = {
+            **_log_values(command),
+            **_queued_values(command.uuid, system_id, now),
+            "ids": list(response_ids),
+        }
+        statements = _ACCEPT[self.connection.dialect.name]
+        with on_its_own(self.connection, alone=len(statements) == 1):
+            for statement in statements:
+                statement.execute(self.connection, parameters)

@@ -6,26 +6,42 @@ mapped objects, and a Session's bookkeeping cost more than the queries themselve
 
 from __future__ import annotations
 
+import contextlib
+
 import sqlalchemy as sa
 import sqlalchemy.exc
 
 from adapters.sql import circuits, operations, queue, repositories
+from adapters.sql.driver_sql import on_its_own
 from adapters.sql.errors import translate, translating
 from application.ports import UnitOfWork
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
-    """`read_only` units never commit, open no transaction, and take no write lock."""
+    """`read_only` units never commit, open no transaction, and take no write lock.
+
+    A reading unit decides nothing that a writing one does not check again under the
+    database's unique keys, and the use cases read in it with one statement (which sees
+    one snapshot). No transaction saves BEGIN and ROLLBACK: two round trips on
+    PostgreSQL; on SQLite about 25 of the 300 µs a rejected command takes in process.
+    Each statement is its own transaction: on SQLite as pysqlite runs it (engine.py keeps
+    its isolation_level at None and begins transactions itself, which `statements_alone`
+    skips); on PostgreSQL the driver's connection is in autocommit for the unit
+    (driver_sql.on_its_own), set on it directly: SQLAlchemy's AUTOCOMMIT isolation level
+    would be set on every checkout and reset on every return, more Python than the query.
+    """
 
     def __init__(self, engine: sa.Engine, read_only: bool = False):
         self.engine = engine
         self.read_only = read_only
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
+        self._alone = contextlib.ExitStack()
         with translating():
             self.connection = self.engine.connect()
             if self.read_only:
-                self.connection = self.connection.execution_options(**_reading(self.engine))
+                self.connection = self.connection.execution_options(read_only=True, statements_alone=True)
+                self._alone.enter_context(on_its_own(self.connection))
             self.transaction = self.connection.begin()
         self.facts = repositories.SqlAlchemyCommandFacts(self.connection)
         self.exports = repositories.SqlAlchemyExportRepository(self.connection)
@@ -47,7 +63,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             if exc is None and not error.connection_invalidated:
                 raise translate(error) or error from error
         finally:
-            self.connection.close()
+            try:
+                self._alone.close()
+            finally:
+                self.connection.close()
         translated = translate(exc)
         if translated is not None:
             raise translated from exc
@@ -61,18 +80,3 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     def rollback(self) -> None:
         if self.transaction.is_active:
             self.transaction.rollback()
-
-
-def _reading(engine: sa.Engine) -> dict:
-    """How a reading unit reads: each statement on its own, in no transaction.
-
-    A reading unit decides nothing that a writing one does not check again under the
-    database's unique keys, and the use cases read in it with one statement (which sees
-    one snapshot). No transaction saves BEGIN and ROLLBACK: two round trips on
-    PostgreSQL; on SQLite about 25 of the 300 µs a rejected command takes in process.
-    """
-    if engine.dialect.name == "postgresql":
-        return {"isolation_level": "AUTOCOMMIT"}
-    # SQLAlchemy's AUTOCOMMIT on SQLite would reset pysqlite's isolation_level on
-    # return to the pool, which engine.py keeps at None to begin transactions itself.
-    return {"read_only": True, "statements_alone": True}
