@@ -31,6 +31,7 @@ from adapters.sql.export_views import SqlAlchemyExportReader
 from adapters.sql.health import SqlAlchemyHealth
 from adapters.sql.loading import SqlAlchemyDataLoader
 from adapters.sql.pooling import Pooling
+from adapters.sql.reading import DriverReadingUnit
 from adapters.sql.system_views import SqlAlchemySystemReader
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
@@ -183,7 +184,7 @@ def _writing(engine: sa.Engine) -> Callable[[], UnitOfWork]:
 
 
 def _reading(engine: sa.Engine) -> Callable[[], UnitOfWork]:
-    return lambda: SqlAlchemyUnitOfWork(engine, read_only=True)
+    return lambda: DriverReadingUnit(engine)
 
 
 def database_engine(settings: Settings, **options) -> sa.Engine:

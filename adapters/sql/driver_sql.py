@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+import sqlalchemy.exc
 
 
 class DriverStatement:
@@ -28,12 +29,46 @@ class DriverStatement:
         self._compiled: dict[tuple[type, str], _Compiled] = {}
 
     def execute(self, connection: sa.Connection, parameters: Mapping[str, Any]) -> sa.CursorResult:
-        dialect = connection.dialect
+        compiled = self.compiled(connection.dialect)
+        return connection.exec_driver_sql(compiled.sql, compiled.parameters(parameters))
+
+    def one_on_driver(self, pooled: Any, dialect: sa.Dialect, parameters: Mapping[str, Any]) -> tuple:
+        """The statement's one row, run on a pooled driver connection (`Engine.raw_connection`)
+        as a statement alone (autocommit): no Connection, no execution context, no Result,
+        no engine events. A driver error is raised as SQLAlchemy's DBAPIError, the
+        connection invalidated (dropped by the pool) when the error says it is lost."""
+        compiled = self.compiled(dialect)
+        values = compiled.parameters(parameters)
+        driver = pooled.driver_connection
+        cursor = None
+        alone = dialect.name == "postgresql" and not driver.autocommit and _idle(driver)
+        try:
+            if alone:
+                driver.autocommit = True
+            cursor = pooled.cursor()
+            try:
+                cursor.execute(compiled.sql, values)
+                (row,) = cursor.fetchall()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as error:
+            lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+            if lost:
+                pooled.invalidate(error)
+            raise sa.exc.DBAPIError.instance(
+                compiled.sql, values, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+            ) from error
+        finally:
+            if alone and _idle(driver):
+                driver.autocommit = False
+        return tuple(row)
+
+    def compiled(self, dialect: sa.Dialect) -> _Compiled:
         key = (type(dialect), dialect.paramstyle)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _Compiled(self.statement, dialect)
-        return connection.exec_driver_sql(compiled.sql, compiled.parameters(parameters))
+        return compiled
 
 
 class _Compiled:

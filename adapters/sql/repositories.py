@@ -251,14 +251,30 @@ class SqlAlchemyCommandFacts(CommandFacts):
 
     def for_export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
         parameters = {"uuid": uuid, "system_id": system_id, "ids": list(response_ids)}
-        # Raw driver values: the system and, on SQLite, the ids come as JSON text.
         row = _FACTS[self.connection.dialect.name].execute(self.connection, parameters).one()
-        logged_id, name, fingerprint, response_body, system, existing = row
-        if logged_id is not None:
-            return ExportResponsesFacts(_logged(uuid, name, fingerprint, response_body))
-        if isinstance(existing, str):
-            existing = json.loads(existing)
-        return ExportResponsesFacts(None, _system(system), frozenset(existing or ()))
+        return _facts_of(uuid, tuple(row))
+
+
+class DriverCommandFacts(CommandFacts):
+    """The same facts, read on a pooled driver connection (reading.py says why)."""
+
+    def __init__(self, pooled, dialect: sa.Dialect):
+        self.pooled = pooled
+        self.dialect = dialect
+
+    def for_export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
+        parameters = {"uuid": uuid, "system_id": system_id, "ids": list(response_ids)}
+        return _facts_of(uuid, _FACTS[self.dialect.name].one_on_driver(self.pooled, self.dialect, parameters))
+
+
+def _facts_of(uuid: str, row: tuple) -> ExportResponsesFacts:
+    # Raw driver values: the system and, on SQLite, the ids come as JSON text.
+    logged_id, name, fingerprint, response_body, system, existing = row
+    if logged_id is not None:
+        return ExportResponsesFacts(_logged(uuid, name, fingerprint, response_body))
+    if isinstance(existing, str):
+        existing = json.loads(existing)
+    return ExportResponsesFacts(None, _system(system), frozenset(existing or ()))
 
 
 def _system(found: dict | str | None) -> ExternalSystem | None:

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from contextlib import suppress
+from functools import partial
 
 import pytest
 import requests
@@ -24,8 +25,9 @@ import sqlalchemy as sa
 
 from adapters.sql import migrate, tables
 from adapters.sql.engine import POSTGRES_CONNECT_TIMEOUT_SECONDS, create_engine
+from adapters.sql.reading import DriverReadingUnit
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from application.ports import StoreUnavailable
+from application.ports import StoreUnavailable, UnitOfWork
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
@@ -359,7 +361,7 @@ def _terminate_backend_of(uow: SqlAlchemyUnitOfWork, admin: sa.Engine) -> None:
     _terminate_backends(admin, {uow.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()})
 
 
-def _existing(uow: SqlAlchemyUnitOfWork, response_ids: list[int]) -> frozenset[int]:
+def _existing(uow: UnitOfWork, response_ids: list[int]) -> frozenset[int]:
     return uow.facts.for_export_responses(str(uuid.uuid4()), 43, response_ids).existing_response_ids
 
 
@@ -397,7 +399,29 @@ def test_a_unit_of_work_whose_connection_dies_ends_in_the_ports_terms(own_cluste
 
 
 @pytest.mark.postgres
-def test_pooled_connections_the_server_ended_are_replaced_on_checkout(own_cluster):
+def test_the_driver_reading_unit_whose_connection_died_is_unavailable_and_the_pool_recovers(own_cluster):
+    engine = create_engine(f"{own_cluster.url}/export_responses")
+    admin = create_engine(f"{own_cluster.url}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with pytest.raises(StoreUnavailable):
+            with DriverReadingUnit(engine) as uow:
+                cursor = uow.pooled.cursor()
+                cursor.execute("SELECT pg_backend_pid()")
+                (pid,) = cursor.fetchone()
+                cursor.close()
+                _terminate_backends(admin, {pid})
+                uow.facts.for_export_responses(str(uuid.uuid4()), 43, [1])
+        for _ in range(3):  # the dead connection was dropped, not pooled again
+            with DriverReadingUnit(engine) as uow:
+                assert _existing(uow, [1, 99]) == {1}
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("reading", [partial(SqlAlchemyUnitOfWork, read_only=True), DriverReadingUnit])
+def test_pooled_connections_the_server_ended_are_replaced_on_checkout(own_cluster, reading):
     """Without a round trip per checkout: the kernel says the server closed the socket."""
     engine = create_engine(f"{own_cluster.url}/export_responses", pool_size=2)
     admin = create_engine(f"{own_cluster.url}/postgres", isolation_level="AUTOCOMMIT")
@@ -406,7 +430,7 @@ def test_pooled_connections_the_server_ended_are_replaced_on_checkout(own_cluste
             pids = {c.exec_driver_sql("SELECT pg_backend_pid()").scalar() for c in (first, second)}
         _terminate_backends(admin, pids)
         for _ in range(3):  # every pooled connection was dead; none reaches the caller
-            with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+            with reading(engine) as uow:
                 assert _existing(uow, [1, 99]) == {1}
         with engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() not in pids

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from adapters.clock import SystemClock
 from adapters.sql import tables
+from adapters.sql.reading import DriverReadingUnit
 from adapters.sql.repositories import SqlAlchemyCommandLog
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
@@ -50,7 +51,7 @@ def _deps(engine: sa.Engine) -> ExportResponsesDeps:
         unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),
-        reading=lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
+        reading=lambda: DriverReadingUnit(engine),
     )
 
 

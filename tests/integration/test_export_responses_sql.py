@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
 
 from adapters.clock import SystemClock
 from adapters.sql import tables
+from adapters.sql.reading import DriverReadingUnit
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
@@ -28,7 +30,7 @@ def deps(engine):
         unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),
-        reading=lambda: SqlAlchemyUnitOfWork(engine, read_only=True),  # as entrypoints.bootstrap does
+        reading=lambda: DriverReadingUnit(engine),  # as entrypoints.bootstrap does
     )
 
 
@@ -100,15 +102,16 @@ def test_a_repeat_is_answered_with_one_query(engine, deps):
     assert len(repeat) == len(queries(repeat)) == 1
 
 
-def test_the_facts_are_the_log_entry_alone_once_a_command_is_logged(engine, deps):
-    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+@pytest.mark.parametrize("reading", [partial(SqlAlchemyUnitOfWork, read_only=True), DriverReadingUnit])
+def test_the_facts_are_the_log_entry_alone_once_a_command_is_logged(engine, deps, reading):
+    with reading(engine) as uow:
         fresh = uow.facts.for_export_responses(UUID, 43, [1, 2, 5000])
         unknown = uow.facts.for_export_responses(UUID, 99, [])
     assert fresh.logged is None and fresh.system.id == 43 and fresh.system.accepts_response_exports
     assert fresh.existing_response_ids == {1, 2}
     assert (unknown.system, unknown.existing_response_ids) == (None, frozenset())
     assert export_responses(ExportResponses(UUID, 43, (1, 2)), deps).accepted
-    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+    with reading(engine) as uow:
         logged = uow.facts.for_export_responses(UUID, 43, [1, 2, 5000])
     assert logged.logged.result.accepted and logged.logged.name == "ExportResponses"
     assert (logged.system, logged.existing_response_ids) == (None, frozenset())
