@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from adapters.ccd.concurrency_limit import ConcurrencyLimitedCcdGateway
 from application.attempts import Attempt
 from application.carry_out_exports import (
     ExportWorkDeps,
@@ -46,9 +47,16 @@ class Worker:
         poll_seconds: float = 1.0,
         on_attempt: Callable[[str], None] | None = None,
     ):
-        # The ends of attempts that finish together are recorded in one transaction.
-        ends = GroupCommit(lambda ended: record_attempts(deps, ended), most=concurrency, shared=(StoreUnavailable,))
-        self.deps = attrs.evolve(deps, record=lambda claim, outcome: ends.record((claim, outcome)))
+        # Twice as many threads as calls to CCD: a thread records its attempt's end
+        # while the next export's call is under way. The ends of attempts that finish
+        # together are recorded in one transaction.
+        self.threads = 2 * concurrency
+        ends = GroupCommit(lambda ended: record_attempts(deps, ended), most=self.threads, shared=(StoreUnavailable,))
+        self.deps = attrs.evolve(
+            deps,
+            ccd=ConcurrencyLimitedCcdGateway(deps.ccd, concurrency),
+            record=lambda claim, outcome: ends.record((claim, outcome)),
+        )
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.on_attempt = on_attempt  # told each attempt's outcome: the metrics
@@ -72,12 +80,12 @@ class Worker:
         self._wake.set()
 
     def run(self, drain: bool = False) -> Counter[str]:
-        # Claimed exports go to the pool at once: up to `concurrency` run while as many
-        # more wait in its queue, so that a thread that ends an export starts the next
-        # without waiting for this loop, and the next claim is made while CCD answers.
-        in_hand: set[Future] = set()  # given to the pool: running, or waiting for a thread
+        # Claimed exports go to the pool at once: up to `concurrency` ask CCD while as
+        # many more wait their turn, so that a call that ends lets the next start without
+        # waiting for this loop, and the next claim is made while CCD answers.
+        in_hand: set[Future] = set()  # given to the pool: asking CCD, waiting to, or recording
         announced = False
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="export") as pool:
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="export") as pool:
             while True:
                 in_hand = {future for future in in_hand if not future.done()}
                 if self.stopping.is_set() and not announced and in_hand:
