@@ -37,6 +37,9 @@ class ExportWorkDeps:
     claim_seconds: float = DEFAULT_CLAIM_SECONDS
     pause: Callable[[float], None] = time.sleep
     circuit: CircuitPolicy = field(factory=CircuitPolicy)
+    # How an attempt's end is recorded: by default alone, in its own transaction; the
+    # worker records ends that come together in one (entrypoints/group_commit.py).
+    record: Callable[[ClaimedExport, Outcome], Attempt] | None = None
 
 
 def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None = None) -> list[ClaimedExport]:
@@ -110,55 +113,92 @@ def _circuit_after(before: circuits.Circuit, outcome: Outcome, now: datetime, de
 
 
 def _finish(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Attempt:
-    # The last report ends the claim in the transaction that records them all: when a
-    # commit reached the database but its acknowledgement was lost, the next try finds
-    # the export no longer held and records nothing twice.
+    if deps.record is not None:
+        return deps.record(claim, outcome)
+    return record_attempts(deps, [(claim, outcome)])[0]
+
+
+def record_attempts(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, Outcome]]) -> list[Attempt]:
+    """Record how each attempt ended, all in one transaction, and how each ended there.
+
+    The last report of each ends its claim in that transaction: when a commit reached
+    the database but its acknowledgement was lost, the next try finds the exports no
+    longer held and records nothing twice. Each system's circuit is read once, under
+    lock, and the attempts change it one after another, in order.
+    """
     return retried(
-        lambda: _record(claim, deps, outcome),
+        lambda: _record_all(deps, ended),
         on=StoreUnavailable,
         attempts=_RECORD_ATTEMPTS,
         pause=lambda failures: deps.pause(2 ** (failures - 1)),
     )
 
 
-def _record(claim: ClaimedExport, deps: ExportWorkDeps, outcome: Outcome) -> Attempt:
+def _record_all(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, Outcome]]) -> list[Attempt]:
     now = deps.clock.now()
-    current = claim.progress
     with deps.unit_of_work() as uow:
-        # Read under lock, at the attempt's end: an operator may have asked meanwhile.
-        cancelled_by = uow.queue.cancel_requested_by(claim.export_id)
-        before = uow.circuits.circuit(claim.external_system_id)
-        after = _circuit_after(before, outcome, now, deps)
-        plan = plan_reports(
-            claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now, deps.circuit.first_probe_seconds
-        )
-        for index, report in enumerate(plan.reports):
-            last = index == len(plan.reports) - 1
-            updated = progress.apply_report(current, report)
-            if updated is None:
-                continue
-            held = uow.queue.record(
-                claim.export_id,
-                claim.claim_token,
-                attrs.evolve(report, attempt=claim.attempt),
-                updated,
-                now,
-                next_attempt_at=plan.next_attempt_at if last else None,
-                release=last,
-                charged=plan.charged,
-            )
-            if not held:
-                return Attempt(None)
-            current = updated
-        if after != before:
-            uow.circuits.save(claim.external_system_id, after, now)
-        if after.is_closed and not before.is_closed:
-            uow.queue.make_due(claim.external_system_id, now)  # they waited for CCD, not for their schedule
-        if claim.response_remote_office and current.state is ExportState.COMPLETE:
-            code = office_code_for(outcome.office, claim.case_number, uow.offices.codes_by_name())
-            if code is not None:
-                uow.offices.assign_response(claim.response_id, code)
+        read: dict[int, circuits.Circuit] = {}  # each system's circuit as this unit read it
+        current: dict[int, circuits.Circuit] = {}  # and as the attempts recorded so far left it
+        attempts = []
+        for claim, outcome in ended:
+            # Read under lock, at the attempt's end: an operator may have asked meanwhile.
+            cancelled_by = uow.queue.cancel_requested_by(claim.export_id)
+            system_id = claim.external_system_id
+            if system_id not in current:
+                read[system_id] = current[system_id] = uow.circuits.circuit(system_id)
+            attempt = _record(uow, claim, outcome, cancelled_by, current[system_id], now, deps)
+            if attempt.circuit is not None:  # recorded: its claim held
+                current[system_id] = attempt.circuit
+            attempts.append(attempt)
+        for system_id, after in current.items():
+            before = read[system_id]
+            if after != before:
+                uow.circuits.save(system_id, after, now)
+            if after.is_closed and not before.is_closed:
+                uow.queue.make_due(system_id, now)  # they waited for CCD, not for their schedule
         uow.commit()
+    return attempts
+
+
+def _record(
+    uow: UnitOfWork,
+    claim: ClaimedExport,
+    outcome: Outcome,
+    cancelled_by: str | None,
+    before: circuits.Circuit,
+    now: datetime,
+    deps: ExportWorkDeps,
+) -> Attempt:
+    """Record one attempt's end in `uow`, given its system's circuit before it."""
+    current = claim.progress
+    after = _circuit_after(before, outcome, now, deps)
+    plan = plan_reports(
+        claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now, deps.circuit.first_probe_seconds
+    )
+    for index, report in enumerate(plan.reports):
+        last = index == len(plan.reports) - 1
+        updated = progress.apply_report(current, report)
+        if updated is None:
+            continue
+        held = uow.queue.record(
+            claim.export_id,
+            claim.claim_token,
+            attrs.evolve(report, attempt=claim.attempt),
+            updated,
+            now,
+            next_attempt_at=plan.next_attempt_at if last else None,
+            release=last,
+            charged=plan.charged,
+        )
+        if not held:
+            # Only the first record can find the claim lost: it locks the export (on
+            # SQLite, the unit holds the one write lock), so nothing was written for it.
+            return Attempt(None)
+        current = updated
+    if claim.response_remote_office and current.state is ExportState.COMPLETE:
+        code = office_code_for(outcome.office, claim.case_number, uow.offices.codes_by_name())
+        if code is not None:
+            uow.offices.assign_response(claim.response_id, code)
     return Attempt(
         current.state,
         error=outcome.failure,

@@ -18,6 +18,7 @@ BATCH_SIZES = (1, 100, 1_000, 10_000)
 HTTP_TIMEOUT = (5, 120)
 CCD_LATENCY = 0.020
 WORKER_LEVELS = {1: 100, 4: 400, 16: 1_600}  # concurrency: exports, about 2 s of ideal work each
+WORKER_RUNS = 3  # the target holds "in every one of three runs"
 REPLAY_UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 REPLAY_RESPONSE = data.BATCH_IDS[-1]
 _PATH = "/api/v2/exports/export_responses"
@@ -115,7 +116,8 @@ def batch_scaling(base: str, url: str, repeats: int = 3) -> list[Batch]:
 class Throughput:
     concurrency: int
     exports: int
-    seconds: int
+    seconds: float
+    round: int  # 1 to WORKER_RUNS
 
     @property
     def per_second(self) -> float:
@@ -125,18 +127,25 @@ class Throughput:
     def ideal(self) -> float:
         return self.concurrency / CCD_LATENCY
 
+    @property
+    def fraction(self) -> float:
+        return self.per_second / self.ideal
+
 
 def worker_throughput(url: str, folder) -> list[Throughput]:
-    """Exports per second of `worker --concurrency N` against a fake CCD answering in 20 ms."""
-    data.clear_exports(url)
+    """Exports per second of `worker --concurrency N` against a fake CCD answering in 20 ms,
+    WORKER_RUNS runs a level. The levels take turns, round after round, so that a slow
+    spell of this shared machine falls on all of them rather than on one level's runs;
+    each run starts from an empty queue (the exports of the one before cleared, off the clock)."""
     engine, deps = data.use_case(url)
-    ids = iter(data.WORKER_IDS)
     results = []
     with fake_ccd(url, CCD_LATENCY, folder) as ccd:
-        for concurrency, count in WORKER_LEVELS.items():
-            command_uuid = data.queue(deps, [next(ids) for _ in range(count)])
-            run_worker(url, ccd.variables, concurrency, folder)
-            results.append(Throughput(concurrency, count, _busy_seconds(engine, command_uuid, count)))
+        for round_ in range(1, WORKER_RUNS + 1):
+            for concurrency, count in WORKER_LEVELS.items():
+                data.clear_exports(url)
+                command_uuid = data.queue(deps, data.WORKER_IDS[:count])
+                run_worker(url, ccd.variables, concurrency, folder)
+                results.append(Throughput(concurrency, count, _busy_seconds(engine, command_uuid, count), round_))
     engine.dispose()
     return results
 

@@ -11,15 +11,26 @@ import logging
 import threading
 import time
 import traceback
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import attrs
+
+from adapters.ccd.concurrency_limit import ConcurrencyLimitedCcdGateway
 from application.attempts import Attempt
-from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports, record_crash, release_claims
+from application.carry_out_exports import (
+    ExportWorkDeps,
+    carry_out,
+    claim_due_exports,
+    record_attempts,
+    record_crash,
+    release_claims,
+)
 from application.ports import ClaimedExport, StoreUnavailable
 from entrypoints.converter import timestamp
+from entrypoints.group_commit import GroupCommit
 
 LOG = logging.getLogger("export_responses.worker")
 # The longest the worker waits before trying again after failures in a row.
@@ -36,7 +47,16 @@ class Worker:
         poll_seconds: float = 1.0,
         on_attempt: Callable[[str], None] | None = None,
     ):
-        self.deps = deps
+        # Twice as many threads as calls to CCD: a thread records its attempt's end
+        # while the next export's call is under way. The ends of attempts that finish
+        # together are recorded in one transaction.
+        self.threads = 2 * concurrency
+        ends = GroupCommit(lambda ended: record_attempts(deps, ended), most=self.threads, shared=(StoreUnavailable,))
+        self.deps = attrs.evolve(
+            deps,
+            ccd=ConcurrencyLimitedCcdGateway(deps.ccd, concurrency),
+            record=lambda claim, outcome: ends.record((claim, outcome)),
+        )
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.on_attempt = on_attempt  # told each attempt's outcome: the metrics
@@ -60,50 +80,49 @@ class Worker:
         self._wake.set()
 
     def run(self, drain: bool = False) -> Counter[str]:
-        # Up to `concurrency` exports run while as many more wait, claimed, in `ready`:
-        # the next claim is made while CCD answers the current ones, not after.
-        in_flight: set[Future] = set()
-        ready: deque[ClaimedExport] = deque()
+        # Claimed exports go to the pool at once: up to `concurrency` ask CCD while as
+        # many more wait their turn, so that a call that ends lets the next start without
+        # waiting for this loop, and the next claim is made while CCD answers.
+        in_hand: set[Future] = set()  # given to the pool: asking CCD, waiting to, or recording
         announced = False
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="export") as pool:
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="export") as pool:
             while True:
-                if self.stopping.is_set() and not announced and (in_flight or ready):
-                    held = len(in_flight) + len(ready)
-                    LOG.info(json.dumps({"event": "stopping", "detail": f"finishing {held} exports in hand"}))
+                in_hand = {future for future in in_hand if not future.done()}
+                if self.stopping.is_set() and not announced and in_hand:
+                    LOG.info(json.dumps({"event": "stopping", "detail": f"finishing {len(in_hand)} exports in hand"}))
                     announced = True
-                while ready and len(in_flight) < self.concurrency:
-                    future = pool.submit(self._carry_out, ready.popleft())
-                    future.add_done_callback(lambda _: self._wake.set())  # a slot is free: claim
-                    in_flight.add(future)
                 # Cleared before the claim: a nudge from now on is for exports it may not see.
                 self._wake.clear()
-                claimed = None if self.stopping.is_set() else self._claim(self._to_claim(len(ready)))
+                wanted = 0 if self.stopping.is_set() else self._to_claim(len(in_hand))
+                claimed = self._claim(wanted) if wanted else []
                 if claimed is None and not self.stopping.is_set():
                     continue  # claiming failed: that is no empty queue, even when draining
-                ready.extend(claimed or ())
-                if ready and len(in_flight) < self.concurrency:
-                    continue
-                if in_flight:
+                for claim in claimed or ():
+                    future = pool.submit(self._carry_out, claim)
+                    future.add_done_callback(lambda _: self._wake.set())  # room in hand: claim
+                    in_hand.add(future)
+                if claimed and len(claimed) == wanted and self._to_claim(len(in_hand)):
+                    continue  # as many were due as it asked for, and there is room for more
+                if in_hand:
                     # Until an export ends, a nudge (new exports, for a free slot) or the poll.
-                    if not any(future.done() for future in in_flight):
+                    if not any(future.done() for future in in_hand):
                         self._wake.wait(self.poll_seconds)
-                    in_flight = {future for future in in_flight if not future.done()}
-                elif not ready and (drain or self.stopping.is_set()):
+                elif drain or self.stopping.is_set():
                     break
-                elif not ready:
+                else:
                     self._wake.wait(self.poll_seconds)
         return self.outcomes
 
-    def _to_claim(self, ready: int) -> int:
-        """How many to claim now: none until half the slots in `ready` are free (or it is
-        empty), so that claims come in batches, each one transaction, not one per export."""
-        free = self.concurrency - ready
-        return free if ready == 0 or free >= (self.concurrency + 1) // 2 else 0
+    def _to_claim(self, in_hand: int) -> int:
+        """How many to claim now, with `in_hand` exports held: enough for every slot and as
+        many more waiting, but none until half of those waiting have started (or none
+        wait), so that claims come in batches, each one transaction, not one per export."""
+        waiting = max(0, in_hand - self.concurrency)
+        free = self.concurrency - waiting
+        return free if waiting == 0 or free >= (self.concurrency + 1) // 2 else 0
 
     def _claim(self, free: int) -> list[ClaimedExport] | None:
         """Up to `free` claims; None, after backing off, when claiming failed or is paused."""
-        if free <= 0:
-            return []
         paused = self._paused_until - time.monotonic()
         if paused > 0:
             self.stopping.wait(min(paused, self.poll_seconds))

@@ -31,7 +31,7 @@ def add_to(commands) -> None:
         type=positive_int,
         default=4,
         metavar="N",
-        help="exports carried out at a time (default %(default)s)",
+        help="calls to CCD at a time, each an export's attempt (default %(default)s)",
     )
     worker.add_argument(
         "--max-rate",

@@ -9,8 +9,9 @@ import pytest
 from attrs import frozen
 
 from bench.bare_driver import Script, Step
+from bench.measures import Throughput
 from bench.pairs import Pair, Paired, Spread, run_pair
-from bench.report import verdict
+from bench.report import verdict, worker
 
 
 @frozen
@@ -128,3 +129,19 @@ def test_binding_a_captured_command_swaps_its_uuid_and_response_id_only():
     }
     assert script.statements == 2
     assert script.steps[0].parameters[0] == "[987654321]"  # the capture itself is left as it was
+
+
+def test_the_worker_table_gives_each_run_and_misses_a_target_any_run_falls_short_of():
+    runs = [
+        Throughput(concurrency, 100 * concurrency, seconds, round_)
+        for round_, (fast, slow) in enumerate([(2.2, 4.4), (2.4, 4.0), (2.6, 3.6)], start=1)
+        for concurrency, seconds in ((4, fast), (16, slow))
+    ]
+    rows = [line for line in worker({"sqlite": runs}) if line.startswith("| sqlite")]
+    # At 4: 400 in 2.2, 2.4 and 2.6 s against 200/s ideal; at 16: 1,600 in 4.4, 4.0, 3.6 s against 800/s.
+    assert rows == [
+        "| sqlite | 4 | 400 | 166.7 | 200 | 0.91 / 0.83 / 0.77 | 0.83 | 0.14 | ≥ 0.8 MISSED in 1 of 3 |",
+        "| sqlite | 16 | 1,600 | 400.0 | 800 | 0.45 / 0.50 / 0.56 | 0.50 | 0.10 | ≥ 0.5 MISSED in 1 of 3 |",
+    ]
+    met = worker({"sqlite": [Throughput(1, 100, 2.4, round_) for round_ in (1, 2, 3)]})
+    assert met[-1].endswith("| 0.83 / 0.83 / 0.83 | 0.83 | 0.00 | ≥ 0.8 met in every run |")

@@ -189,3 +189,38 @@ def test_a_busy_worker_with_a_free_slot_starts_a_new_export_on_a_nudge():
         worker.stop()
         running.join(10)
     assert told == ["complete", "complete"]
+
+
+class CountingCcd(InMemoryCcdGateway):
+    """Answers after 20 ms and counts the calls under way at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+        self.inside = self.most_inside = 0
+
+    def find_latest_case(self, case_type_id, case_number):
+        with self.lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        time.sleep(0.02)
+        with self.lock:
+            self.inside -= 1
+        return super().find_latest_case(case_type_id, case_number)
+
+
+def test_the_worker_asks_ccd_at_most_concurrency_at_a_time_while_twice_as_many_threads_work():
+    store = queued_store(24)
+    counter = itertools.count(1)
+    ccd = CountingCcd()
+    deps = ExportWorkDeps(
+        unit_of_work=lambda: InMemoryUnitOfWork(store),
+        ccd=ccd,
+        clock=SystemClock(),
+        new_uuid=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
+    )
+    worker = Worker(deps, concurrency=3, poll_seconds=0.01)
+    assert worker.threads == 6
+    assert worker.run(drain=True) == {"complete": 24}
+    assert ccd.most_inside == 3
+    assert [export.state.value for export in store.exports.values()] == ["complete"] * 24

@@ -1,0 +1,85 @@
+"""Attempts that end together, recorded in one transaction (the worker's group commit),
+on SQLite and PostgreSQL: the statements they cost, and that each is recorded as alone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import sqlalchemy as sa
+
+from adapters.sql import tables
+from application.attempts import Outcome
+from application.carry_out_exports import claim_due_exports, record_attempts
+from domain.circuits import CircuitPolicy, CircuitState
+from domain.exports import ExportState
+from domain.failures import FailureKind
+from tests.builders import counting_statements
+from tests.integration.worker_support import event_states, export_rows, queue
+
+ANSWERED = Outcome(found=False)  # CCD answered: no case yet
+CCD_DOWN = Outcome(failure="CCD did not answer", kind=FailureKind.TRANSIENT)
+
+
+def commits(engine: sa.Engine) -> list[None]:
+    counted: list[None] = []
+    sa.event.listen(engine, "commit", lambda connection: counted.append(None))
+    return counted
+
+
+def test_a_group_of_ends_costs_one_transaction_and_one_circuit_read(engine, deps):
+    queue(deps, range(1, 6))
+    first, *others = claim_due_exports(deps, limit=5)
+    counted = commits(engine)
+    with counting_statements(engine) as alone:
+        record_attempts(deps, [(first, ANSWERED)])
+    with counting_statements(engine) as together:
+        attempts = record_attempts(deps, [(claim, ANSWERED) for claim in others])
+    assert len(counted) == 2  # one commit each, for one attempt and for four
+    circuit_reads = [statement for statement in together if "export_responses_system_controls" in statement]
+    assert len(circuit_reads) == 1
+    # Each more attempt adds its own three: the cancel read, its record and its event.
+    assert len(together) == len(alone) + 3 * (len(others) - 1)
+    assert [attempt.state for attempt in attempts] == [ExportState.COMPLETE] * 4
+    assert [row["state"] for row in export_rows(engine)] == ["complete"] * 5
+    assert all(event_states(engine, row["id"]) == ["queued", "in_progress", "complete"] for row in export_rows(engine))
+
+
+def test_a_lost_claim_or_a_cancel_in_a_group_is_that_export_s_alone(engine, deps, clock):
+    queue(deps, range(1, 4))
+    lost, cancelled, kept = claim_due_exports(deps, limit=3)
+    with engine.begin() as connection:
+        exports = tables.exports
+        connection.execute(
+            sa.update(exports)
+            .where(exports.c.id == lost.export_id)
+            .values(claim_token="0e1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e")
+        )
+        connection.execute(
+            sa.update(exports).where(exports.c.id == cancelled.export_id).values(cancel_requested_by="ann")
+        )
+    attempts = record_attempts(deps, [(lost, ANSWERED), (cancelled, CCD_DOWN), (kept, ANSWERED)])
+    assert [attempt.state for attempt in attempts] == [None, ExportState.FAILED, ExportState.COMPLETE]
+    assert attempts[1].cancelled_by == "ann"
+    rows = {row["id"]: row for row in export_rows(engine)}
+    assert rows[lost.export_id]["state"] == "in_progress"  # the other worker's to record
+    assert event_states(engine, lost.export_id) == ["queued", "in_progress"]
+    assert (rows[cancelled.export_id]["state"], rows[cancelled.export_id]["cancel_requested_by"]) == ("failed", None)
+    assert event_states(engine, cancelled.export_id) == ["queued", "in_progress", "erroring", "failed"]
+    assert (rows[kept.export_id]["state"], rows[kept.export_id]["claim_token"]) == ("complete", None)
+
+
+def test_a_group_changes_the_circuit_attempt_after_attempt_as_alone(engine, deps, clock):
+    deps = attrs.evolve(deps, circuit=CircuitPolicy(failures_to_open=2, first_probe_seconds=10))
+    queue(deps, range(1, 5))
+    claims = claim_due_exports(deps, limit=4)
+    attempts = record_attempts(deps, [(claim, CCD_DOWN) for claim in claims])
+    # The second failure opens the circuit: from it on the failures are CCD's outage,
+    # given back and due again when the circuit closes, as when each ends alone.
+    assert [attempt.circuit_change for attempt in attempts] == [None, "circuit_opened", None, None]
+    assert [attempt.charged for attempt in attempts] == [True, False, False, False]
+    with engine.connect() as connection:
+        control = connection.execute(sa.select(tables.system_controls)).mappings().one()
+    assert (control["circuit_state"], control["consecutive_failures"]) == (CircuitState.OPEN.value, 4)
+    assert control["next_probe_at"] == clock.now() + timedelta(seconds=10)
+    assert [row["attempts"] for row in export_rows(engine)] == [1, 0, 0, 0]

@@ -1,0 +1,77 @@
+"""At most N calls to CCD at a time, taken in the order they came."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from adapters.ccd.concurrency_limit import ConcurrencyLimitedCcdGateway
+from application.ccd import CcdGateway
+
+WAIT = 10  # seconds: a test that blocks fails rather than hangs
+
+
+class HeldCcd(CcdGateway):
+    """Each call waits until the test lets it end; records the calls and the most at once."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.started: list[str] = []
+        self.inside = self.most_inside = 0
+        self.go = threading.Semaphore(0)
+
+    def find_latest_case(self, case_type_id, case_number):
+        with self.lock:
+            self.started.append(case_number)
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        assert self.go.acquire(timeout=WAIT)
+        with self.lock:
+            self.inside -= 1
+        return None
+
+
+def wait_until(condition) -> None:
+    event = threading.Event()
+    for _ in range(WAIT * 1000):
+        if condition():
+            return
+        event.wait(0.001)
+    raise AssertionError("the condition never held")
+
+
+def test_calls_beyond_the_limit_wait_and_go_in_the_order_they_came():
+    ccd = HeldCcd()
+    limited = ConcurrencyLimitedCcdGateway(ccd, most=2)
+    with ThreadPoolExecutor(5) as pool:
+        futures = []
+        for number in ["1", "2", "3", "4", "5"]:
+            futures.append(pool.submit(limited.find_latest_case, "ET", number))
+            wait_until(lambda: len(ccd.started) + len(limited._waiting) == len(futures))
+        assert ccd.started == ["1", "2"]  # the others wait, in order
+        for ended in range(3):
+            ccd.go.release()
+            wait_until(lambda ended=ended: len(ccd.started) == 3 + ended)
+        ccd.go.release(2)
+        assert [future.result(timeout=WAIT) for future in futures] == [None] * 5
+    assert ccd.started == ["1", "2", "3", "4", "5"]
+    assert ccd.most_inside == 2
+
+
+def test_a_call_that_fails_gives_its_place_back():
+    class Failing(CcdGateway):
+        def find_latest_case(self, case_type_id, case_number):
+            raise RuntimeError("down")
+
+    limited = ConcurrencyLimitedCcdGateway(Failing(), most=1)
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="down"):
+            limited.find_latest_case("ET", "1")
+    assert limited._free == 1 and not limited._waiting
+
+
+def test_the_limit_is_one_call_at_least():
+    with pytest.raises(ValueError, match="most must be 1 or more, not 0"):
+        ConcurrencyLimitedCcdGateway(HeldCcd(), most=0)
