@@ -17,13 +17,22 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from application.attempts import Attempt
-from application.carry_out_exports import ExportWorkDeps, carry_out, claim_due_exports, record_crash, release_claims
+from application.carry_out_exports import (
+    ExportWorkDeps,
+    carry_out,
+    claim_due_exports,
+    held_until,
+    record_crash,
+    release_claims,
+)
 from application.ports import ClaimedExport, StoreUnavailable
 from entrypoints.converter import timestamp
 
 LOG = logging.getLogger("export_responses.worker")
 # The longest the worker waits before trying again after failures in a row.
 MAX_BACKOFF_SECONDS = 10.0
+# The shortest wait for a throttle, so that a worker never spins on one.
+MIN_THROTTLE_WAIT_SECONDS = 0.01
 
 
 class Worker:
@@ -88,11 +97,24 @@ class Worker:
                     if not any(future.done() for future in in_flight):
                         self._wake.wait(self.poll_seconds)
                     in_flight = {future for future in in_flight if not future.done()}
-                elif not ready and (drain or self.stopping.is_set()):
-                    break
                 elif not ready:
-                    self._wake.wait(self.poll_seconds)
+                    throttled = None if self.stopping.is_set() else self._throttle_wait()
+                    if throttled is None and (drain or self.stopping.is_set()):
+                        break
+                    self._wake.wait(self.poll_seconds if throttled is None else min(throttled, self.poll_seconds))
         return self.outcomes
+
+    def _throttle_wait(self) -> float | None:
+        """Idle: the seconds until a system's throttle lets an export it holds back be
+        claimed, or None if none holds any back (then the poll, or a drain, decides)."""
+        try:
+            until = held_until(self.deps)
+        except Exception as error:  # noqa: BLE001 - the next claim meets the same fault, and says so
+            LOG.warning(json.dumps({"event": "throttle_unread", "error": describe(error)}))
+            return None
+        if until is None:
+            return None
+        return max(MIN_THROTTLE_WAIT_SECONDS, (until - self.deps.clock.now()).total_seconds())
 
     def _to_claim(self, ready: int) -> int:
         """How many to claim now: none until half the slots in `ready` are free (or it is
@@ -145,6 +167,8 @@ class Worker:
         if attempt is not None and attempt.circuit_change is not None:
             level = logging.INFO if attempt.circuit_change == "circuit_closed" else logging.WARNING
             LOG.log(level, json.dumps(circuit_line(claim, attempt)))
+        if attempt is not None and attempt.throttle is not None:
+            LOG.warning(json.dumps(throttle_line(claim, attempt)))
 
     def _after_crash(self, claim: ClaimedExport, error: Exception) -> Attempt | None:
         """Log the crash, end the claim (as a failed attempt if it can still be recorded),
@@ -211,7 +235,7 @@ def attempt_line(claim: ClaimedExport, outcome: str, attempt: Attempt | None, se
     if attempt.next_attempt_at is not None:
         line["next_attempt_at"] = timestamp(attempt.next_attempt_at)
     if not attempt.charged:
-        line["charged"] = False  # CCD's outage, not the export's: the attempt was given back
+        line["charged"] = False  # CCD's outage or its 429, not the export's: the attempt was given back
     if attempt.cancelled_by is not None:
         line["cancelled_by"] = attempt.cancelled_by
     return line
@@ -228,6 +252,18 @@ def circuit_line(claim: ClaimedExport, attempt: Attempt) -> dict:
         "consecutive_failures": circuit.consecutive_failures,
         "next_probe_at": timestamp(circuit.next_probe_at),
         "last_failure": circuit.last_failure,
+    }
+
+
+def throttle_line(claim: ClaimedExport, attempt: Attempt) -> dict:
+    throttle = attempt.throttle
+    assert throttle is not None, "a throttle that changed is known"
+    return {
+        "event": "system_throttled",
+        "external_system_id": claim.external_system_id,
+        "export_id": claim.export_id,
+        "throttled_until": timestamp(throttle.until),
+        "calls_per_second": None if throttle.rate is None else round(throttle.rate, 2),
     }
 
 
