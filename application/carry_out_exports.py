@@ -51,7 +51,10 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
         # A probe is held as long as its claim: if its worker dies, both expire together.
         probes = uow.circuits.start_probes(now, until)
         paced = uow.throttles.paced(now)
-        slots = {system_id: throttling.free_slots(throttle, now, limit) for system_id, throttle in paced.items()}
+        # The system whose next slot is soonest first: a fast pace must not take all the
+        # room from a slower one that has waited longer.
+        soonest = sorted(paced.items(), key=lambda item: (throttling.next_slot(item[1], now), item[0]))
+        slots = {system_id: throttling.free_slots(throttle, now, limit) for system_id, throttle in soonest}
         claims = uow.queue.claim_due(now, limit, until, claim_token or deps.new_uuid(), probes, slots)
         claims = _in_slots(uow, claims, paced, now)
         for system_id in set(probes) - {claim.external_system_id for claim in claims if claim.probe}:

@@ -132,7 +132,8 @@ class ExportQueue(abc.ABC):
         each of `probe_systems` (whose probe this unit won) is taken, marked `probe`.
         So are exports of a system its throttle pauses or paces (`domain.throttling`),
         but for up to `paced[system_id]` due exports of each paced one: after the probes,
-        the rest take the room but for up to half of it, kept for the paced ones."""
+        the rest take the room but for up to half of it, kept for the paced ones, taken
+        in the order `paced` gives them."""
 
     @abc.abstractmethod
     def cancel_requested_by(self, export_id: int) -> str | None:

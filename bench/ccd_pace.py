@@ -79,6 +79,11 @@ class CcdPace:
         return statistics.median(self.pickups_ms)
 
     @property
+    def pickup_p95_ms(self) -> float:
+        ordered = sorted(self.pickups_ms)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+    @property
     def pickup_max_ms(self) -> float:
         return max(self.pickups_ms)
 

@@ -91,7 +91,7 @@ def free_slots(throttle: Throttle, now: datetime, limit: int) -> int:
     rate = throttle.rate_at(now)
     if rate is None:
         return limit
-    start = _first_slot(throttle, now)
+    start = next_slot(throttle, now)
     ahead = (now + timedelta(seconds=HORIZON_SECONDS) - start).total_seconds()
     return 0 if ahead < 0 else min(limit, math.floor(ahead * rate) + 1)
 
@@ -101,7 +101,7 @@ def take_slots(throttle: Throttle, now: datetime, count: int) -> tuple[list[date
     rate = throttle.rate_at(now)
     if rate is None or count <= 0:
         return [], throttle
-    start = _first_slot(throttle, now)
+    start = next_slot(throttle, now)
     slots = [start + timedelta(seconds=index / rate) for index in range(count)]
     return slots, attrs.evolve(throttle, next_call_at=start + timedelta(seconds=count / rate))
 
@@ -113,10 +113,11 @@ def claimable_at(throttle: Throttle, now: datetime) -> datetime | None:
         return throttle.until
     if throttle.rate_at(now) is None:
         return None
-    return max(now, _first_slot(throttle, now) - timedelta(seconds=HORIZON_SECONDS))
+    return max(now, next_slot(throttle, now) - timedelta(seconds=HORIZON_SECONDS))
 
 
-def _first_slot(throttle: Throttle, now: datetime) -> datetime:
+def next_slot(throttle: Throttle, now: datetime) -> datetime:
+    """When the system's next call may start: now, or its next free slot, or the pause's end."""
     # Idle time earns no credit: a slot not taken in time is gone.
     candidates = [now, *(at for at in (throttle.next_call_at, throttle.until) if at is not None)]
     return max(candidates)

@@ -193,7 +193,7 @@ class SqlAlchemyExportQueue(ExportQueue):
                 "paced_since": now - timedelta(seconds=PACING_SECONDS),
             }
             ids += self.connection.scalars(_DUE, held)
-        for system_id, free in slots.items():
+        for system_id, free in slots.items():  # in the order given
             if limit > len(ids):
                 of_system = {"now": now, "limit": min(free, limit - len(ids)), "system_id": system_id}
                 ids += self.connection.scalars(_DUE_OF_SYSTEM, of_system)

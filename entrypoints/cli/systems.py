@@ -73,7 +73,8 @@ def _row(system: SystemView) -> list[object]:
 def _throttle(throttle: ThrottleView) -> str:
     if throttle.calls_per_second is None:
         return "no"
-    pace = f"{throttle.calls_per_second:g}/s at {timestamp(throttle.rate_limited_at)}"
+    # When the pace was set is in --json (rate_limited_at): the table keeps to what holds calls back.
+    pace = f"{throttle.calls_per_second:g}/s"
     return pace if throttle.paused_until is None else f"{pace}, paused until {timestamp(throttle.paused_until)}"
 
 
