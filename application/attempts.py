@@ -16,6 +16,7 @@ from domain.circuits import Circuit
 from domain.exports import ExportState, ProgressReport
 from domain.failures import FailureKind
 from domain.retries import RetrySchedule
+from domain.throttling import Throttle
 
 
 @frozen
@@ -28,6 +29,7 @@ class Outcome:
     kind: FailureKind | None = None
     asked_ccd: bool = True  # False: the attempt says nothing of CCD's health
     spent: bool = False  # reclaimed more often than it may be tried: not attempted
+    retry_after: float | None = None  # a 429: the seconds CCD asked for (bounded)
 
     @property
     def office(self) -> str | None:
@@ -46,6 +48,7 @@ class Attempt:
     cancelled_by: str | None = None
     circuit: Circuit | None = None  # the system's circuit after it
     circuit_change: str | None = None  # `domain.circuits.transition`, if it changed
+    throttle: Throttle | None = None  # the system's throttle, if this attempt's 429 changed it
 
 
 @frozen
@@ -64,6 +67,7 @@ def plan_reports(
     new_uuid: Callable[[], str],
     now: datetime,
     grace_seconds: float,
+    throttled_until: datetime | None = None,
 ) -> Plan:
     """What to record of `outcome`, given the system's circuit after it and a cancel
     asked for while the attempt ran.
@@ -72,6 +76,8 @@ def plan_reports(
     export's: the attempt is given back and the export waits, due, for the circuit.
     One that spends the schedule while the circuit is still closed may be the start of
     an outage the circuit has not counted yet: see `_after_the_schedule`.
+    A 429 is CCD asking for patience: the attempt is given back too, and the export is
+    due when the system may be called again (`throttled_until`).
     """
     if outcome.failure is None and not outcome.spent:
         report = progress.exported(new_uuid(), _external_data(claim, outcome.case), outcome.found)
@@ -79,6 +85,8 @@ def plan_reports(
     errors = () if outcome.failure is None else (progress.erroring(new_uuid(), outcome.failure),)
     if cancelled_by is not None:
         return Plan((*errors, progress.cancelled(new_uuid(), cancelled_by)))
+    if outcome.retry_after is not None:
+        return Plan(errors, next_attempt_at=max(now, throttled_until or now), charged=False)
     if outcome.spent or outcome.kind is FailureKind.PERMANENT:
         return Plan((*errors, progress.failed(new_uuid())))
     if outcome.asked_ccd and not circuit.is_closed:

@@ -10,10 +10,10 @@ import attrs
 from attrs import field, frozen
 
 from application.attempts import Attempt, Outcome, plan_reports
-from application.ccd import CcdFailure, CcdGateway
+from application.ccd import CcdFailure, CcdGateway, CcdRateLimited
 from application.ports import ClaimedExport, Clock, StoreUnavailable, UnitOfWork
 from application.retrying import retried
-from domain import circuits
+from domain import circuits, throttling
 from domain import exports as progress
 from domain.circuits import CircuitPolicy
 from domain.exports import ExportState
@@ -53,7 +53,13 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
     with deps.unit_of_work() as uow:
         # A probe is held as long as its claim: if its worker dies, both expire together.
         probes = uow.circuits.start_probes(now, until)
-        claims = uow.queue.claim_due(now, limit, until, claim_token or deps.new_uuid(), probes)
+        paced = uow.throttles.paced(now)
+        # The system whose next slot is soonest first: a fast pace must not take all the
+        # room from a slower one that has waited longer.
+        soonest = sorted(paced.items(), key=lambda item: (throttling.next_slot(item[1], now), item[0]))
+        slots = {system_id: throttling.free_slots(throttle, now, limit) for system_id, throttle in soonest}
+        claims = uow.queue.claim_due(now, limit, until, claim_token or deps.new_uuid(), probes, slots)
+        claims = _in_slots(uow, claims, paced, now)
         for system_id in set(probes) - {claim.external_system_id for claim in claims if claim.probe}:
             # Its due export went to another worker meanwhile: let the next claim probe.
             uow.circuits.save(system_id, circuits.after_no_call(uow.circuits.circuit(system_id), now), now)
@@ -68,6 +74,29 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
         uow.queue.record_all(records, now)
         uow.commit()
     return started
+
+
+def _in_slots(
+    uow: UnitOfWork, claims: list[ClaimedExport], paced: dict[int, throttling.Throttle], now: datetime
+) -> list[ClaimedExport]:
+    """Give each claim of a paced system the slot its call waits for, and keep the slots taken."""
+    slotted = []
+    for system_id, throttle in paced.items():
+        of_system = [claim for claim in claims if claim.external_system_id == system_id and not claim.probe]
+        if not of_system:
+            continue
+        times, after = throttling.take_slots(throttle, now, len(of_system))
+        uow.throttles.save(system_id, after, now)
+        slotted += [attrs.evolve(claim, not_before=at) for claim, at in zip(of_system, times, strict=True)]
+    by_id = {claim.export_id: claim for claim in slotted}
+    return [by_id.get(claim.export_id, claim) for claim in claims]
+
+
+def held_until(deps: ExportWorkDeps) -> datetime | None:
+    """The soonest that a throttle holding back waiting exports lets one be claimed (the
+    worker waits for it rather than for its poll, and a draining worker does not stop)."""
+    with deps.unit_of_work() as uow:
+        return uow.throttles.held_until(deps.clock.now())
 
 
 def carry_out(claim: ClaimedExport, deps: ExportWorkDeps) -> Attempt:
@@ -97,15 +126,23 @@ def _ask_ccd(claim: ClaimedExport, deps: ExportWorkDeps) -> Outcome:
     if not claim.case_type_id:
         message = no_case_type_message(claim.external_system_id, claim.external_system_reference)
         return Outcome(failure=message, kind=FailureKind.PERMANENT, asked_ccd=False)
+    if claim.not_before is not None:
+        # The slot of its system's pace: never further off than a claim may take slots.
+        wait = (claim.not_before - deps.clock.now()).total_seconds()
+        if wait > 0:
+            deps.pause(min(wait, throttling.HORIZON_SECONDS))
     try:
         case = deps.ccd.find_latest_case(claim.case_type_id, claim.case_number)
+    except CcdRateLimited as refusal:
+        return Outcome(failure=str(refusal), kind=FailureKind.TRANSIENT, retry_after=refusal.retry_after)
     except CcdFailure as failure:
         return Outcome(failure=str(failure) or type(failure).__name__, kind=failure.kind)
     return Outcome(case=case, found=case is not None)
 
 
 def _circuit_after(before: circuits.Circuit, outcome: Outcome, now: datetime, deps: ExportWorkDeps) -> circuits.Circuit:
-    if not outcome.asked_ccd:
+    if not outcome.asked_ccd or outcome.retry_after is not None:
+        # A 429 is CCD answering "slower": neither an outage nor proof that it is up.
         return circuits.after_no_call(before, now)
     if outcome.failure is not None and outcome.kind is FailureKind.TRANSIENT:
         return circuits.after_transient_failure(before, outcome.failure, now, deps.circuit)
@@ -172,8 +209,12 @@ def _record(
     """Record one attempt's end in `uow`, given its system's circuit before it."""
     current = claim.progress
     after = _circuit_after(before, outcome, now, deps)
+    throttle, throttled_until = None, None
+    if outcome.retry_after is not None:
+        throttle, throttled_until = _throttle_after(uow, claim, outcome.retry_after, now, deps)
+    grace_seconds = deps.circuit.first_probe_seconds
     plan = plan_reports(
-        claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now, deps.circuit.first_probe_seconds
+        claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now, grace_seconds, throttled_until
     )
     for index, report in enumerate(plan.reports):
         last = index == len(plan.reports) - 1
@@ -207,7 +248,23 @@ def _record(
         cancelled_by=cancelled_by,
         circuit=after,
         circuit_change=circuits.transition(before, after),
+        throttle=throttle,
     )
+
+
+def _throttle_after(
+    uow: UnitOfWork, claim: ClaimedExport, retry_after: float, now: datetime, deps: ExportWorkDeps
+) -> tuple[throttling.Throttle | None, datetime | None]:
+    """After a 429: the system's throttle if this changed it (and stored it), and until
+    when the system is paused."""
+    before = uow.throttles.throttle(claim.external_system_id)
+    held, earliest_until = uow.throttles.claims_in_flight(claim.external_system_id, now)
+    oldest = None if earliest_until is None else earliest_until - timedelta(seconds=deps.claim_seconds)
+    after = throttling.after_rate_limit(before, now, retry_after, throttling.observed_rate(held, oldest, now))
+    if after == before:
+        return None, after.until
+    uow.throttles.save(claim.external_system_id, after, now)
+    return after, after.until
 
 
 def release_claims(deps: ExportWorkDeps, claim_token: str, export_ids: Sequence[int] | None = None) -> int:

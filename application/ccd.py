@@ -20,6 +20,16 @@ class CcdFailure(Exception):
         self.kind = kind
 
 
+class CcdRateLimited(CcdFailure):
+    """CCD refused the call for going beyond the rate it allows (429): transient, and
+    never the export's fault. `retry_after` is how long CCD asked the caller to wait, in
+    seconds, bounded (`domain.throttling.bounded_retry_after`)."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message, FailureKind.TRANSIENT)
+        self.retry_after = retry_after
+
+
 @frozen
 class CcdCase:
     id: int | str
@@ -38,6 +48,6 @@ class CcdGateway(abc.ABC):
         """The newest case of `case_type_id` whose ethosCaseReference is `case_number`.
 
         Raises CcdFailure for anything but an answer, transient or permanent as
-        `domain.failures` sorts them; denials are retried once after a fresh login
+        `domain.failures` sorts them, and CcdRateLimited for a 429; denials are retried once after a fresh login
         inside the gateway (a second denial is transient), nothing else is.
         """

@@ -24,7 +24,7 @@ class RetryFilters:
 class SystemControl:
     """How one external system is operated (a row of export_responses_system_controls).
 
-    The circuit columns are the worker's; operators set only the pause.
+    The circuit and throttle columns are the worker's; operators set only the pause.
     """
 
     updated_at: datetime
@@ -36,6 +36,10 @@ class SystemControl:
     next_probe_at: datetime | None = None
     probe_interval_seconds: float | None = None
     last_failure: str | None = None
+    throttled_until: datetime | None = None
+    throttle_rate: float | None = None
+    throttle_cut_at: datetime | None = None
+    next_call_at: datetime | None = None
 
 
 class ExportActions(abc.ABC):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from attrs import field, frozen
@@ -13,6 +13,7 @@ from domain.circuits import Circuit
 from domain.exports import Progress, ProgressReport
 from domain.external_systems import ExternalSystem
 from domain.results import CommandResult
+from domain.throttling import Throttle
 
 
 class WriteConflict(Exception):
@@ -111,6 +112,8 @@ class ClaimedExport:
     # Set when an operator cancelled the export while an earlier attempt held it, and that
     # attempt's worker died: this attempt ends it without asking CCD.
     cancel_requested_by: str | None = None
+    # The slot its system's pace gave the call (`domain.throttling`): not before then.
+    not_before: datetime | None = None
 
 
 class ExportQueue(abc.ABC):
@@ -124,6 +127,7 @@ class ExportQueue(abc.ABC):
         claimed_until: datetime,
         claim_token: str,
         probe_systems: Collection[int] = (),
+        paced: Mapping[int, int] | None = None,
     ) -> list[ClaimedExport]:
         """Take up to `limit` due exports (queued, erroring and due, or in progress with an
         expired claim) under `claim_token` until `claimed_until`, so that no other worker
@@ -132,7 +136,11 @@ class ExportQueue(abc.ABC):
 
         Exports of a paused system, or of one whose circuit is not closed, are left
         alone (no attempt charged, their schedule kept); but first one due export of
-        each of `probe_systems` (whose probe this unit won) is taken, marked `probe`."""
+        each of `probe_systems` (whose probe this unit won) is taken, marked `probe`.
+        So are exports of a system its throttle pauses or paces (`domain.throttling`),
+        but for up to `paced[system_id]` due exports of each paced one: after the probes,
+        the rest take the room but for up to half of it, kept for the paced ones, taken
+        in the order `paced` gives them."""
 
     @abc.abstractmethod
     def cancel_requested_by(self, export_id: int) -> str | None:
@@ -190,6 +198,33 @@ class CircuitBreakers(abc.ABC):
         statement, so that of concurrent workers exactly one probes a system."""
 
 
+class SystemThrottles(abc.ABC):
+    """Each external system's throttle (`domain.throttling`), shared by all workers."""
+
+    @abc.abstractmethod
+    def throttle(self, system_id: int) -> Throttle:
+        """The system's throttle (none if none is stored), locked until the unit ends."""
+
+    @abc.abstractmethod
+    def save(self, system_id: int, throttle: Throttle, now: datetime) -> None:
+        """Store the system's throttle, leaving its pause and circuit as they are."""
+
+    @abc.abstractmethod
+    def paced(self, now: datetime) -> dict[int, Throttle]:
+        """The throttles of the systems paced now whose exports may be claimed otherwise
+        (not paused by an operator, circuit closed), locked until the unit ends."""
+
+    @abc.abstractmethod
+    def claims_in_flight(self, system_id: int, now: datetime) -> tuple[int, datetime | None]:
+        """How many of the system's exports are held by live claims, and the earliest
+        `claimed_until` among them."""
+
+    @abc.abstractmethod
+    def held_until(self, now: datetime) -> datetime | None:
+        """The soonest that a system whose throttle holds back waiting exports may have
+        one claimed again; None if no throttle holds any back."""
+
+
 class OfficeRepository(abc.ABC):
     @abc.abstractmethod
     def codes_by_name(self) -> dict[str, int]:
@@ -208,6 +243,7 @@ class UnitOfWork(abc.ABC):
     commands: CommandLog
     queue: ExportQueue
     circuits: CircuitBreakers
+    throttles: SystemThrottles
     offices: OfficeRepository
     actions: ExportActions
     controls: SystemControls

@@ -1,4 +1,4 @@
-"""Reading how each external system is operated: its pause, its circuit breaker, its exports."""
+"""Reading how each external system is operated: its pause, its circuit breaker, its throttle, its exports."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ class CircuitView:
 
 
 @frozen
+class ThrottleView:
+    """The throttle the workers share after CCD's 429s (`domain.throttling`)."""
+
+    paused_until: datetime | None = None  # no call before then (CCD's Retry-After)
+    calls_per_second: float | None = None  # the pace set by the last 429 (it grows from there)
+    rate_limited_at: datetime | None = None  # that 429
+
+
+@frozen
 class SystemView:
     id: int
     name: str
@@ -41,6 +50,7 @@ class SystemView:
     paused_at: datetime | None = None
     paused_by: str | None = None
     circuit: CircuitView = field(factory=CircuitView)
+    throttle: ThrottleView = field(factory=ThrottleView)
     exports: dict[str, int] = field(factory=zero_system_counts)
 
     @property

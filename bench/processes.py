@@ -126,8 +126,10 @@ def fake_ccd(database_url: str, latency: float, folder: Path, rate_limit: float 
         stop(process)
 
 
-def worker_environment(database_url: str, ccd: dict[str, str], retry_delays: str = "1") -> dict[str, str]:
-    return {**ccd, "DATABASE_URL": database_url, "EXPORT_RETRY_DELAYS": retry_delays}
+def worker_environment(database_url: str, ccd: dict[str, str], retry_delays: str | None = "1") -> dict[str, str]:
+    """The worker's variables; `retry_delays` None: the production schedule (the original's)."""
+    delays = {} if retry_delays is None else {"EXPORT_RETRY_DELAYS": retry_delays}
+    return {**ccd, "DATABASE_URL": database_url, **delays}
 
 
 def run_worker(database_url: str, ccd: dict, concurrency: int, folder: Path) -> None:

@@ -14,9 +14,12 @@ class FailureKind(enum.StrEnum):
     PERMANENT = "permanent"
 
 
+# CCD's gateway refusing calls beyond the rate it allows: transient, and never charged
+# to the export (see domain/throttling.py).
+TOO_MANY_REQUESTS = 429
 # 401 and 403 may be tokens or credentials being rotated, 408 and 429 are CCD asking
 # for patience: the only 4xx answers that a later attempt may not get.
-_TRANSIENT_CLIENT_ERRORS = frozenset({401, 403, 408, 429})
+_TRANSIENT_CLIENT_ERRORS = frozenset({401, 403, 408, TOO_MANY_REQUESTS})
 
 
 def kind_of_status(status: int) -> FailureKind:

@@ -24,6 +24,7 @@ from application.carry_out_exports import (
     ExportWorkDeps,
     carry_out,
     claim_due_exports,
+    held_until,
     record_attempts,
     record_crash,
     release_claims,
@@ -35,6 +36,8 @@ from entrypoints.group_commit import GroupCommit
 LOG = logging.getLogger("export_responses.worker")
 # The longest the worker waits before trying again after failures in a row.
 MAX_BACKOFF_SECONDS = 10.0
+# The shortest wait for a throttle, so that a worker never spins on one.
+MIN_THROTTLE_WAIT_SECONDS = 0.01
 
 
 class Worker:
@@ -107,11 +110,24 @@ class Worker:
                     # Until an export ends, a nudge (new exports, for a free slot) or the poll.
                     if not any(future.done() for future in in_hand):
                         self._wake.wait(self.poll_seconds)
-                elif drain or self.stopping.is_set():
-                    break
                 else:
-                    self._wake.wait(self.poll_seconds)
+                    throttled = None if self.stopping.is_set() else self._throttle_wait()
+                    if throttled is None and (drain or self.stopping.is_set()):
+                        break
+                    self._wake.wait(self.poll_seconds if throttled is None else min(throttled, self.poll_seconds))
         return self.outcomes
+
+    def _throttle_wait(self) -> float | None:
+        """Idle: the seconds until a system's throttle lets an export it holds back be
+        claimed, or None if none holds any back (then the poll, or a drain, decides)."""
+        try:
+            until = held_until(self.deps)
+        except Exception as error:  # noqa: BLE001 - the next claim meets the same fault, and says so
+            LOG.warning(json.dumps({"event": "throttle_unread", "error": describe(error)}))
+            return None
+        if until is None:
+            return None
+        return max(MIN_THROTTLE_WAIT_SECONDS, (until - self.deps.clock.now()).total_seconds())
 
     def _to_claim(self, in_hand: int) -> int:
         """How many to claim now, with `in_hand` exports held: enough for every slot and as
@@ -164,6 +180,8 @@ class Worker:
         if attempt is not None and attempt.circuit_change is not None:
             level = logging.INFO if attempt.circuit_change == "circuit_closed" else logging.WARNING
             LOG.log(level, json.dumps(circuit_line(claim, attempt)))
+        if attempt is not None and attempt.throttle is not None:
+            LOG.warning(json.dumps(throttle_line(claim, attempt)))
 
     def _after_crash(self, claim: ClaimedExport, error: Exception) -> Attempt | None:
         """Log the crash, end the claim (as a failed attempt if it can still be recorded),
@@ -230,7 +248,7 @@ def attempt_line(claim: ClaimedExport, outcome: str, attempt: Attempt | None, se
     if attempt.next_attempt_at is not None:
         line["next_attempt_at"] = timestamp(attempt.next_attempt_at)
     if not attempt.charged:
-        line["charged"] = False  # CCD's outage, not the export's: the attempt was given back
+        line["charged"] = False  # CCD's outage or its 429, not the export's: the attempt was given back
     if attempt.cancelled_by is not None:
         line["cancelled_by"] = attempt.cancelled_by
     return line
@@ -247,6 +265,18 @@ def circuit_line(claim: ClaimedExport, attempt: Attempt) -> dict:
         "consecutive_failures": circuit.consecutive_failures,
         "next_probe_at": timestamp(circuit.next_probe_at),
         "last_failure": circuit.last_failure,
+    }
+
+
+def throttle_line(claim: ClaimedExport, attempt: Attempt) -> dict:
+    throttle = attempt.throttle
+    assert throttle is not None, "a throttle that changed is known"
+    return {
+        "event": "system_throttled",
+        "external_system_id": claim.external_system_id,
+        "export_id": claim.export_id,
+        "throttled_until": timestamp(throttle.until),
+        "calls_per_second": None if throttle.rate is None else round(throttle.rate, 2),
     }
 
 

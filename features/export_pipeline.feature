@@ -316,3 +316,39 @@ Feature: Export pipeline
     And no export of the command was charged more than 2 attempts
     And the circuit of external system 4501 is closed
     And the worker logged the circuit of external system 4501 opening, probing at growing intervals, and closing
+
+  # CCD's gateway refuses calls beyond the rate it allows with 429 and Retry-After. The
+  # worker pauses the system for that long and then paces its calls; a refused attempt
+  # is not charged, so no export fails for it even with no retry left at all.
+  Scenario: CCD refuses calls beyond its rate with 429: the exports wait, uncharged, and all complete
+    Given the worker never retries a failed export
+    And these responses exist:
+      | response_id | case_number  |
+      | 4701        | 2400201/2024 |
+      | 4702        | 2400202/2024 |
+      | 4703        | 2400203/2024 |
+      | 4704        | 2400204/2024 |
+      | 4705        | 2400205/2024 |
+      | 4706        | 2400206/2024 |
+    And CCD holds the cases:
+      | case_id          | case_type_id    | case_number  | managing_office |
+      | 1700000000004701 | ET_EnglandWales | 2400201/2024 | Leeds           |
+      | 1700000000004702 | ET_EnglandWales | 2400202/2024 | Leeds           |
+      | 1700000000004703 | ET_EnglandWales | 2400203/2024 | Leeds           |
+      | 1700000000004704 | ET_EnglandWales | 2400204/2024 | Leeds           |
+      | 1700000000004705 | ET_EnglandWales | 2400205/2024 | Leeds           |
+      | 1700000000004706 | ET_EnglandWales | 2400206/2024 | Leeds           |
+    And CCD allows 4 calls a second and answers 429 beyond that
+    When the admin client exports responses 4701, 4702, 4703, 4704, 4705, 4706 to external system 4501
+    Then the command is accepted
+    When the worker runs until every export of the command is final
+    Then the exports of the command read:
+      | response_id | state    | percent_complete | case_id          | office |
+      | 4701        | complete | 100              | 1700000000004701 | Leeds  |
+      | 4702        | complete | 100              | 1700000000004702 | Leeds  |
+      | 4703        | complete | 100              | 1700000000004703 | Leeds  |
+      | 4704        | complete | 100              | 1700000000004704 | Leeds  |
+      | 4705        | complete | 100              | 1700000000004705 | Leeds  |
+      | 4706        | complete | 100              | 1700000000004706 | Leeds  |
+    And no export of the command was charged more than 1 attempts
+    And CCD refused calls with 429 and external system 4501 is throttled

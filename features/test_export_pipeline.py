@@ -164,6 +164,16 @@ def retries_apart(worker_deps, seconds):
     return attrs.evolve(worker_deps, retries=RetrySchedule((seconds, seconds)))
 
 
+@given("the worker never retries a failed export", target_fixture="worker_deps")
+def never_retries(worker_deps):
+    return attrs.evolve(worker_deps, retries=RetrySchedule(()))
+
+
+@given(parsers.parse("CCD allows {per_second:d} calls a second and answers 429 beyond that"))
+def ccd_rate_limited(fake_ccd, per_second):
+    fake_ccd.limit_rate(per_second)  # a burst of one second's worth: a login's three calls fit
+
+
 @given(
     parsers.parse(
         "the worker opens a system's circuit after {failures:d} transient failures in a row, probing {first:f} s "
@@ -380,6 +390,16 @@ def circuit_closed(database, system_id):
         circuit = db.circuit_of(connection, system_id)
     assert circuit is not None, "no circuit was stored: none opened"
     assert (circuit.circuit_state, circuit.consecutive_failures, circuit.next_probe_at) == ("closed", 0, None)
+
+
+@then(step_text("CCD refused calls with 429 and external system {system_id:d} is throttled"))
+def ccd_refused_and_throttled(fake_ccd, database, system_id):
+    assert fake_ccd.rate_limited > 0, "CCD refused no call: the scenario did not meet its limit"
+    with database.connect() as connection:
+        control = db.circuit_of(connection, system_id)
+    assert control is not None, "no throttle was stored"
+    assert control.throttle_rate > 0 and control.throttled_until is not None
+    assert control.consecutive_failures == 0, "a 429 counted towards the circuit breaker"
 
 
 @then("no export of the command is final")

@@ -9,6 +9,8 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -17,8 +19,9 @@ from attrs import field, frozen
 from urllib3.exceptions import NewConnectionError
 
 from adapters.ccd.settings import CcdSettings, ServiceTotp
-from application.ccd import CcdCase, CcdFailure, CcdGateway
-from domain.failures import FailureKind, kind_of_status
+from application.ccd import CcdCase, CcdFailure, CcdGateway, CcdRateLimited
+from domain.failures import TOO_MANY_REQUESTS, FailureKind, kind_of_status
+from domain.throttling import bounded_retry_after
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -162,6 +165,8 @@ class HttpCcdGateway(CcdGateway):
             reply = self._request(call)
             if denial_is_answer and reply.status_code in _DENIED_STATUSES:
                 return _DENIED  # type: ignore[return-value]
+            if reply.status_code == TOO_MANY_REQUESTS:
+                raise _rate_limited(call, reply.headers.get("Retry-After"))
             if not 200 <= reply.status_code < 300:
                 raise _status_failure(call, reply.status_code)
             return read(reply)
@@ -223,6 +228,32 @@ def _status_failure(call: _Call, status: int) -> CcdFailure:
     )
 
 
+def _rate_limited(call: _Call, header: str | None) -> CcdFailure:
+    asked = retry_after_seconds(header, datetime.now(UTC))
+    told = "no Retry-After" if asked is None else f"Retry-After {asked:g} s"
+    return CcdRateLimited(
+        f"CCD {call.service} answered 429 (too many requests, {told}) to the {call.purpose}",
+        bounded_retry_after(asked),
+    )
+
+
+def retry_after_seconds(header: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds from `now`: delay-seconds or an HTTP-date (RFC 9110); None
+    when absent or unreadable. A date in the past is 0."""
+    text = (header or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
 def _broken_api(call: _Call, what: str) -> CcdFailure:
     return CcdFailure(
         f"CCD {call.service} answered the {call.purpose} with {what}, which breaks CCD's API: check that "
@@ -246,6 +277,8 @@ def _status_outcome(status: int) -> str:
         return "ok"
     if status in _DENIED_STATUSES:
         return "denied"
+    if status == TOO_MANY_REQUESTS:
+        return "rate_limited"
     return "client_error" if status < 500 else "server_error"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from application.ccd import CcdCase, CcdFailure, CcdGateway
+from application.ccd import CcdCase, CcdFailure, CcdGateway, CcdRateLimited
 from domain.failures import FailureKind
 
 OUTAGE_MESSAGE = "could not connect to CCD auth (service token lease)"
@@ -28,6 +28,13 @@ class InMemoryCcdGateway(CcdGateway):
     def fail_next(self, *messages: str, kind: FailureKind = FailureKind.TRANSIENT) -> None:
         """The next calls fail with these messages, one each."""
         self.failures.extend(CcdFailure(message, kind) for message in messages)
+
+    def refuse_next(self, *retry_afters: float) -> None:
+        """The next calls are refused with 429, each asking to wait so many seconds."""
+        self.failures.extend(
+            CcdRateLimited(f"CCD data store answered 429 (too many requests, Retry-After {wait:g} s)", wait)
+            for wait in retry_afters
+        )
 
     def find_latest_case(self, case_type_id: str, case_number: str) -> CcdCase | None:
         with self._lock:

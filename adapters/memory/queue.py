@@ -9,6 +9,7 @@ from application.operations_ports import SystemControl
 from application.ports import CircuitBreakers, ClaimedExport, ExportQueue, OfficeRepository
 from domain.circuits import Circuit, CircuitState, start_probe
 from domain.exports import ExportState, Progress, ProgressReport
+from domain.throttling import Throttle
 
 _WAITING = (ExportState.QUEUED, ExportState.ERRORING)
 
@@ -28,19 +29,31 @@ class InMemoryExportQueue(ExportQueue):
             return work.next_attempt_at is None or work.next_attempt_at <= now
         return export.state is ExportState.IN_PROGRESS and work.claimed_until is not None and work.claimed_until < now
 
-    def _held(self, export_id: int) -> bool:
-        """Its system is paused or its circuit is not closed."""
+    def _held(self, export_id: int, now) -> bool:
+        """Its system is paused, its circuit is not closed, or its throttle pauses or paces it."""
         control = self.store.system_controls.get(self.store.exports[export_id].external_system_id)
-        return control is not None and (control.paused_at is not None or control.circuit_state != CircuitState.CLOSED)
+        if control is None:
+            return False
+        throttle = throttle_of(control)
+        return (
+            control.paused_at is not None
+            or control.circuit_state != CircuitState.CLOSED
+            or throttle.paused(now)
+            or throttle.rate_at(now) is not None
+        )
 
-    def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=()) -> list[ClaimedExport]:
+    def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=(), paced=None) -> list[ClaimedExport]:
         due = [export_id for export_id in sorted(self.store.exports) if self.is_due(export_id, now)]
-        probes = [
-            next(export_id for export_id in due if self.store.exports[export_id].external_system_id == system_id)
-            for system_id in probe_systems
-            if any(self.store.exports[export_id].external_system_id == system_id for export_id in due)
-        ]
-        chosen = (probes + [export_id for export_id in due if not self._held(export_id)])[:limit]
+
+        def of_system(system_id: int) -> list[int]:
+            return [export_id for export_id in due if self.store.exports[export_id].external_system_id == system_id]
+
+        probes = [of_system(system_id)[0] for system_id in probe_systems if of_system(system_id)]
+        slots = {system_id: free for system_id, free in (paced or {}).items() if free > 0}
+        kept = min(sum(slots.values()), (limit - len(probes)) // 2)  # half the room for paced slots, as in SQL
+        rest = [export_id for export_id in due if not self._held(export_id, now)][: max(0, limit - kept - len(probes))]
+        slotted = [export_id for system_id, free in slots.items() for export_id in of_system(system_id)[:free]]
+        chosen = (probes + rest + slotted)[:limit]
         claims = []
         for export_id in chosen:
             work = attrs.evolve(
@@ -162,7 +175,8 @@ class InMemoryCircuitBreakers(CircuitBreakers):
         probes = []
         for system_id, control in sorted(self.store.system_controls.items()):
             probing = start_probe(circuit_of(control), now, hold_until)
-            if probing is not None and control.paused_at is None and system_id in due_systems:
+            free = control.paused_at is None and not throttle_of(control).paused(now)
+            if probing is not None and free and system_id in due_systems:
                 self.save(system_id, probing, now)
                 probes.append(system_id)
         return probes
@@ -176,6 +190,15 @@ def circuit_of(control: SystemControl) -> Circuit:
         next_probe_at=control.next_probe_at,
         probe_interval_seconds=control.probe_interval_seconds,
         last_failure=control.last_failure,
+    )
+
+
+def throttle_of(control: SystemControl) -> Throttle:
+    return Throttle(
+        until=control.throttled_until,
+        rate=control.throttle_rate,
+        cut_at=control.throttle_cut_at,
+        next_call_at=control.next_call_at,
     )
 
 

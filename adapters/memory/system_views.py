@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.memory.store import InMemoryStore
 from application.operations_ports import SystemControl
-from application.system_status import CircuitView, SystemReader, SystemView, zero_system_counts
+from application.system_status import CircuitView, SystemReader, SystemView, ThrottleView, zero_system_counts
 
 
 class InMemorySystemReader(SystemReader):
@@ -38,4 +38,7 @@ def _view(system, control: SystemControl | None, counts: dict[str, int]) -> Syst
         control.next_probe_at,
         control.last_failure,
     )
-    return SystemView(system.id, system.name, system.reference, control.paused_at, control.paused_by, circuit, counts)
+    throttle = ThrottleView(control.throttled_until, control.throttle_rate, control.throttle_cut_at)
+    return SystemView(
+        system.id, system.name, system.reference, control.paused_at, control.paused_by, circuit, throttle, counts
+    )

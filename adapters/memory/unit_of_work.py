@@ -14,6 +14,7 @@ from adapters.memory.repositories import (
     InMemoryExportRepository,
 )
 from adapters.memory.store import CHANGING, InMemoryStore
+from adapters.memory.throttles import InMemorySystemThrottles
 from application.ports import UnitOfWork
 
 
@@ -33,6 +34,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.commands = InMemoryCommandLog(self._working)
         self.queue = InMemoryExportQueue(self._working)
         self.circuits = InMemoryCircuitBreakers(self._working)
+        self.throttles = InMemorySystemThrottles(self._working)
         self.offices = InMemoryOfficeRepository(self._working)
         self.actions = InMemoryExportActions(self._working)
         self.controls = InMemorySystemControls(self._working)

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from adapters.sql.queue import DUE_SINCE, IS_DUE
 from adapters.sql.tables import exports, external_systems, system_controls
+from domain.throttling import Throttle
 
 LOG = logging.getLogger("export_responses.metrics")
 CIRCUIT_STATES = ("closed", "open", "half_open")
@@ -40,6 +41,9 @@ _SYSTEMS = (
         external_systems.c.id,
         sa.func.coalesce(system_controls.c.circuit_state, "closed").label("circuit_state"),
         system_controls.c.paused_at.is_not(None).label("paused"),
+        system_controls.c.throttled_until,
+        system_controls.c.throttle_rate,
+        system_controls.c.throttle_cut_at,
     )
     .select_from(
         external_systems.outerjoin(system_controls, system_controls.c.external_system_id == external_systems.c.id)
@@ -72,7 +76,7 @@ class QueueFiguresCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from _export_families(counts, now)
-        yield from _system_families(systems)
+        yield from _system_families(systems, now)
 
 
 def _export_families(counts, now: datetime) -> Iterator[GaugeMetricFamily]:
@@ -100,7 +104,7 @@ def _export_families(counts, now: datetime) -> Iterator[GaugeMetricFamily]:
     yield by_system
 
 
-def _system_families(systems) -> Iterator[GaugeMetricFamily]:
+def _system_families(systems, now: datetime) -> Iterator[GaugeMetricFamily]:
     circuit = GaugeMetricFamily(
         "export_responses_circuit_state",
         "Each external system's circuit breaker: 1 for the state it is in (closed, open, half_open)",
@@ -109,12 +113,29 @@ def _system_families(systems) -> Iterator[GaugeMetricFamily]:
     paused = GaugeMetricFamily(
         "export_responses_system_paused", "1 if an operator paused exports to the system", labels=["external_system_id"]
     )
-    for system_id, circuit_state, is_paused in systems:
+    throttled = GaugeMetricFamily(
+        "export_responses_system_throttled",
+        "1 while CCD's 429s pause or pace the workers' calls for the system (domain/throttling.py)",
+        labels=["external_system_id"],
+    )
+    pace = GaugeMetricFamily(
+        "export_responses_system_pace_calls_per_second",
+        "The calls a second the workers allow themselves to a throttled system, now",
+        labels=["external_system_id"],
+    )
+    for system_id, circuit_state, is_paused, until, rate, cut_at in systems:
         for state in CIRCUIT_STATES:
             circuit.add_metric([str(system_id), state], 1 if circuit_state == state else 0)
         paused.add_metric([str(system_id)], 1 if is_paused else 0)
+        throttle = Throttle(until=until, rate=rate, cut_at=cut_at)
+        allowed = throttle.rate_at(now)
+        throttled.add_metric([str(system_id)], 1 if throttle.paused(now) or allowed is not None else 0)
+        if allowed is not None:
+            pace.add_metric([str(system_id)], allowed)
     yield circuit
     yield paused
+    yield throttled
+    yield pace
 
 
 def _age(now: datetime, since: datetime) -> float:

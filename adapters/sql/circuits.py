@@ -23,6 +23,8 @@ _START_PROBES = (
         NOT_CLOSED,
         system_controls.c.next_probe_at <= NOW,
         system_controls.c.paused_at.is_(None),
+        # A probe waits for the throttle's pause too: a 429 is no answer to probe with.
+        sa.or_(system_controls.c.throttled_until.is_(None), system_controls.c.throttled_until <= NOW),
         sa.exists().where(exports.c.external_system_id == system_controls.c.external_system_id, IS_DUE),
     )
     .values(

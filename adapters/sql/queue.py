@@ -12,6 +12,8 @@ Statements are built once, with bound parameters (see repositories.py for why).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from adapters.sql.rows import row
@@ -28,8 +30,11 @@ from adapters.sql.tables import (
 from application.ports import ClaimedExport, ExportQueue, OfficeRepository
 from domain.circuits import CircuitState
 from domain.exports import RESPONSE, ExportState, Progress, ProgressReport
+from domain.throttling import PACING_SECONDS
 
 NOW = sa.bindparam("now", type_=exports.c.next_attempt_at.type)
+# A throttle cut after this is pacing its system (domain.throttling.PACING_SECONDS before now).
+PACED_SINCE = sa.bindparam("paced_since", type_=system_controls.c.throttle_cut_at.type)
 _IDS = sa.bindparam("ids", expanding=True)
 
 
@@ -56,9 +61,15 @@ DUE_SINCE = sa.case(
 NOT_CLOSED = system_controls.c.circuit_state != sa.literal_column(repr(CircuitState.CLOSED.value))
 # Looked up by primary key for each due export read from the index: the index still
 # gives the order, so the claim neither sorts nor scans the table.
+# A system its throttle pauses or paces is held too: its exports are claimed by slots.
 _HELD_BY_CONTROLS = sa.exists().where(
     system_controls.c.external_system_id == exports.c.external_system_id,
-    sa.or_(system_controls.c.paused_at.is_not(None), NOT_CLOSED),
+    sa.or_(
+        system_controls.c.paused_at.is_not(None),
+        NOT_CLOSED,
+        system_controls.c.throttled_until > NOW,
+        system_controls.c.throttle_cut_at > PACED_SINCE,
+    ),
 )
 
 
@@ -73,7 +84,8 @@ def _due(*terms: sa.ColumnElement[bool]) -> sa.Select:
 
 
 _DUE = _due(~_HELD_BY_CONTROLS)
-_DUE_PROBE = _due(exports.c.external_system_id == sa.bindparam("system_id"))
+# A probe, or the exports of a paced system that its free slots allow.
+_DUE_OF_SYSTEM = _due(exports.c.external_system_id == sa.bindparam("system_id"))
 _CANCEL_REQUESTED = (
     sa.select(exports.c.cancel_requested_by).where(exports.c.id == sa.bindparam("export_id")).with_for_update()
 )
@@ -163,17 +175,28 @@ class SqlAlchemyExportQueue(ExportQueue):
     def __init__(self, connection: sa.Connection):
         self.connection = connection
 
-    def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=()) -> list[ClaimedExport]:
+    def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=(), paced=None) -> list[ClaimedExport]:
         probes = [
             export_id
             for system_id in probe_systems
-            for export_id in self.connection.scalars(_DUE_PROBE, {"now": now, "limit": 1, "system_id": system_id})
+            for export_id in self.connection.scalars(_DUE_OF_SYSTEM, {"now": now, "limit": 1, "system_id": system_id})
         ][:limit]
-        ids = probes + (
-            list(self.connection.scalars(_DUE, {"now": now, "limit": limit - len(probes)}))
-            if limit > len(probes)
-            else []
-        )
+        ids = list(probes)
+        slots = {system_id: free for system_id, free in (paced or {}).items() if free > 0}
+        # Up to half the room is kept for the paced systems' slots: the rest goes first,
+        # so that a new export of another system is not queued behind a paced backlog.
+        kept = min(sum(slots.values()), (limit - len(ids)) // 2)
+        if limit - kept > len(ids):
+            held = {
+                "now": now,
+                "limit": limit - kept - len(ids),
+                "paced_since": now - timedelta(seconds=PACING_SECONDS),
+            }
+            ids += self.connection.scalars(_DUE, held)
+        for system_id, free in slots.items():  # in the order given
+            if limit > len(ids):
+                of_system = {"now": now, "limit": min(free, limit - len(ids)), "system_id": system_id}
+                ids += self.connection.scalars(_DUE_OF_SYSTEM, of_system)
         if not ids:
             return []
         self.connection.execute(_CLAIM, {"ids": ids, "token": claim_token, "until": claimed_until})

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from adapters.sql.export_views import reading_connection, utc
 from adapters.sql.tables import exports, external_systems, system_controls
-from application.system_status import CircuitView, SystemReader, SystemView, zero_system_counts
+from application.system_status import CircuitView, SystemReader, SystemView, ThrottleView, zero_system_counts
 
 _CONTROLS = system_controls.c
 _SYSTEMS = (
@@ -23,6 +23,9 @@ _SYSTEMS = (
         _CONTROLS.circuit_opened_at,
         _CONTROLS.next_probe_at,
         _CONTROLS.last_failure,
+        _CONTROLS.throttled_until,
+        _CONTROLS.throttle_rate,
+        _CONTROLS.throttle_cut_at,
     )
     .select_from(external_systems.outerjoin(system_controls, _CONTROLS.external_system_id == external_systems.c.id))
     .order_by(external_systems.c.id)
@@ -75,4 +78,5 @@ def _view(row: sa.Row, counts: dict[str, int]) -> SystemView:
         next_probe_at=utc(row.next_probe_at),
         last_failure=row.last_failure,
     )
-    return SystemView(row.id, row.name, row.reference, utc(row.paused_at), row.paused_by, circuit, counts)
+    throttle = ThrottleView(utc(row.throttled_until), row.throttle_rate, utc(row.throttle_cut_at))
+    return SystemView(row.id, row.name, row.reference, utc(row.paused_at), row.paused_by, circuit, throttle, counts)

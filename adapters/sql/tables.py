@@ -369,4 +369,9 @@ system_controls = sa.Table(
     sa.Column("probe_interval_seconds", sa.Float),
     sa.Column("last_failure", sa.String),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # The throttle the workers share after CCD's 429s (domain/throttling.py).
+    sa.Column("throttled_until", UtcDateTime),
+    sa.Column("throttle_rate", sa.Float),
+    sa.Column("throttle_cut_at", UtcDateTime),
+    sa.Column("next_call_at", UtcDateTime),
 )

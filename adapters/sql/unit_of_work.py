@@ -11,7 +11,7 @@ import contextlib
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from adapters.sql import circuits, operations, queue, repositories
+from adapters.sql import circuits, operations, queue, repositories, throttles
 from adapters.sql.driver_sql import on_its_own
 from adapters.sql.errors import translate, translating
 from application.ports import UnitOfWork
@@ -48,6 +48,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.commands = repositories.SqlAlchemyCommandLog(self.connection)
         self.queue = queue.SqlAlchemyExportQueue(self.connection)
         self.circuits = circuits.SqlAlchemyCircuitBreakers(self.connection)
+        self.throttles = throttles.SqlAlchemySystemThrottles(self.connection)
         self.offices = queue.SqlAlchemyOfficeRepository(self.connection)
         self.actions = operations.SqlAlchemyExportActions(self.connection)
         self.controls = operations.SqlAlchemySystemControls(self.connection)

@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from application.operations import OperationsDeps, Refused, pause_system, resume_system
-from application.system_status import COUNTED_STATES, SystemReader, SystemView
+from application.system_status import COUNTED_STATES, SystemReader, SystemView, ThrottleView
 from domain.operations import CLI_ACTOR
 from entrypoints.cli.arguments import add_command
 from entrypoints.cli.operating import REFUSED_STATUS, database_services, print_json, report_refused, table
@@ -16,12 +16,14 @@ from entrypoints.converter import CONVERTER, timestamp
 
 def add_to(commands) -> None:
     """Add `systems` and its subcommands to the `export-responses` subcommands."""
-    systems = add_command(commands, "systems", "list external systems with their pause and circuit; pause, resume")
+    systems = add_command(
+        commands, "systems", "list external systems with their pause, circuit and throttle; pause, resume"
+    )
     actions = systems.add_subparsers(required=True, metavar="ACTION")
     listing = actions.add_parser(
         "list",
-        help="every external system: paused or not, its circuit breaker, its exports by state",
-        description="every external system: paused or not, its circuit breaker, its exports by state",
+        help="every external system: paused or not, its circuit breaker, its throttle, its exports by state",
+        description="every external system: paused or not, its circuit breaker, its throttle, its exports by state",
     )
     listing.add_argument("--json", action="store_true", help="JSON, as GET /api/v2/external_systems writes it")
     listing.set_defaults(run=_run(list_systems))
@@ -47,7 +49,7 @@ def list_systems(args, reader: SystemReader, operations=None, out: TextIO | None
     if args.json:
         print_json({"external_systems": [CONVERTER.unstructure(system) for system in systems]}, out)
         return 0
-    headings = ["ID", "NAME", "PAUSED", "CIRCUIT", *[state.value.upper() for state in COUNTED_STATES]]
+    headings = ["ID", "NAME", "PAUSED", "CIRCUIT", "THROTTLE", *[state.value.upper() for state in COUNTED_STATES]]
     rows = [_row(system) for system in systems]
     print(table(headings, rows), file=out or sys.stdout)
     return 0
@@ -58,7 +60,22 @@ def _row(system: SystemView) -> list[object]:
     circuit = system.circuit.state
     if system.circuit.consecutive_failures:
         circuit += f" ({system.circuit.consecutive_failures} failures)"
-    return [system.id, system.name, paused, circuit, *[system.exports[state.value] for state in COUNTED_STATES]]
+    return [
+        system.id,
+        system.name,
+        paused,
+        circuit,
+        _throttle(system.throttle),
+        *[system.exports[state.value] for state in COUNTED_STATES],
+    ]
+
+
+def _throttle(throttle: ThrottleView) -> str:
+    if throttle.calls_per_second is None:
+        return "no"
+    # When the pace was set is in --json (rate_limited_at): the table keeps to what holds calls back.
+    pace = f"{throttle.calls_per_second:g}/s"
+    return pace if throttle.paused_until is None else f"{pace}, paused until {timestamp(throttle.paused_until)}"
 
 
 def pause_command(args, reader, operations: OperationsDeps, out: TextIO | None = None) -> int:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import attrs
 import pytest
 
 from adapters.ccd.fake_server import FakeCcd
-from adapters.ccd.http_gateway import HttpCcdGateway
+from adapters.ccd.http_gateway import HttpCcdGateway, retry_after_seconds
 from adapters.ccd.rate_limit import RateLimitedCcdGateway
 from adapters.ccd.settings import CcdSettings
-from application.ccd import CcdCase, CcdFailure, CcdGateway
+from application.ccd import CcdCase, CcdFailure, CcdGateway, CcdRateLimited
 from domain.failures import FailureKind
 from tests.concurrency import run_together
 
@@ -195,7 +196,7 @@ def test_a_wrong_password_is_a_failure_that_does_not_show_it(fake):
 # -- other failures: never retried -----------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
 def test_an_error_status_worth_retrying_is_a_transient_failure_without_a_retry(fake, gateway, status):
     fake.fail_next("data", [status])
 
@@ -207,6 +208,50 @@ def test_an_error_status_worth_retrying_is_a_transient_failure_without_a_retry(f
     )
     assert fake.calls_to("/data_store") == 1
     assert logins(fake) == [1, 1, 1]
+
+
+def test_a_429_is_its_own_transient_failure_carrying_the_retry_after_ccd_sent(fake, gateway):
+    gateway.find_latest_case(CASE_TYPE, NUMBER)  # logged in: the limit meets the search
+    fake.limit_rate(0.5, burst=1)  # the next call takes the one token, the one after is refused
+
+    gateway.find_latest_case(CASE_TYPE, NUMBER)
+    failure = raised(gateway, fake)
+
+    assert isinstance(failure, CcdRateLimited)
+    assert (failure.kind, failure.retry_after) == (FailureKind.TRANSIENT, 2.0)  # 1 / 0.5 s, whole seconds
+    assert str(failure) == "CCD data store answered 429 (too many requests, Retry-After 2 s) to the case search"
+
+
+def test_a_429_without_retry_after_waits_the_default(fake, gateway):
+    fake.fail_next("data", [429])
+
+    failure = raised(gateway, fake)
+
+    assert isinstance(failure, CcdRateLimited)
+    assert failure.retry_after == 1.0
+    assert "no Retry-After" in str(failure)
+    assert fake.calls_to("/data_store") == 1  # not retried inside the gateway
+
+
+NOW = datetime(2026, 12, 2, 6, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "header, seconds",
+    [
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("Wed, 02 Dec 2026 06:00:30 GMT", 30.0),
+        ("Wed, 02 Dec 2026 05:59:00 GMT", 0.0),  # a date gone by: at once
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("1.5", None),  # RFC 9110: whole seconds only
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(header, seconds):
+    assert retry_after_seconds(header, NOW) == seconds
 
 
 @pytest.mark.parametrize("status", [400, 404, 409, 422])
@@ -292,6 +337,8 @@ def test_every_call_is_told_with_its_service_outcome_and_duration(fake):
     gateway.find_latest_case(CASE_TYPE, NUMBER)
     fake.fail_next("data", [401, 503])
     failure_of(gateway, fake)
+    fake.fail_next("data", [429])
+    failure_of(gateway, fake)
     fake.refuse_connections()
     failure_of(gateway, fake)
     gateway.close()
@@ -306,6 +353,7 @@ def test_every_call_is_told_with_its_service_outcome_and_duration(fake):
         ("idam", "ok"),
         ("idam", "ok"),
         ("data store", "server_error"),
+        ("data store", "rate_limited"),
         ("data store", "connection_failed"),
     ]
     assert all(0 <= seconds < 5 for _, _, seconds in calls)

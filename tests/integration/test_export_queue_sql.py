@@ -153,7 +153,7 @@ def test_a_retried_export_is_claimed_with_the_progress_its_error_left(engine, de
 def test_claims_read_the_index_of_pending_exports_not_every_export(engine, deps):
     """Else a claim costs more with every finished export the table keeps."""
     compiled = _DUE.compile(dialect=engine.dialect)
-    parameters = compiled.construct_params({"now": NOW.isoformat(), "limit": 8})
+    parameters = compiled.construct_params({"now": NOW.isoformat(), "paced_since": NOW.isoformat(), "limit": 8})
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             values = [parameters[name] for name in compiled.positiontup]

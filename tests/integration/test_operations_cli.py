@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from adapters.sql import tables
+from adapters.sql.throttles import SqlAlchemySystemThrottles
 from domain.exports import FAILED_MESSAGE
+from domain.throttling import Throttle
 from entrypoints.cli import main
 from tests.builders import NOW, add_external_system, add_responses
 
@@ -148,6 +151,21 @@ def test_exports_cancel_fails_a_queued_one_and_marks_one_in_progress(db, capsys)
     assert (state_of(db, 2), state_of(db, 3)) == (("failed", None), ("in_progress", "cli"))
 
 
+def test_systems_list_shows_a_throttled_systems_pace_and_pause(db, engine, capsys):
+    cut = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
+    with engine.begin() as connection:
+        throttle = Throttle(until=cut + timedelta(seconds=2), rate=37.5, cut_at=cut, next_call_at=cut)
+        SqlAlchemySystemThrottles(connection).save(44, throttle, cut)
+    _, out, _ = run(capsys, "systems", "list")
+    assert "37.5/s, paused until 2026-01-01T09:30:02.000000Z" in out.splitlines()[2]
+    [_, glasgow] = json.loads(run(capsys, "systems", "list", "--json")[1])["external_systems"]
+    assert glasgow["throttle"] == {
+        "paused_until": "2026-01-01T09:30:02.000000Z",
+        "calls_per_second": 37.5,
+        "rate_limited_at": "2026-01-01T09:30:00.000000Z",
+    }
+
+
 def test_systems_list_pause_and_resume(db, capsys):
     assert run(capsys, "systems", "pause", "43")[0] == 0
     status, out, _ = run(capsys, "systems", "list")
@@ -157,6 +175,7 @@ def test_systems_list_pause_and_resume(db, capsys):
         "NAME",
         "PAUSED",
         "CIRCUIT",
+        "THROTTLE",
         "QUEUED",
         "IN_PROGRESS",
         "ERRORING",
@@ -164,7 +183,7 @@ def test_systems_list_pause_and_resume(db, capsys):
         "FAILED",
     ]
     assert " by cli " in manchester and manchester.split()[-5:] == ["1", "1", "0", "1", "2"]
-    assert glasgow.split()[4:6] == ["no", "closed"]
+    assert glasgow.split()[4:7] == ["no", "closed", "no"]
     [system, _] = json.loads(run(capsys, "systems", "list", "--json")[1])["external_systems"]
     assert (system["paused"], system["paused_by"]) == (True, "cli")
     assert run(capsys, "systems", "resume", "43")[0] == 0

@@ -61,7 +61,7 @@ class OutageUnitOfWork(UnitOfWork):
     def __enter__(self) -> OutageUnitOfWork:
         self.outage.check()
         self.inner.__enter__()
-        for name in ("facts", "exports", "commands", "queue", "circuits", "offices"):
+        for name in ("facts", "exports", "commands", "queue", "circuits", "throttles", "offices"):
             setattr(self, name, getattr(self.inner, name))
         return self
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from falcon import testing
 
 from adapters.memory import InMemoryStore, Work
+from adapters.memory.throttles import InMemorySystemThrottles
 from domain.exports import Export, ExportEvent, ExportState
 from domain.external_systems import ExternalSystem
+from domain.throttling import Throttle
 from entrypoints.bootstrap import bootstrap
 from entrypoints.config import Settings
 from entrypoints.http.app import create_app
@@ -192,7 +194,21 @@ def test_the_systems_list_has_each_system_with_its_pause_circuit_and_counts(clie
             "next_probe_at": None,
             "last_failure": None,
         },
+        "throttle": {"paused_until": None, "calls_per_second": None, "rate_limited_at": None},
         "exports": {"queued": 0, "in_progress": 1, "erroring": 1, "complete": 1, "failed": 2},
+    }
+    assert_operation_documents(document, reply, "GET", SYSTEMS)
+
+
+def test_a_throttled_system_shows_its_pause_and_pace(client, document, store):
+    cut = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
+    throttle = Throttle(until=cut + timedelta(seconds=2), rate=37.5, cut_at=cut, next_call_at=cut)
+    InMemorySystemThrottles(store).save(44, throttle, cut)
+    reply = client.simulate_get(SYSTEMS)
+    assert reply.json["external_systems"][1]["throttle"] == {
+        "paused_until": "2026-01-01T09:30:02.000000Z",
+        "calls_per_second": 37.5,
+        "rate_limited_at": "2026-01-01T09:30:00.000000Z",
     }
     assert_operation_documents(document, reply, "GET", SYSTEMS)
 

@@ -224,3 +224,29 @@ def test_the_worker_asks_ccd_at_most_concurrency_at_a_time_while_twice_as_many_t
     assert worker.run(drain=True) == {"complete": 24}
     assert ccd.most_inside == 3
     assert [export.state.value for export in store.exports.values()] == ["complete"] * 24
+
+
+def test_a_draining_worker_waits_out_a_429s_pause_not_its_poll_and_charges_nothing_for_it(caplog):
+    store = queued_store(6)
+    ccd = SlowCcd()
+    ccd.refuse_next(1)
+    counter = itertools.count(1)
+    deps = ExportWorkDeps(
+        unit_of_work=lambda: InMemoryUnitOfWork(store),
+        ccd=ccd,
+        clock=SystemClock(),
+        new_uuid=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
+    )
+    caplog.set_level(logging.INFO, logger="export_responses.worker")
+    started = time.monotonic()
+    outcomes = Worker(deps, concurrency=1, poll_seconds=30).run(drain=True)
+    elapsed = time.monotonic() - started
+
+    assert outcomes == {"erroring": 1, "complete": 6}  # the 429, then every export
+    assert 1.0 <= elapsed < 10, elapsed  # the 1 s pause was waited for; the 30 s poll was not
+    assert [store.work[export_id].attempts for export_id in sorted(store.exports)] == [1] * 6
+    lines = [json.loads(record.getMessage()) for record in caplog.records if record.name == "export_responses.worker"]
+    (throttled,) = [line for line in lines if line["event"] == "system_throttled"]
+    assert throttled["external_system_id"] == 43 and throttled["calls_per_second"] >= 0.5
+    (refused,) = [line for line in lines if line["event"] == "attempt" and line["outcome"] == "erroring"]
+    assert refused["charged"] is False and "429" in refused["reason"]

@@ -210,6 +210,16 @@ def schemas() -> dict[str, Any]:
                     },
                     "The circuit breaker the workers share: open stops attempts until a probe succeeds",
                 ),
+                "throttle": _closed(
+                    {
+                        "paused_until": _nullable(timestamp()),
+                        "calls_per_second": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                        "rate_limited_at": _nullable(timestamp()),
+                    },
+                    "The throttle the workers share after CCD's 429s: no call before paused_until (its "
+                    "Retry-After); then calls_per_second, set at rate_limited_at and growing by one a second "
+                    "every second until the next 429 (dropped ten minutes after the last)",
+                ),
                 "exports": _closed(counts, "This system's exports by state (the ET API's too)"),
             }
         ),
