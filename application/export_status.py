@@ -23,10 +23,11 @@ DEFAULT_PER_PAGE, MAX_PER_PAGE = 50, 500
 
 @frozen
 class EventView:
-    """One progress report of an export, as recorded."""
+    """One progress report of an export, as recorded. The Rails side's rows may have no
+    uuid and no state (both columns are nullable there): shown as null, not refused."""
 
-    uuid: str
-    state: ExportState
+    uuid: str | None
+    state: ExportState | None
     percent_complete: int | None
     message: str | None
     data: dict[str, Any]

@@ -151,7 +151,7 @@ def _export_view(row: sa.Row, events: tuple[EventView, ...]) -> ExportView:
 def _event_view(row: sa.Row) -> EventView:
     return EventView(
         uuid=row.uuid,
-        state=ExportState(row.state),
+        state=None if row.state is None else ExportState(row.state),
         percent_complete=row.percent_complete,
         message=row.message,
         data=row.data or {},

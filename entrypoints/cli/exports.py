@@ -147,7 +147,7 @@ def show_export(args, reader: ExportReader, operations=None, out: TextIO | None 
     for name, value in fields:
         print(f"{name + ':':<17}{'-' if value is None else printable(str(value))}", file=out)
     print("events:", file=out)
-    rows = [[timestamp(event.created_at), event.state.value, event.message] for event in export.events]
+    rows = [[timestamp(event.created_at), event.state or "-", event.message] for event in export.events]
     print(table(["  AT", "STATE", "MESSAGE"], [["  " + str(row[0]), *row[1:]] for row in rows]), file=out)
     return 0
 

@@ -228,10 +228,14 @@ def test_serve_the_worker_load_and_seed_leave_the_adoption_to_migrate(original_u
     engine.dispose()
 
 
-def test_an_export_of_the_rails_sides_with_a_null_state_reads_as_created(original_url, tmp_path):
+def test_an_export_of_the_rails_sides_with_a_null_state_reads_as_created_its_null_event_as_null(original_url, tmp_path):
     engine = create_engine(original_url)
     with engine.begin() as connection:
         connection.exec_driver_sql("UPDATE exports SET state = NULL WHERE id = 1")
+        connection.exec_driver_sql(
+            "INSERT INTO export_events (export_id, state, uuid, data, percent_complete, message, created_at, updated_at)"
+            " VALUES (1, NULL, NULL, NULL, NULL, 'written by the Rails side', now(), now())"
+        )
     assert main(["migrate"]) == 0
     engine.dispose()
     (tmp_path / "server").mkdir()
@@ -241,4 +245,6 @@ def test_an_export_of_the_rails_sides_with_a_null_state_reads_as_created(origina
             server.url("/api/v2/exports?state=created"), headers=AUTHORIZATION, timeout=REQUEST_TIMEOUT
         )
     assert (reply.status_code, reply.json()["state"]) == (200, "created")
+    (event,) = [event for event in reply.json()["events"] if event["message"] == "written by the Rails side"]
+    assert (event["state"], event["uuid"], event["data"], event["percent_complete"]) == (None, None, {}, None)
     assert listed.status_code == 200 and [export["id"] for export in listed.json()["exports"]] == [1]

@@ -120,6 +120,12 @@ def test_get_returns_the_export_with_its_events_in_order_and_utc_times(engine, r
     assert all(event.created_at.utcoffset() == timedelta(0) for event in found.events)
 
 
+def test_an_event_of_the_rails_side_without_state_or_uuid_is_shown_with_nulls(engine, reader):
+    insert(engine, [export_row(1, command_uuid=None)], [{**event_row(3, 1, 1, "queued"), "state": None, "uuid": None}])
+    (event,) = reader.get(1).events
+    assert (event.uuid, event.state, event.message) == (None, None, "queued report")
+
+
 def test_get_of_an_unknown_id_is_none_and_events_of_others_stay_out(engine, reader):
     insert(engine, [export_row(1), export_row(2)], [event_row(1, 1, 1, "queued"), event_row(2, 2, 2, "queued")])
     assert reader.get(3) is None

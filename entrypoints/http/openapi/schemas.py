@@ -103,8 +103,9 @@ def _schemas(settings: Settings) -> dict[str, Any]:
         "ExportWithEvents": _export(with_events=True),
         "ExportEvent": _closed(
             {
-                "uuid": {"type": "string", "pattern": LOWER_UUID},
-                "state": {"$ref": f"{REF}/schemas/ExportState"},
+                # Null in some of the Rails side's rows: both columns are nullable there.
+                "uuid": {"type": ["string", "null"], "pattern": LOWER_UUID},
+                "state": {"anyOf": [{"$ref": f"{REF}/schemas/ExportState"}, {"type": "null"}]},
                 "percent_complete": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
                 "message": {"type": ["string", "null"]},
                 "data": {"type": "object"},
