@@ -73,7 +73,7 @@ def plan_reports(
     asked for while the attempt ran.
 
     A transient failure while the circuit is not closed is CCD's outage, not the
-    export's: the attempt is given back and the export waits, due, for the circuit.
+    export's: the attempt is given back and the export waits for the circuit.
     One that spends the schedule while the circuit is still closed may be the start of
     an outage the circuit has not counted yet: see `_after_the_schedule`.
     A 429 is CCD asking for patience: the attempt is given back too, and the export is
@@ -90,7 +90,10 @@ def plan_reports(
     if outcome.spent or outcome.kind is FailureKind.PERMANENT:
         return Plan((*errors, progress.failed(new_uuid())))
     if outcome.asked_ccd and not circuit.is_closed:
-        return Plan(errors, next_attempt_at=now, charged=False)
+        # Due at the circuit's next probe, behind the system's exports that waited longer,
+        # so that the next probe is another export's: one export CCD fails for reasons
+        # of its own must not be the probe every time and hold its system's circuit open.
+        return Plan(errors, next_attempt_at=max(now, circuit.next_probe_at or now), charged=False)
     delay = retries.delay_after(claim.attempt)
     if delay is not None:
         return Plan(errors, next_attempt_at=now + timedelta(seconds=delay))

@@ -174,15 +174,17 @@ def record_attempts(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, O
 def _record_all(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, Outcome]]) -> list[Attempt]:
     now = deps.clock.now()
     with deps.unit_of_work() as uow:
-        read: dict[int, circuits.Circuit] = {}  # each system's circuit as this unit read it
-        current: dict[int, circuits.Circuit] = {}  # and as the attempts recorded so far left it
+        # Each system's circuit as this unit read it, locked in the order of the systems'
+        # ids: two groups locking them in opposite orders would deadlock.
+        read = {
+            system_id: uow.circuits.circuit(system_id) for system_id in sorted({c.external_system_id for c, _ in ended})
+        }
+        current = dict(read)  # and as the attempts recorded so far left it
         attempts = []
         for claim, outcome in ended:
             # Read under lock, at the attempt's end: an operator may have asked meanwhile.
             cancelled_by = uow.queue.cancel_requested_by(claim.export_id)
             system_id = claim.external_system_id
-            if system_id not in current:
-                read[system_id] = current[system_id] = uow.circuits.circuit(system_id)
             attempt = _record(uow, claim, outcome, cancelled_by, current[system_id], now, deps)
             if attempt.circuit is not None:  # recorded: its claim held
                 current[system_id] = attempt.circuit

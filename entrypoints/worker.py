@@ -38,6 +38,8 @@ LOG = logging.getLogger("export_responses.worker")
 MAX_BACKOFF_SECONDS = 10.0
 # The shortest wait for a throttle, so that a worker never spins on one.
 MIN_THROTTLE_WAIT_SECONDS = 0.01
+# What `_throttle_wait` says when the throttles could not be read.
+_UNREAD = -1.0
 
 
 class Worker:
@@ -112,6 +114,8 @@ class Worker:
                         self._wake.wait(self.poll_seconds)
                 else:
                     throttled = None if self.stopping.is_set() else self._throttle_wait()
+                    if throttled is _UNREAD:
+                        continue  # it backed off: no empty queue, even when draining
                     if throttled is None and (drain or self.stopping.is_set()):
                         break
                     self._wake.wait(self.poll_seconds if throttled is None else min(throttled, self.poll_seconds))
@@ -119,12 +123,15 @@ class Worker:
 
     def _throttle_wait(self) -> float | None:
         """Idle: the seconds until a system's throttle lets an export it holds back be
-        claimed, or None if none holds any back (then the poll, or a drain, decides)."""
+        claimed, or None if none holds any back (then the poll, or a drain, decides);
+        `_UNREAD`, after backing off as a failed claim does, if the throttles could not
+        be read."""
         try:
             until = held_until(self.deps)
         except Exception as error:  # noqa: BLE001 - the next claim meets the same fault, and says so
             LOG.warning(json.dumps({"event": "throttle_unread", "error": describe(error)}))
-            return None
+            self.stopping.wait(self.claim_backoff.failed())
+            return _UNREAD
         if until is None:
             return None
         return max(MIN_THROTTLE_WAIT_SECONDS, (until - self.deps.clock.now()).total_seconds())

@@ -243,7 +243,7 @@ def retry_after_seconds(header: str | None, now: datetime) -> float | None:
     text = (header or "").strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit() also says yes to "²", which float() refuses
         return float(text)
     try:
         when = parsedate_to_datetime(text)

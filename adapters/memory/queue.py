@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from adapters.memory.store import InMemoryStore, Work
@@ -43,7 +45,15 @@ class InMemoryExportQueue(ExportQueue):
         )
 
     def claim_due(self, now, limit, claimed_until, claim_token, probe_systems=(), paced=None) -> list[ClaimedExport]:
-        due = [export_id for export_id in sorted(self.store.exports) if self.is_due(export_id, now)]
+        # Oldest due first, as the SQL queue orders them (next_attempt_at, id); an export
+        # never scheduled is due since it was queued.
+        def since(export_id: int) -> datetime:
+            return self._work(export_id).next_attempt_at or self.store.exports[export_id].created_at
+
+        due = sorted(
+            (export_id for export_id in self.store.exports if self.is_due(export_id, now)),
+            key=lambda export_id: (since(export_id), export_id),
+        )
 
         def of_system(system_id: int) -> list[int]:
             return [export_id for export_id in due if self.store.exports[export_id].external_system_id == system_id]

@@ -3,6 +3,8 @@ on SQLite and PostgreSQL: the statements they cost, and that each is recorded as
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import timedelta
 
 import attrs
@@ -83,3 +85,51 @@ def test_a_group_changes_the_circuit_attempt_after_attempt_as_alone(engine, deps
     assert (control["circuit_state"], control["consecutive_failures"]) == (CircuitState.OPEN.value, 4)
     assert control["next_probe_at"] == clock.now() + timedelta(seconds=10)
     assert [row["attempts"] for row in export_rows(engine)] == [1, 0, 0, 0]
+
+
+def test_groups_lock_their_systems_in_id_order_so_opposite_groups_never_deadlock(engine, deps):
+    """Two groups of the same two systems, ended in opposite orders, each paused right
+    after its first lock until the other has its own: locked by id, the second waits
+    for the first instead of deadlocking (PostgreSQL would abort one after a second)."""
+    down = Outcome(failure="CCD did not answer", kind=FailureKind.TRANSIENT)
+    queue(deps, [1, 2], system_id=43)
+    queue(deps, [3, 4], system_id=60)
+    by_system: dict[int, list] = {}
+    for claim in claim_due_exports(deps, limit=4):
+        by_system.setdefault(claim.external_system_id, []).append(claim)
+    groups = [
+        [(by_system[43][0], down), (by_system[60][0], down)],
+        [(by_system[60][1], down), (by_system[43][1], down)],
+    ]
+    first_lock = threading.Barrier(2, timeout=5)
+    locked = threading.local()
+    pauses: list[float] = []
+    errors: list[BaseException] = []
+
+    def after(_conn, _cursor, statement, *_rest):
+        if (
+            "export_responses_system_controls" in statement
+            and "FOR UPDATE" in statement
+            and not getattr(locked, "once", False)
+        ):
+            locked.once = True
+            with contextlib.suppress(threading.BrokenBarrierError):  # the other waits for this one's lock
+                first_lock.wait()
+
+    def record(group) -> None:
+        try:
+            record_attempts(attrs.evolve(deps, pause=pauses.append), group)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    sa.event.listen(engine, "after_cursor_execute", after)
+    try:
+        threads = [threading.Thread(target=record, args=(group,)) for group in groups]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", after)
+    assert not errors and not pauses, (errors, pauses)  # no deadlock, no retry
+    assert [row.attempts for row in export_rows(engine)] == [1, 1, 1, 1]

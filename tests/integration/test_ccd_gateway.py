@@ -248,6 +248,7 @@ NOW = datetime(2026, 12, 2, 6, 0, 0, tzinfo=UTC)
         ("soon", None),
         ("-5", None),
         ("1.5", None),  # RFC 9110: whole seconds only
+        ("\u00b2", None),  # a digit to str.isdigit(), not to float(): latin-1 b"\xb2", as requests decodes it
     ],
 )
 def test_retry_after_is_read_as_seconds_or_an_http_date(header, seconds):

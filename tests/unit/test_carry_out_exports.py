@@ -100,6 +100,33 @@ def test_when_retries_are_spent_and_ccd_answers_others_the_export_fails_after_it
     assert run_once(deps) == []  # failed is final: never claimed again
 
 
+def test_one_export_ccd_fails_on_a_quiet_system_is_not_the_next_probe_once_another_waits(store, deps, clock):
+    """Alone on a quiet system, its failures in a row (the grace attempts given back)
+    open the circuit. A failed probe waits behind the exports queued meanwhile, so the
+    next probe is theirs: CCD answers it, the circuit closes, and the sick export's next
+    failure is its own: failed."""
+    ccd = OneCaseFails("2412345/2024")
+    deps = attrs.evolve(deps, ccd=ccd)
+    export_id = queue(store)
+    for seconds in (0, 10, 30):  # CCD answers another export beside each of the first two attempts
+        _attempt_beside_another(store, deps, clock, seconds)  # and 30 s before the last
+    clock.at += timedelta(seconds=30)
+    run_once(deps)  # the schedule's last attempt
+    while store.system_controls[43].circuit_state != "open":  # nothing else: the grace attempts
+        clock.at += timedelta(seconds=10)
+        run_once(deps)
+    clock.at = store.system_controls[43].next_probe_at
+    assert run_once(deps) == [ExportState.ERRORING]  # the probe: the sick export, alone
+    healthy = queue(store, response_id=19, at=clock.at)  # queued right after the failed probe
+    clock.at = store.system_controls[43].next_probe_at
+    assert run_once(deps) == [ExportState.COMPLETE]  # the next probe is the healthy export's
+    assert store.exports[healthy].state is ExportState.COMPLETE
+    assert store.system_controls[43].circuit_state == "closed"
+    run_once(deps)  # the sick export, due again once the circuit closed
+    assert store.exports[export_id].state is ExportState.FAILED
+    assert store.work[export_id].attempts == deps.retries.most_attempts
+
+
 def test_an_outage_that_starts_at_an_exports_last_retry_does_not_fail_it(store, deps, clock):
     """Its last retry is the outage's first failure, four before the circuit opens: it
     is tried once more, then held uncharged, and completes once CCD is back."""

@@ -43,7 +43,10 @@ def test_failures_in_a_row_open_the_circuit_and_its_exports_wait_uncharged(store
     assert circuit(store).next_probe_at == START + timedelta(seconds=10)
     # The two failures before it opened are charged and scheduled; from the third, CCD's outage is to blame.
     assert [store.work[i].attempts for i in ids] == [1, 1, 0, 0]
-    assert [store.work[i].next_attempt_at for i in ids] == [START + timedelta(hours=1)] * 2 + [START] * 2
+    # Those given back are due at the circuit's next probe.
+    assert [store.work[i].next_attempt_at for i in ids] == [START + timedelta(hours=1)] * 2 + [
+        START + timedelta(seconds=10)
+    ] * 2
     other = queue(store, response_id=19, system_id=60)
     ccd.down = False
     assert run_once(deps) == [ExportState.COMPLETE]  # only system 60's: 43's circuit holds its exports

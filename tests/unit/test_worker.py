@@ -16,6 +16,7 @@ from adapters.clock import SystemClock
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.memory.ccd import InMemoryCcdGateway
 from application.carry_out_exports import ExportWorkDeps
+from application.ports import StoreUnavailable
 from domain.circuits import CircuitPolicy
 from domain.exports import queue_response_export
 from entrypoints import worker as worker_module
@@ -250,3 +251,29 @@ def test_a_draining_worker_waits_out_a_429s_pause_not_its_poll_and_charges_nothi
     assert throttled["external_system_id"] == 43 and throttled["calls_per_second"] >= 0.5
     (refused,) = [line for line in lines if line["event"] == "attempt" and line["outcome"] == "erroring"]
     assert refused["charged"] is False and "429" in refused["reason"]
+
+
+def test_a_draining_worker_that_cannot_read_the_throttles_backs_off_and_goes_on(monkeypatch):
+    store = queued_store(3)
+    ccd = SlowCcd()
+    ccd.refuse_next(1)
+    counter = itertools.count(1)
+    deps = ExportWorkDeps(
+        unit_of_work=lambda: InMemoryUnitOfWork(store),
+        ccd=ccd,
+        clock=SystemClock(),
+        new_uuid=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
+    )
+    reads = []
+
+    def held_until_failing_once(deps):
+        reads.append(None)
+        if len(reads) == 1:
+            raise StoreUnavailable("the database does not answer")
+        return real(deps)
+
+    real = worker_module.held_until
+    monkeypatch.setattr(worker_module, "held_until", held_until_failing_once)
+    outcomes = Worker(deps, concurrency=1, poll_seconds=0.05).run(drain=True)
+    assert outcomes == {"erroring": 1, "complete": 3}  # the 429, then every export: the drain went on
+    assert len(reads) >= 2

@@ -36,10 +36,10 @@ def seeded_store() -> InMemoryStore:
     return store
 
 
-def queue(store: InMemoryStore, response_id: int = 18, system_id: int = 43) -> int:
+def queue(store: InMemoryStore, response_id: int = 18, system_id: int = 43, at: datetime = START) -> int:
     export_id = max(store.exports, default=0) + 1
     store.exports[export_id] = attrs.evolve(
-        queue_response_export(response_id, system_id, "c0mmand", START, f"queued-{export_id}"), id=export_id
+        queue_response_export(response_id, system_id, "c0mmand", at, f"queued-{export_id}"), id=export_id
     )
     return export_id
 
