@@ -175,7 +175,10 @@ def _record_all(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, Outco
     now = deps.clock.now()
     with deps.unit_of_work() as uow:
         # Each system's circuit as this unit read it, locked in the order of the systems'
-        # ids: two groups locking them in opposite orders would deadlock.
+        # ids: two groups locking them in opposite orders would deadlock. (Rows not yet
+        # there lock nothing: two groups each meeting a first 429 of two such systems,
+        # or a group and a claim, can still meet once; PostgreSQL ends one, and it is
+        # retried.)
         read = {
             system_id: uow.circuits.circuit(system_id) for system_id in sorted({c.external_system_id for c, _ in ended})
         }

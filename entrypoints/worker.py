@@ -73,6 +73,7 @@ class Worker:
         # Failures in a row of claims, and of attempts: each doubles the next wait.
         self.claim_backoff = Backoff(poll_seconds, MAX_BACKOFF_SECONDS)
         self.crash_backoff = Backoff(poll_seconds, MAX_BACKOFF_SECONDS)
+        self.throttle_backoff = Backoff(poll_seconds, MAX_BACKOFF_SECONDS)
         self._paused_until = 0.0  # no claims until then, after an attempt crashed
 
     def stop(self) -> None:
@@ -124,14 +125,17 @@ class Worker:
     def _throttle_wait(self) -> float | None:
         """Idle: the seconds until a system's throttle lets an export it holds back be
         claimed, or None if none holds any back (then the poll, or a drain, decides);
-        `_UNREAD`, after backing off as a failed claim does, if the throttles could not
-        be read."""
+        `_UNREAD`, after backing off, if the database could not be read."""
         try:
             until = held_until(self.deps)
-        except Exception as error:  # noqa: BLE001 - the next claim meets the same fault, and says so
+        except StoreUnavailable as error:  # the database, for now: no empty queue, even when draining
             LOG.warning(json.dumps({"event": "throttle_unread", "error": describe(error)}))
-            self.stopping.wait(self.claim_backoff.failed())
+            self.stopping.wait(self.throttle_backoff.failed())
             return _UNREAD
+        except Exception as error:  # noqa: BLE001 - a fault of ours: the next claim meets it too, and says so
+            LOG.warning(json.dumps({"event": "throttle_unread", "error": describe(error)}))
+            return None
+        self.throttle_backoff.succeeded()
         if until is None:
             return None
         return max(MIN_THROTTLE_WAIT_SECONDS, (until - self.deps.clock.now()).total_seconds())
