@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -183,12 +184,13 @@ def _record_all(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, Outco
             system_id: uow.circuits.circuit(system_id) for system_id in sorted({c.external_system_id for c, _ in ended})
         }
         current = dict(read)  # and as the attempts recorded so far left it
+        offices = functools.cache(uow.offices.codes_by_name)  # read once a group, if at all
         attempts = []
         for claim, outcome in ended:
             # Read under lock, at the attempt's end: an operator may have asked meanwhile.
             cancelled_by = uow.queue.cancel_requested_by(claim.export_id)
             system_id = claim.external_system_id
-            attempt = _record(uow, claim, outcome, cancelled_by, current[system_id], now, deps)
+            attempt = _record(uow, claim, outcome, cancelled_by, current[system_id], now, deps, offices)
             if attempt.circuit is not None:  # recorded: its claim held
                 current[system_id] = attempt.circuit
             attempts.append(attempt)
@@ -210,8 +212,10 @@ def _record(
     before: circuits.Circuit,
     now: datetime,
     deps: ExportWorkDeps,
+    offices: Callable[[], dict[str, int]],
 ) -> Attempt:
-    """Record one attempt's end in `uow`, given its system's circuit before it."""
+    """Record one attempt's end in `uow`, given its system's circuit before it and the
+    offices' codes by name (read when first asked for)."""
     current = claim.progress
     after = _circuit_after(before, outcome, now, deps)
     throttle, throttled_until = None, None
@@ -242,7 +246,7 @@ def _record(
             return Attempt(None)
         current = updated
     if claim.response_remote_office and current.state is ExportState.COMPLETE:
-        code = office_code_for(outcome.office, claim.case_number, uow.offices.codes_by_name())
+        code = office_code_for(outcome.office, claim.case_number, offices())
         if code is not None:
             uow.offices.assign_response(claim.response_id, code)
     return Attempt(

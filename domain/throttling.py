@@ -57,6 +57,11 @@ class Throttle:
         return self.rate + since * GROWTH_PER_SECOND
 
 
+def paced_since(now: datetime) -> datetime:
+    """A throttle whose pace was cut after this is pacing its system now."""
+    return now - timedelta(seconds=PACING_SECONDS)
+
+
 def bounded_retry_after(seconds: float | None) -> float:
     """How long to pause for CCD's Retry-After (None: it sent none, or one unreadable)."""
     if seconds is None or seconds != seconds:

@@ -38,8 +38,6 @@ LOG = logging.getLogger("export_responses.worker")
 MAX_BACKOFF_SECONDS = 10.0
 # The shortest wait for a throttle, so that a worker never spins on one.
 MIN_THROTTLE_WAIT_SECONDS = 0.01
-# What `_throttle_wait` says when the throttles could not be read.
-_UNREAD = -1.0
 
 
 class Worker:
@@ -114,9 +112,12 @@ class Worker:
                     if not any(future.done() for future in in_hand):
                         self._wake.wait(self.poll_seconds)
                 else:
-                    throttled = None if self.stopping.is_set() else self._throttle_wait()
-                    if throttled is _UNREAD:
-                        continue  # it backed off: no empty queue, even when draining
+                    try:
+                        throttled = None if self.stopping.is_set() else self._throttle_wait()
+                    except StoreUnavailable as error:  # that is no empty queue, even when draining
+                        LOG.warning(json.dumps({"event": "throttle_unread", "error": describe(error)}))
+                        self.stopping.wait(self.throttle_backoff.failed())
+                        continue
                     if throttled is None and (drain or self.stopping.is_set()):
                         break
                     self._wake.wait(self.poll_seconds if throttled is None else min(throttled, self.poll_seconds))
@@ -124,14 +125,12 @@ class Worker:
 
     def _throttle_wait(self) -> float | None:
         """Idle: the seconds until a system's throttle lets an export it holds back be
-        claimed, or None if none holds any back (then the poll, or a drain, decides);
-        `_UNREAD`, after backing off, if the database could not be read."""
+        claimed, or None if none holds any back (then the poll, or a drain, decides).
+        Raises StoreUnavailable when the database does not answer."""
         try:
             until = held_until(self.deps)
-        except StoreUnavailable as error:  # the database, for now: no empty queue, even when draining
-            LOG.warning(json.dumps({"event": "throttle_unread", "error": describe(error)}))
-            self.stopping.wait(self.throttle_backoff.failed())
-            return _UNREAD
+        except StoreUnavailable:
+            raise
         except Exception as error:  # noqa: BLE001 - a fault of ours: the next claim meets it too, and says so
             LOG.warning(json.dumps({"event": "throttle_unread", "error": describe(error)}))
             return None

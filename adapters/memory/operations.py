@@ -6,8 +6,8 @@ import uuid
 
 import attrs
 
-from adapters.memory.store import InMemoryStore, Work
-from application.operations_ports import ExportActions, RetryFilters, SystemControl, SystemControls
+from adapters.memory.store import InMemoryStore, Work, update_control
+from application.operations_ports import ExportActions, RetryFilters, SystemControls
 from domain.exports import PENDING_STATES, Export, ExportEvent, ExportState
 from domain.operations import CANCELLABLE_STATES, RETRYABLE_STATES, ExportStanding
 
@@ -98,10 +98,9 @@ class InMemorySystemControls(SystemControls):
         return system_id in self.store.external_systems
 
     def pause(self, system_id, actor, now) -> None:
-        control = self.store.system_controls.get(system_id, SystemControl(updated_at=now))
-        if control.paused_at is None:
-            control = attrs.evolve(control, paused_at=now, paused_by=actor)
-        self.store.system_controls[system_id] = attrs.evolve(control, updated_at=now)
+        control = self.store.system_controls.get(system_id)
+        already = control is not None and control.paused_at is not None  # paused first by someone: kept
+        update_control(self.store, system_id, now, **({} if already else {"paused_at": now, "paused_by": actor}))
 
     def resume(self, system_id, now) -> int:
         control = self.store.system_controls.get(system_id)

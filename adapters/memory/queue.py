@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-from adapters.memory.store import InMemoryStore, Work
+from adapters.memory.store import InMemoryStore, Work, update_control
 from application.operations_ports import SystemControl
 from application.ports import CircuitBreakers, ClaimedExport, ExportQueue, OfficeRepository
 from domain.circuits import Circuit, CircuitState, start_probe
@@ -164,10 +164,10 @@ class InMemoryCircuitBreakers(CircuitBreakers):
         return Circuit() if control is None else circuit_of(control)
 
     def save(self, system_id, circuit, now) -> None:
-        control = self.store.system_controls.get(system_id, SystemControl(updated_at=now))
-        self.store.system_controls[system_id] = attrs.evolve(
-            control,
-            updated_at=now,
+        update_control(
+            self.store,
+            system_id,
+            now,
             circuit_state=circuit.state.value,
             consecutive_failures=circuit.consecutive_failures,
             circuit_opened_at=circuit.opened_at,

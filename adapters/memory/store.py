@@ -40,3 +40,10 @@ class InMemoryStore:
 
 
 CHANGING = ("exports", "commands", "work", "response_offices", "system_controls")
+
+
+def update_control(store: InMemoryStore, system_id: int, now: datetime, **values) -> SystemControl:
+    """Change the system's control row (made if it has none), as an upsert does in SQL."""
+    control = store.system_controls.get(system_id, SystemControl(updated_at=now))
+    store.system_controls[system_id] = updated = attrs.evolve(control, updated_at=now, **values)
+    return updated

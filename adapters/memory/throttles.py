@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import attrs
-
 from adapters.memory.queue import throttle_of
-from adapters.memory.store import InMemoryStore
+from adapters.memory.store import InMemoryStore, update_control
 from application.operations_ports import SystemControl
 from application.ports import SystemThrottles
 from domain.circuits import CircuitState
@@ -24,10 +22,10 @@ class InMemorySystemThrottles(SystemThrottles):
         return Throttle() if control is None else throttle_of(control)
 
     def save(self, system_id, throttle, now) -> None:
-        control = self.store.system_controls.get(system_id, SystemControl(updated_at=now))
-        self.store.system_controls[system_id] = attrs.evolve(
-            control,
-            updated_at=now,
+        update_control(
+            self.store,
+            system_id,
+            now,
             throttled_until=throttle.until,
             throttle_rate=throttle.rate,
             throttle_cut_at=throttle.cut_at,

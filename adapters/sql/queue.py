@@ -12,8 +12,6 @@ Statements are built once, with bound parameters (see repositories.py for why).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import sqlalchemy as sa
 
 from adapters.sql.rows import row
@@ -30,10 +28,10 @@ from adapters.sql.tables import (
 from application.ports import ClaimedExport, ExportQueue, OfficeRepository
 from domain.circuits import CircuitState
 from domain.exports import RESPONSE, ExportState, Progress, ProgressReport
-from domain.throttling import PACING_SECONDS
+from domain.throttling import paced_since
 
 NOW = sa.bindparam("now", type_=exports.c.next_attempt_at.type)
-# A throttle cut after this is pacing its system (domain.throttling.PACING_SECONDS before now).
+# A throttle cut after this is pacing its system (domain.throttling.paced_since).
 PACED_SINCE = sa.bindparam("paced_since", type_=system_controls.c.throttle_cut_at.type)
 _IDS = sa.bindparam("ids", expanding=True)
 
@@ -190,7 +188,7 @@ class SqlAlchemyExportQueue(ExportQueue):
             held = {
                 "now": now,
                 "limit": limit - kept - len(ids),
-                "paced_since": now - timedelta(seconds=PACING_SECONDS),
+                "paced_since": paced_since(now),
             }
             ids += self.connection.scalars(_DUE, held)
         for system_id, free in slots.items():  # in the order given

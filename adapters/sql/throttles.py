@@ -8,8 +8,6 @@ concurrent claims each takes slots after the other's (on SQLite, one writer at a
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -17,7 +15,7 @@ from adapters.sql.queue import NOT_CLOSED, NOW, PACED_SINCE
 from adapters.sql.tables import exports, system_controls
 from application.ports import SystemThrottles
 from domain.exports import ExportState
-from domain.throttling import PACING_SECONDS, Throttle, claimable_at
+from domain.throttling import Throttle, claimable_at, paced_since
 
 _C = system_controls.c
 _COLUMNS = {
@@ -91,7 +89,7 @@ class SqlAlchemySystemThrottles(SystemThrottles):
         self.connection.execute(_SAVE_THROTTLE[self.connection.dialect.name], values)
 
     def paced(self, now) -> dict[int, Throttle]:
-        rows = self.connection.execute(_PACED, {"paced_since": _paced_since(now)})
+        rows = self.connection.execute(_PACED, {"paced_since": paced_since(now)})
         return {row.external_system_id: _throttle(row) for row in rows}
 
     def claims_in_flight(self, system_id, now) -> tuple[int, object]:
@@ -99,10 +97,6 @@ class SqlAlchemySystemThrottles(SystemThrottles):
         return count, earliest
 
     def held_until(self, now):
-        rows = self.connection.execute(_HOLDING, {"now": now, "paced_since": _paced_since(now)})
+        rows = self.connection.execute(_HOLDING, {"now": now, "paced_since": paced_since(now)})
         times = [at for at in (claimable_at(_throttle(row), now) for row in rows) if at is not None]
         return min(times, default=None)
-
-
-def _paced_since(now):
-    return now - timedelta(seconds=PACING_SECONDS)

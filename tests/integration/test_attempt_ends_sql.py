@@ -133,3 +133,18 @@ def test_groups_lock_their_systems_in_id_order_so_opposite_groups_never_deadlock
         sa.event.remove(engine, "after_cursor_execute", after)
     assert not errors and not pauses, (errors, pauses)  # no deadlock, no retry
     assert [row.attempts for row in export_rows(engine)] == [1, 1, 1, 1]
+
+
+def test_a_group_of_remote_office_ends_reads_the_offices_once(engine, deps):
+    queue(deps, [2, 3, 4], system_id=60)
+    claims = claim_due_exports(deps, limit=5)
+    with counting_statements(engine) as statements:
+        attempts = record_attempts(deps, [(claim, ANSWERED) for claim in claims])
+    assert [attempt.state for attempt in attempts] == [ExportState.COMPLETE] * 3
+    office_reads = [statement for statement in statements if statement.startswith("SELECT offices.name")]
+    assert len(office_reads) == 1, office_reads
+    with engine.connect() as connection:
+        moved = connection.execute(
+            sa.select(tables.responses.c.office_id).where(tables.responses.c.id.in_([2, 3, 4]))
+        ).scalars()
+        assert None not in set(moved)

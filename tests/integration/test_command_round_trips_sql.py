@@ -168,26 +168,32 @@ def test_a_rejected_or_repeated_command_is_one_statement(seeded_engine, outcome)
     assert statements == ["SELECT"]
 
 
-@pytest.mark.postgres
-def test_on_postgres_an_accepted_command_is_two_round_trips_and_a_repeat_one(postgres_url):
+@pytest.fixture
+def on_postgres(postgres_url) -> Iterator[tuple[sa.Engine, ExportResponsesDeps]]:
+    """A seeded PostgreSQL database (direct, as `serve` connects) and the use case's deps on it."""
     engine = engine_for(postgres_url)
     try:
         _seed(engine)
-        deps = _deps(engine)
-        accepted(deps, 1)
-        with round_trips(engine) as accepting:
-            assert accepted(deps, 2).accepted
-        with round_trips(engine) as rejecting:
-            assert not accepted(deps, 999).accepted
-        command = ExportResponses(str(uuid.uuid4()), 43, (3,))
-        assert export_responses(command, deps).accepted
-        with round_trips(engine) as replaying:
-            assert export_responses(command, deps).accepted
-        with engine.connect() as connection:
-            logged = count_rows(connection, tables.commands)
-            queued = count_rows(connection, tables.export_events)
+        yield engine, _deps(engine)
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgres_an_accepted_command_is_two_round_trips_and_a_repeat_one(on_postgres):
+    engine, deps = on_postgres
+    accepted(deps, 1)
+    with round_trips(engine) as accepting:
+        assert accepted(deps, 2).accepted
+    with round_trips(engine) as rejecting:
+        assert not accepted(deps, 999).accepted
+    command = ExportResponses(str(uuid.uuid4()), 43, (3,))
+    assert export_responses(command, deps).accepted
+    with round_trips(engine) as replaying:
+        assert export_responses(command, deps).accepted
+    with engine.connect() as connection:
+        logged = count_rows(connection, tables.commands)
+        queued = count_rows(connection, tables.export_events)
     assert accepting == ["SELECT", "WITH"]  # no BEGIN, no COMMIT: the statement commits itself
     assert rejecting == ["SELECT"] and replaying == ["SELECT"]
     assert (logged, queued) == (3, 3)
@@ -213,60 +219,48 @@ def test_behind_pgbouncer_the_accepting_statement_runs_in_a_transaction_that_set
 
 
 @pytest.mark.postgres
-def test_a_twin_waits_on_the_log_entry_of_an_uncommitted_command_then_replays_it(postgres_url):
+def test_a_twin_waits_on_the_log_entry_of_an_uncommitted_command_then_replays_it(on_postgres):
     """The log's unique key decides a race of one uuid: the twin blocks on it until the
     first commits, fails on it, and answers from the log; nothing is queued twice."""
-    engine = engine_for(postgres_url)
-    try:
-        _seed(engine)
-        deps = _deps(engine)
-        command = ExportResponses(str(uuid.uuid4()), 43, (4, 5))
-        first = CommandResult.accept(command.uuid, command.name)
-        replies: list[CommandResult] = []
-        with engine.connect() as holder:
-            holder.exec_driver_sql("SELECT 1")  # in a transaction: the accept waits for our commit
-            logged = LoggedCommand(command.uuid, command.name, command.fingerprint(), first)
-            SqlAlchemyCommandLog(holder).accept(logged, 43, [4, 5], SystemClock().now())
-            twin = threading.Thread(target=lambda: replies.append(export_responses(command, deps)))
-            twin.start()
-            time.sleep(0.5)
-            assert twin.is_alive() and not replies  # blocked on the log's unique key
-            holder.commit()
-        twin.join(30)
-        with engine.connect() as connection:
-            counts = [
-                count_rows(connection, table) for table in (tables.commands, tables.exports, tables.export_events)
-            ]
-    finally:
-        engine.dispose()
+    engine, deps = on_postgres
+    command = ExportResponses(str(uuid.uuid4()), 43, (4, 5))
+    first = CommandResult.accept(command.uuid, command.name)
+    replies: list[CommandResult] = []
+    with engine.connect() as holder:
+        holder.exec_driver_sql("SELECT 1")  # in a transaction: the accept waits for our commit
+        logged = LoggedCommand(command.uuid, command.name, command.fingerprint(), first)
+        SqlAlchemyCommandLog(holder).accept(logged, 43, [4, 5], SystemClock().now())
+        twin = threading.Thread(target=lambda: replies.append(export_responses(command, deps)))
+        twin.start()
+        time.sleep(0.5)
+        assert twin.is_alive() and not replies  # blocked on the log's unique key
+        holder.commit()
+    twin.join(30)
+    with engine.connect() as connection:
+        counts = [count_rows(connection, table) for table in (tables.commands, tables.exports, tables.export_events)]
     assert replies == [first]
     assert counts == [1, 2, 2]
 
 
 @pytest.mark.postgres
-def test_a_twin_with_other_data_under_the_uuid_is_refused_once_the_first_commits(postgres_url):
-    engine = engine_for(postgres_url)
-    try:
-        _seed(engine)
-        deps = _deps(engine)
-        uuid_ = str(uuid.uuid4())
-        commands = [ExportResponses(uuid_, 43, (6,)), ExportResponses(uuid_, 43, (7,))]
-        barrier = threading.Barrier(2)
-        replies: dict[int, CommandResult] = {}
+def test_a_twin_with_other_data_under_the_uuid_is_refused_once_the_first_commits(on_postgres):
+    engine, deps = on_postgres
+    uuid_ = str(uuid.uuid4())
+    commands = [ExportResponses(uuid_, 43, (6,)), ExportResponses(uuid_, 43, (7,))]
+    barrier = threading.Barrier(2)
+    replies: dict[int, CommandResult] = {}
 
-        def send(index: int) -> None:
-            barrier.wait(10)
-            replies[index] = export_responses(commands[index], deps)
+    def send(index: int) -> None:
+        barrier.wait(10)
+        replies[index] = export_responses(commands[index], deps)
 
-        threads = [threading.Thread(target=send, args=(index,)) for index in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        with engine.connect() as connection:
-            queued = connection.execute(sa.select(tables.exports.c.resource_id)).scalars().all()
-    finally:
-        engine.dispose()
+    threads = [threading.Thread(target=send, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with engine.connect() as connection:
+        queued = connection.execute(sa.select(tables.exports.c.resource_id)).scalars().all()
     winner = next(index for index, reply in replies.items() if reply.accepted)
     loser = 1 - winner
     assert replies[loser].codes == ["uuid_conflict"]
