@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from entrypoints.http.app import EXPORT_RESPONSES_PATH, create_app
 TOKEN = "bench-token-for-http-cpu"
 ROUNDS, PER_ROUND = 7, 300
 UNKNOWN_SYSTEM = 999_999
+EXPECTED_CODE = "external_system_not_found"
 
 
 def _cpu_us(work: Callable[[], object], times: int) -> float:
@@ -40,8 +42,13 @@ def _cpu_us(work: Callable[[], object], times: int) -> float:
 
 
 def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="export-responses-http-cpu-") as folder:
+        measure(Path(folder))
+
+
+def measure(folder: Path) -> None:
     logs.configure("json", stream=io.StringIO())
-    services = bootstrap(Settings("sqlite://", Path("var"), api_tokens=(TOKEN,)), store=InMemoryStore())
+    services = bootstrap(Settings("sqlite://", folder, api_tokens=(TOKEN,)), store=InMemoryStore())
     client = testing.TestClient(create_app(services), headers={"Authorization": f"Bearer {TOKEN}"})
     replayed = str(uuid.uuid4())
 
@@ -50,18 +57,25 @@ def main() -> None:
         return json.dumps({"uuid": command_uuid, "command": "ExportResponses", "data": data})
 
     def post(command_uuid: str) -> None:
-        client.simulate_post(EXPORT_RESPONSES_PATH, body=body(command_uuid), content_type="application/json")
+        reply = client.simulate_post(EXPORT_RESPONSES_PATH, body=body(command_uuid), content_type="application/json")
+        if reply.status_code != 400 or EXPECTED_CODE not in reply.text:
+            raise RuntimeError(f"expected a 400 {EXPECTED_CODE}, got {reply.status_code}: {reply.text[:200]}")
+
+    def use_case(command_uuid: str | None = None) -> None:
+        if services.handle_export_responses(_command(command_uuid)).accepted:
+            raise RuntimeError("a command to an unknown system was accepted")
 
     post(replayed)
     cases = {
-        "rejected": (lambda: post(str(uuid.uuid4())), lambda: services.handle_export_responses(_command())),
-        "replay": (lambda: post(replayed), lambda: services.handle_export_responses(_command(replayed))),
+        "rejected http": lambda: post(str(uuid.uuid4())),
+        "rejected use case": lambda: use_case(),
+        "replay http": lambda: post(replayed),
+        "replay use case": lambda: use_case(replayed),
     }
-    found: dict[str, list[float]] = {}
-    for _ in range(ROUNDS):
-        for name, (through_http, use_case) in cases.items():
-            found.setdefault(f"{name} http", []).append(_cpu_us(through_http, PER_ROUND))
-            found.setdefault(f"{name} use case", []).append(_cpu_us(use_case, PER_ROUND))
+    found: dict[str, list[float]] = {name: [] for name in cases}
+    for index in range(ROUNDS):
+        for name in list(cases) if index % 2 == 0 else list(cases)[::-1]:
+            found[name].append(_cpu_us(cases[name], PER_ROUND))
     for name, values in found.items():
         print(f"{name:18} {statistics.median(values):7.1f} us  (min {min(values):.1f}, max {max(values):.1f})")
     logging.getLogger().handlers.clear()

@@ -22,16 +22,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from adapters.sql import migrate
-from adapters.sql.engine import create_engine
+from bench.data import ACCEPTED_IDS, SYSTEM_ID, seed
 from domain.commands import ExportResponses
 from entrypoints.bootstrap import Services, bootstrap
 from entrypoints.config import Settings
-from tests.builders import add_case_type, add_external_system, add_responses
 from tests.postgres import Cluster
 
-SYSTEM_ID = 1
-REPLAYED = ExportResponses("fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", SYSTEM_ID, (1,))
+REPLAYED = ExportResponses("fea4decf-2efe-4cd6-96b3-f0a4bbeeca78", SYSTEM_ID, (ACCEPTED_IDS[0],))
 DATABASES = ("sqlite", "postgresql")
 SCENARIOS = ("rejected", "replay")
 
@@ -62,29 +59,15 @@ def _services(folder: Path) -> Iterator[dict[str, Services]]:
     try:
         urls = {"sqlite": f"sqlite:///{folder / 'reads.sqlite3'}", "postgresql": cluster.create_database("reads")}
         for kind, url in urls.items():
-            _seed(url)
+            seed(url)
             opened[kind] = bootstrap(Settings(database_url=url, data_dir=folder))
-            if not _handle(opened[kind], REPLAYED).accepted:
+            if not opened[kind].handle_export_responses(REPLAYED).accepted:
                 raise RuntimeError("the command to replay was not accepted")
         yield opened
     finally:
         for services in opened.values():
             services.close()
         cluster.stop()
-
-
-def _seed(url: str) -> None:
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    with engine.begin() as connection:
-        add_external_system(connection, SYSTEM_ID, name="CCD Manchester", reference="ccd_manchester")
-        add_case_type(connection, SYSTEM_ID, "Manchester_Dev")
-        add_responses(connection, [1])
-    engine.dispose()
-
-
-def _handle(services: Services, command: ExportResponses):
-    return services.handle_export_responses(command)
 
 
 def measure(services: dict[str, Services], rounds: int, commands: int) -> dict[tuple[str, str], list[float]]:
@@ -105,7 +88,7 @@ def _turn(services: Services, scenario: str, commands: int) -> float:
     sent = [make() for _ in range(commands)]
     started = time.thread_time()
     for command in sent:
-        result = _handle(services, command)
+        result = services.handle_export_responses(command)
         if result.accepted != (scenario == "replay"):
             raise RuntimeError(f"a {scenario} command answered otherwise")
     return (time.thread_time() - started) * 1e6 / commands
@@ -138,7 +121,7 @@ def profile(services: Services) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(3_000):
-        _handle(services, rejected())
+        services.handle_export_responses(rejected())
     profiler.disable()
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
