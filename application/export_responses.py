@@ -34,8 +34,12 @@ class ExportResponsesDeps:
     on_outcome: Callable[[str], None] = lambda outcome: None
 
 
+# The request as it arrived, or what gives it: asked for only when the command is logged.
+ReceivedOrGiver = Received | Callable[[], Received] | None
+
+
 def export_responses(
-    command: ExportResponses, deps: ExportResponsesDeps, received: Received | None = None
+    command: ExportResponses, deps: ExportResponsesDeps, received: ReceivedOrGiver = None
 ) -> CommandResult:
     """Validate the command and, when valid, queue its exports in one transaction.
 
@@ -43,7 +47,9 @@ def export_responses(
     returns the first result and writes nothing; sending other data under that uuid
     is refused with `uuid_conflict`. Rejected commands write nothing and are not
     logged, so they are evaluated afresh each time they are sent. `received`, the
-    request as it arrived, is logged with the command.
+    request as it arrived (or a function that gives it, called only for an accepted
+    command: most commands a busy service answers are replays and rejections), is
+    logged with the command.
     """
     if len(command.response_ids) > deps.max_response_ids:
         deps.on_outcome("rejected")
@@ -63,7 +69,7 @@ def export_responses(
     return retried(lambda: _attempt(command, deps, received), on=WriteConflict, attempts=_ATTEMPTS)
 
 
-def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Received | None) -> CommandResult:
+def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: ReceivedOrGiver) -> CommandResult:
     response_ids = command.distinct_response_ids()
     with (deps.reading or deps.unit_of_work)() as uow:
         facts = uow.facts.for_export_responses(command.uuid, command.external_system_id, response_ids)
@@ -77,7 +83,8 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Rece
         return CommandResult.reject(command.uuid, command.name, errors.capped(problems, deps.max_errors))
 
     result = CommandResult.accept(command.uuid, command.name)
-    logged = LoggedCommand(command.uuid, command.name, command.fingerprint(), result, received)
+    arrived = received() if callable(received) else received
+    logged = LoggedCommand(command.uuid, command.name, command.fingerprint(), result, arrived)
     with deps.unit_of_work() as uow:
         # The log entry goes first: a concurrent twin blocks on its unique key, or fails
         # on it, before either has written any export; the next attempt then answers

@@ -31,16 +31,16 @@ from adapters.sql.export_views import SqlAlchemyExportReader
 from adapters.sql.health import SqlAlchemyHealth
 from adapters.sql.loading import SqlAlchemyDataLoader
 from adapters.sql.pooling import Pooling
-from adapters.sql.reading import DriverReadingUnit
+from adapters.sql.reading import DriverReadingUnit, ReadingConnections
 from adapters.sql.system_views import SqlAlchemySystemReader
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.carry_out_exports import ExportWorkDeps
 from application.ccd import CcdGateway
-from application.export_responses import ExportResponsesDeps, export_responses
+from application.export_responses import ExportResponsesDeps, ReceivedOrGiver, export_responses
 from application.export_status import ExportReader
 from application.loading import DataLoader
 from application.operations import OperationsDeps
-from application.ports import Clock, DatabaseHealth, Received, UnitOfWork
+from application.ports import Clock, DatabaseHealth, UnitOfWork
 from application.system_status import SystemReader
 from domain.commands import ExportResponses
 from domain.results import CommandResult
@@ -51,8 +51,9 @@ MIGRATION_STATEMENT_SECONDS = 3600.0
 
 
 class HandleExportResponses(Protocol):
-    def __call__(self, command: ExportResponses, received: Received | None = None) -> CommandResult:
-        """Validate the command, then queue its exports or refuse it; log it when accepted."""
+    def __call__(self, command: ExportResponses, received: ReceivedOrGiver = None) -> CommandResult:
+        """Validate the command, then queue its exports or refuse it; log it when accepted,
+        with `received` (or what the function `received` gives, asked for only then)."""
 
 
 @frozen(kw_only=True)
@@ -132,7 +133,9 @@ def bootstrap(
             scrape.add(QueueFiguresCollector(engine, clock.now))
         writing: Callable[[], UnitOfWork] = unit_of_work or _writing(engine)
         # Replays and rejections only read: a read-only unit leaves SQLite's one writer alone.
-        reading: Callable[[], UnitOfWork] | None = None if unit_of_work else _reading(engine)
+        reading: Callable[[], UnitOfWork] | None = None
+        if not unit_of_work:
+            reading = _reading(engine, ReadingConnections(engine), closers)
         reader: ExportReader = SqlAlchemyExportReader(engine)
         systems: SystemReader = SqlAlchemySystemReader(engine)
         health: DatabaseHealth = SqlAlchemyHealth(engine)
@@ -183,8 +186,11 @@ def _writing(engine: sa.Engine) -> Callable[[], UnitOfWork]:
     return lambda: SqlAlchemyUnitOfWork(engine)
 
 
-def _reading(engine: sa.Engine) -> Callable[[], UnitOfWork]:
-    return lambda: DriverReadingUnit(engine)
+def _reading(
+    engine: sa.Engine, connections: ReadingConnections, closers: list[Callable[[], None]]
+) -> Callable[[], UnitOfWork]:
+    closers.append(connections.close)  # whoever owns the engine: the threads' connections are ours
+    return lambda: DriverReadingUnit(engine, connections)
 
 
 def database_engine(settings: Settings, **options) -> sa.Engine:

@@ -51,11 +51,23 @@ class PrometheusMetrics:
             registry=registry,
         )
 
+        # The children each answer counts into, found once: `labels()` checks its values
+        # and takes a lock on every call. As many as the labels' values (each bounded).
+        self._command_children: dict[str, Counter] = {}
+        self._request_children: dict[tuple[str, str, int], Histogram] = {}
+
     def command(self, outcome: str) -> None:
-        self.commands.labels(outcome).inc()
+        child = self._command_children.get(outcome)
+        if child is None:
+            child = self._command_children[outcome] = self.commands.labels(outcome)
+        child.inc()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).observe(seconds)
+        key = (route, method, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.requests.labels(route, method, str(status))
+        child.observe(seconds)
 
     def ccd_call(self, service: str, outcome: str, seconds: float) -> None:
         self.ccd_calls.labels(service.replace(" ", "_"), outcome).observe(seconds)

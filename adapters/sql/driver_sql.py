@@ -32,25 +32,30 @@ class DriverStatement:
         compiled = self.compiled(connection.dialect)
         return connection.exec_driver_sql(compiled.sql, compiled.parameters(parameters))
 
-    def one_on_driver(self, pooled: Any, dialect: sa.Dialect, parameters: Mapping[str, Any]) -> tuple:
+    def one_on_driver(
+        self, pooled: Any, dialect: sa.Dialect, parameters: Mapping[str, Any], kept_cursor: Any = None
+    ) -> tuple:
         """The statement's one row, run on a pooled driver connection (`Engine.raw_connection`)
         as a statement alone (autocommit): no Connection, no execution context, no Result,
-        no engine events. A driver error is raised as SQLAlchemy's DBAPIError, the
-        connection invalidated (dropped by the pool) when the error says it is lost."""
+        no engine events. On `kept_cursor`, the caller's, if given; else on a new cursor.
+        A driver error is raised as SQLAlchemy's DBAPIError, the connection invalidated
+        (dropped by the pool) when the error says it is lost."""
         compiled = self.compiled(dialect)
         values = compiled.parameters(parameters)
         driver = pooled.driver_connection
-        cursor = None
+        cursor = kept_cursor
         alone = dialect.name == "postgresql" and not driver.autocommit and _idle(driver)
         try:
             if alone:
                 driver.autocommit = True
-            cursor = pooled.cursor()
+            if cursor is None:
+                cursor = pooled.cursor()
             try:
                 cursor.execute(compiled.sql, values)
                 (row,) = cursor.fetchall()
             finally:
-                cursor.close()
+                if kept_cursor is None:
+                    cursor.close()
         except dialect.loaded_dbapi.Error as error:
             lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
             if lost:

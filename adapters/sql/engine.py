@@ -129,12 +129,18 @@ def _drop_connections_the_server_closed(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "checkout")
     def on_checkout(dbapi_connection, _record, _proxy):
-        try:
-            readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
-        except (OSError, ValueError, driver_error) as error:
-            raise sa.exc.DisconnectionError(f"the connection is closed: {error}") from error
-        if readable:
-            raise sa.exc.DisconnectionError("the server closed the connection")
+        gone = server_gone(dbapi_connection, driver_error)
+        if gone is not None:
+            raise sa.exc.DisconnectionError(gone)
+
+
+def server_gone(dbapi_connection, driver_error: type[Exception]) -> str | None:
+    """Why a PostgreSQL connection is dead without asking its server (see above), or None."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError, driver_error) as error:
+        return f"the connection is closed: {error}"
+    return "the server closed the connection" if readable else None
 
 
 class WriterQueue:

@@ -256,15 +256,18 @@ class SqlAlchemyCommandFacts(CommandFacts):
 
 
 class DriverCommandFacts(CommandFacts):
-    """The same facts, read on a pooled driver connection (reading.py says why)."""
+    """The same facts, read on a pooled driver connection (reading.py says why), with
+    `cursor` when given, else a cursor of its own."""
 
-    def __init__(self, pooled, dialect: sa.Dialect):
+    def __init__(self, pooled, dialect: sa.Dialect, cursor=None):
         self.pooled = pooled
         self.dialect = dialect
+        self.cursor = cursor
 
     def for_export_responses(self, uuid: str, system_id: int, response_ids: Collection[int]) -> ExportResponsesFacts:
         parameters = {"uuid": uuid, "system_id": system_id, "ids": list(response_ids)}
-        return _facts_of(uuid, _FACTS[self.dialect.name].one_on_driver(self.pooled, self.dialect, parameters))
+        row = _FACTS[self.dialect.name].one_on_driver(self.pooled, self.dialect, parameters, self.cursor)
+        return _facts_of(uuid, row)
 
 
 def _facts_of(uuid: str, row: tuple) -> ExportResponsesFacts:

@@ -3,7 +3,6 @@ in the metrics. The request's id is in every line logged while it is served."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -13,7 +12,7 @@ import falcon
 from falcon.constants import COMBINED_METHODS
 
 from entrypoints.http.metrics import route_of
-from entrypoints.logs import REQUEST_ID
+from entrypoints.logs import REQUEST_ID, Event
 
 ACCESS_LOG = logging.getLogger("export_responses.access")
 
@@ -56,7 +55,7 @@ class RequestContext:
         resp.set_header("X-Runtime", f"{runtime:.6f}")
         # Only what identifies the request: no body, no query string, no headers.
         ACCESS_LOG.info(
-            json.dumps(
+            Event(
                 {
                     "event": "request",
                     "method": req.method,

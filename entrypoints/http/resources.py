@@ -43,7 +43,7 @@ class ExportResponsesResource:
         raw = read_json_body(req, self.max_body_bytes)
         command = parse_export_responses(raw, **self.limits)
         req.context.command_uuid = command.uuid
-        render(resp, self.handle(command, received(req, raw)))
+        render(resp, self.handle(command, lambda: received(req, raw)))
 
 
 class HealthResource:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from adapters.sql import migrate, tables
 from adapters.sql.engine import POSTGRES_CONNECT_TIMEOUT_SECONDS, create_engine
-from adapters.sql.reading import DriverReadingUnit
+from adapters.sql.reading import DriverReadingUnit, ReadingConnections
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import StoreUnavailable, UnitOfWork
 from entrypoints.bootstrap import bootstrap
@@ -415,6 +415,32 @@ def test_the_driver_reading_unit_whose_connection_died_is_unavailable_and_the_po
             with DriverReadingUnit(engine) as uow:
                 assert _existing(uow, [1, 99]) == {1}
     finally:
+        engine.dispose()
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_threads_reading_connection_the_server_ended_is_replaced_before_a_read(own_cluster):
+    """As the pool's checkout does, without a round trip: the caller sees no error."""
+    engine = create_engine(f"{own_cluster.url}/export_responses")
+    admin = create_engine(f"{own_cluster.url}/postgres", isolation_level="AUTOCOMMIT")
+    connections = ReadingConnections(engine)
+    try:
+        with DriverReadingUnit(engine, connections) as uow:
+            cursor = uow.facts.pooled.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+            cursor.close()
+        _terminate_backends(admin, {pid})
+        for _ in range(3):
+            with DriverReadingUnit(engine, connections) as uow:
+                assert _existing(uow, [1, 99]) == {1}
+                replaced = uow.facts.pooled
+        cursor = replaced.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
+    finally:
+        connections.close()
         engine.dispose()
         admin.dispose()
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from adapters.clock import SystemClock
 from adapters.sql import tables
-from adapters.sql.reading import DriverReadingUnit
+from adapters.sql.reading import DriverReadingUnit, ReadingConnections
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
@@ -22,6 +22,12 @@ UUID = "fea4decf-2efe-4cd6-96b3-f0a4bbeeca78"
 
 @pytest.fixture
 def deps(engine):
+    connections = ReadingConnections(engine)
+    yield _deps(engine, connections)
+    connections.close()
+
+
+def _deps(engine, connections) -> ExportResponsesDeps:
     with engine.begin() as connection:
         add_external_system(connection, 43)
         add_external_system(connection, 44, reference="disabled", enabled=False)
@@ -30,7 +36,7 @@ def deps(engine):
         unit_of_work=lambda: SqlAlchemyUnitOfWork(engine),
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),
-        reading=lambda: DriverReadingUnit(engine),  # as entrypoints.bootstrap does
+        reading=lambda: DriverReadingUnit(engine, connections),  # as entrypoints.bootstrap does
     )
 
 

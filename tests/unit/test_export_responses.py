@@ -8,7 +8,7 @@ import pytest
 from adapters.clock import FixedClock
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
-from application.ports import WriteConflict
+from application.ports import Received, WriteConflict
 from domain.commands import ExportResponses
 from domain.exports import ExportState
 from domain.external_systems import ExternalSystem
@@ -135,3 +135,19 @@ def test_a_write_conflict_is_retried_and_answered_from_the_winner(store):
     result = export_responses(ExportResponses(UUID, 43, (18,)), deps)
     assert result.accepted
     assert store.exports == {}  # the loser wrote nothing; the "winner" here logged only
+
+
+def test_the_request_as_received_is_asked_for_only_when_the_command_is_logged(store):
+    asked = []
+
+    def received() -> Received:
+        asked.append(1)
+        return Received('{"uuid": "..."}', {"REQUEST_METHOD": "POST"})
+
+    deps = deps_for(store)
+    assert not export_responses(ExportResponses(UUID, 99, (18,)), deps, received).accepted  # unknown system
+    assert asked == []
+    assert export_responses(ExportResponses(UUID, 43, (18,)), deps, received).accepted
+    assert export_responses(ExportResponses(UUID, 43, (18,)), deps, received).accepted  # the replay
+    assert asked == [1]
+    assert store.commands[UUID].received == Received('{"uuid": "..."}', {"REQUEST_METHOD": "POST"})

@@ -140,3 +140,16 @@ def test_every_command_logs_in_the_format_log_format_names(arguments, monkeypatc
             root.removeHandler(handler)
         for handler in handlers:
             root.addHandler(handler)
+
+
+def test_an_event_is_its_json_text_to_every_handler_and_merged_into_the_json_line(monkeypatch):
+    event = logs.Event({"event": "request", "status": 400, "path": "/api/v2/exports/export_responses"})
+    assert json.loads(event) == event.fields
+    # The JSON formatter merges the fields it keeps: it does not decode the text again.
+    monkeypatch.setattr(logs, "_json_object", lambda message: pytest.fail("the event was decoded again"))
+    (line,) = logged("json", lambda log: log.info(event))
+    parsed = json.loads(line)
+    assert list(parsed)[:4] == ["time", "level", "logger", "event"]
+    assert (parsed["event"], parsed["status"], parsed["path"]) == ("request", 400, "/api/v2/exports/export_responses")
+    (text,) = logged("text", lambda log: log.info(event))
+    assert text.endswith(f"INFO export_responses.test: {event}")
