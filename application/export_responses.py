@@ -30,6 +30,9 @@ class ExportResponsesDeps:
     # Replays and rejections only read: given a unit of work that never writes, they
     # run in it and leave the writers' lock alone (SQLite has one writer at a time).
     reading: Callable[[], UnitOfWork] | None = None
+    # An accepted command's writes go in this unit, of which they use `commands` alone
+    # (SQLite's holds the one writer's lock for less time); by default in unit_of_work.
+    accepting: Callable[[], UnitOfWork] | None = None
     # Told how each command ended ("accepted", "replayed", "rejected", "conflict"): the metrics.
     on_outcome: Callable[[str], None] = lambda outcome: None
 
@@ -85,7 +88,7 @@ def _attempt(command: ExportResponses, deps: ExportResponsesDeps, received: Rece
     result = CommandResult.accept(command.uuid, command.name)
     arrived = received() if callable(received) else received
     logged = LoggedCommand(command.uuid, command.name, command.fingerprint(), result, arrived)
-    with deps.unit_of_work() as uow:
+    with (deps.accepting or deps.unit_of_work)() as uow:
         # The log entry goes first: a concurrent twin blocks on its unique key, or fails
         # on it, before either has written any export; the next attempt then answers
         # from the log. Responses deleted since the check above fail their foreign key

@@ -133,7 +133,7 @@ def _wait_for_listener(worker, seconds: float = 60) -> None:
 def notify_cost(context: Context) -> NotifyCost:
     """Accepted commands with pg_notify in the queuing statement and without, taking turns."""
     engine, deps = data.use_case(context.url)
-    with_notify = repositories._ACCEPT["postgresql"]
+    with_notify = repositories.ACCEPT["postgresql"]
     # The same statement without the notification: what the accepting path cost before.
     without_notify = repositories._driver_statements(repositories._queue("postgresql", notify=False, log=True))
     ids = iter(data.NOTIFY_IDS)
@@ -141,13 +141,13 @@ def notify_cost(context: Context) -> NotifyCost:
     try:
         for turn in range(NOTIFY_TURNS):
             notifying = turn % 2 == 0
-            repositories._ACCEPT["postgresql"] = with_notify if notifying else without_notify
+            repositories.ACCEPT["postgresql"] = with_notify if notifying else without_notify
             started = time.perf_counter()
             for _ in range(NOTIFY_COMMANDS_PER_TURN):
                 command = ExportResponses(str(uuid.uuid4()), data.SYSTEM_ID, (next(ids),))
                 assert export_responses(command, deps).accepted
             timings[notifying].append((time.perf_counter() - started) * 1000 / NOTIFY_COMMANDS_PER_TURN)
     finally:
-        repositories._ACCEPT["postgresql"] = with_notify
+        repositories.ACCEPT["postgresql"] = with_notify
         engine.dispose()
     return NotifyCost(statistics.median(timings[True]), statistics.median(timings[False]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from adapters.memory.health import InMemoryHealth
 from adapters.memory.system_views import InMemorySystemReader
 from adapters.metrics.families import Scrape
 from adapters.metrics.queue_figures import QueueFiguresCollector
+from adapters.sql.accepting import DriverAcceptingUnit
 from adapters.sql.engine import create_engine
 from adapters.sql.export_views import SqlAlchemyExportReader
 from adapters.sql.health import SqlAlchemyHealth
@@ -134,8 +136,12 @@ def bootstrap(
         writing: Callable[[], UnitOfWork] = unit_of_work or _writing(engine)
         # Replays and rejections only read: a read-only unit leaves SQLite's one writer alone.
         reading: Callable[[], UnitOfWork] | None = None
+        accepting: Callable[[], UnitOfWork] | None = None
         if not unit_of_work:
-            reading = _reading(engine, ReadingConnections(engine), closers)
+            connections = ReadingConnections(engine)
+            closers.append(connections.close)  # whoever owns the engine: the threads' connections are ours
+            reading = partial(DriverReadingUnit, engine, connections)
+            accepting = partial(DriverAcceptingUnit, engine, connections)
         reader: ExportReader = SqlAlchemyExportReader(engine)
         systems: SystemReader = SqlAlchemySystemReader(engine)
         health: DatabaseHealth = SqlAlchemyHealth(engine)
@@ -143,11 +149,13 @@ def bootstrap(
     else:
         memory = store
         writing = unit_of_work or (lambda: InMemoryUnitOfWork(memory))
-        reading, reader, health, loader = None, InMemoryExportReader(store), InMemoryHealth(), None
+        reading, accepting, reader, health = None, None, InMemoryExportReader(store), InMemoryHealth()
+        loader = None
         systems = InMemorySystemReader(store)
     command_deps = ExportResponsesDeps(
         unit_of_work=writing,
         reading=reading,
+        accepting=accepting,
         clock=clock,
         new_uuid=new_uuid,
         max_response_ids=settings.max_response_ids,
@@ -184,13 +192,6 @@ def bootstrap(
 
 def _writing(engine: sa.Engine) -> Callable[[], UnitOfWork]:
     return lambda: SqlAlchemyUnitOfWork(engine)
-
-
-def _reading(
-    engine: sa.Engine, connections: ReadingConnections, closers: list[Callable[[], None]]
-) -> Callable[[], UnitOfWork]:
-    closers.append(connections.close)  # whoever owns the engine: the threads' connections are ours
-    return lambda: DriverReadingUnit(engine, connections)
 
 
 def database_engine(settings: Settings, **options) -> sa.Engine:

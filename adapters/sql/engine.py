@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import select
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from adapters.sql.file_lock import FileLock
 from adapters.sql.pooling import Pooling, connect_arguments
 
 # Every wait on the database is bounded: a lock held by a stopped process, a hung
@@ -56,8 +56,20 @@ def create_engine(
         database.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **options)
     writers = WriterQueue(Path(f"{database}-writer.lock"), lock_wait_seconds) if database is not None else None
+    if writers is not None:
+        _WRITERS[engine] = writers
     _serialize_sqlite_writes(engine, writers, lock_wait_seconds)
     return engine
+
+
+# The writers' line of each SQLite file's engine.
+_WRITERS: weakref.WeakKeyDictionary[sa.Engine, WriterQueue] = weakref.WeakKeyDictionary()
+
+
+def writer_queue(engine: sa.Engine) -> WriterQueue | None:
+    """The line a SQLite file's writers wait in (None on PostgreSQL or in memory), for a
+    unit that begins its transactions on the driver, past the engine's begin hook."""
+    return _WRITERS.get(engine)
 
 
 def sqlite_file(url: sa.URL) -> Path | None:
@@ -150,8 +162,9 @@ class WriterQueue:
     sleeps for growing intervals (1, 2, 5, 10... ms) however soon the lock is free:
     under load, writers mostly sleep. Here a writer first takes a lock of this
     process's threads, so that one thread a process asks at a time, then an flock()
-    on a file beside the database, which the kernel frees the moment its holder
-    releases it or dies. A writer that cannot have it in time gets LockWaitTimeout.
+    on a file beside the database (file_lock.py), which the kernel frees the moment
+    its holder releases it or dies, and hands on at once. A writer that cannot have it
+    in time gets LockWaitTimeout.
     """
 
     def __init__(self, path: Path, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS):
@@ -161,8 +174,7 @@ class WriterQueue:
         # SQLite's busy timeout, as it would without this queue, rather than hanging.
         self._threads = threading.RLock()
         self._depth = 0
-        self._descriptor: int | None = None
-        self._owner_pid: int | None = None
+        self._file = FileLock(path)
 
     def acquire(self) -> None:
         """Take the writers' lock, or raise LockWaitTimeout after `wait_seconds`."""
@@ -172,44 +184,20 @@ class WriterQueue:
         self._depth += 1
         if self._depth > 1:
             return
-        try:
-            self._lock_file(deadline)
-        except BaseException:
+        if not self._file.acquire(max(0.0, deadline - time.monotonic())):
             self._depth -= 1
             self._threads.release()
-            raise
-
-    def _lock_file(self, deadline: float) -> None:
-        # flock() has no timeout: ask without blocking, and sleep a little between
-        # asks. A writer holds the lock for a millisecond or two, so the first sleeps
-        # are short; they grow to 5 ms so that a long wait costs no busy CPU.
-        pause = 0.0002
-        while True:
-            try:
-                fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockWaitTimeout(
-                        f"another process held the write lock on {self.path.name} for {self.wait_seconds:g} s"
-                    ) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.005)
+            raise LockWaitTimeout(
+                f"another process held the write lock on {self.path.name} for {self.wait_seconds:g} s"
+            )
 
     def release(self) -> None:
         self._depth -= 1
         try:
             if self._depth == 0:
-                fcntl.flock(self._file(), fcntl.LOCK_UN)
+                self._file.release()
         finally:
             self._threads.release()
-
-    def _file(self) -> int:
-        # A descriptor opened before a fork would share its lock with the parent.
-        if self._descriptor is None or self._owner_pid != os.getpid():
-            self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._owner_pid = os.getpid()
-        return self._descriptor
 
 
 class LockWaitTimeout(sa.exc.OperationalError):

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from adapters.sql.engine import server_gone
+from adapters.sql.engine import server_gone, sqlite_file
 from adapters.sql.errors import translate, translating
 from adapters.sql.repositories import DriverCommandFacts
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
@@ -42,6 +42,7 @@ class ReadingConnections:
     and the thread's next unit opens another; one opened before a fork is the parent's
     and left alone. On PostgreSQL it stays in autocommit, each read its own transaction.
     `close()` closes them (those in use as their unit ends); units then use the pool.
+    A SQLite database in memory is a connection's own: there, units use the pool alone.
     """
 
     def __init__(self, engine: sa.Engine):
@@ -49,12 +50,19 @@ class ReadingConnections:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._idle: set[_Reader] = set()
-        self._closed = False
+        self._closed = engine.dialect.name == "sqlite" and sqlite_file(engine.url) is None
 
     def take(self) -> _Reader | None:
-        """This thread's connection, opened if need be; None once closed."""
+        """This thread's connection, opened if need be; None once closed, or while a unit
+        of this thread has it (a unit inside another then uses the pool)."""
         reader: _Reader | None = getattr(self._local, "reader", None)
-        if reader is not None and not (reader.pid == os.getpid() and reader.alive()):
+        if reader is not None and reader.pid != os.getpid():
+            self._forget(reader)  # opened before a fork: the parent's
+            reader = None
+        with self._lock:
+            if self._closed or (reader is not None and reader not in self._idle):
+                return None
+        if reader is not None and not reader.alive():
             self._forget(reader)
             reader = None
         with self._lock:
@@ -79,7 +87,8 @@ class ReadingConnections:
             self._closed = True
             idle, self._idle = self._idle, set()
         for reader in idle:
-            reader.close()
+            if reader.pid == os.getpid():  # a parent's, from before a fork, is the parent's to close
+                reader.close()
 
     def _forget(self, reader: _Reader) -> None:
         self._local.reader = None

@@ -242,7 +242,7 @@ def _driver_statements(statements: list[sa.Executable]) -> list[DriverStatement]
 
 _QUEUE = {dialect: _driver_statements(_queue(dialect)) for dialect in ("postgresql", "sqlite")}
 # An accepted command: its log row, its exports and their events. PostgreSQL: one statement.
-_ACCEPT = {dialect: _driver_statements(_queue(dialect, log=True)) for dialect in ("postgresql", "sqlite")}
+ACCEPT = {dialect: _driver_statements(_queue(dialect, log=True)) for dialect in ("postgresql", "sqlite")}
 
 
 class SqlAlchemyCommandFacts(CommandFacts):
@@ -352,12 +352,13 @@ class SqlAlchemyCommandLog(CommandLog):
         self.connection = connection
 
     def accept(self, command, system_id, response_ids, now) -> None:
-        parameters = {
-            **_log_values(command),
-            **_queued_values(command.uuid, system_id, now),
-            "ids": list(response_ids),
-        }
-        statements = _ACCEPT[self.connection.dialect.name]
+        parameters = accept_parameters(command, system_id, response_ids, now)
+        statements = ACCEPT[self.connection.dialect.name]
         with on_its_own(self.connection, alone=len(statements) == 1):
             for statement in statements:
                 statement.execute(self.connection, parameters)
+
+
+def accept_parameters(command: LoggedCommand, system_id: int, response_ids: Collection[int], now: datetime) -> dict:
+    """The values of `ACCEPT`'s statements for one accepted command."""
+    return {**_log_values(command), **_queued_values(command.uuid, system_id, now), "ids": list(response_ids)}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from adapters.clock import SystemClock
 from adapters.sql import tables
+from adapters.sql.accepting import DriverAcceptingUnit
 from adapters.sql.reading import DriverReadingUnit, ReadingConnections
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
@@ -37,6 +38,7 @@ def _deps(engine, connections) -> ExportResponsesDeps:
         clock=SystemClock(),
         new_uuid=lambda: str(uuid.uuid4()),
         reading=lambda: DriverReadingUnit(engine, connections),  # as entrypoints.bootstrap does
+        accepting=lambda: DriverAcceptingUnit(engine, connections),
     )
 
 

@@ -8,7 +8,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from adapters.sql import reading
+from adapters.sql import migrate, reading
+from adapters.sql.engine import create_engine
 from adapters.sql.reading import DriverReadingUnit, ReadingConnections
 from tests.builders import add_external_system, add_responses
 
@@ -93,5 +94,33 @@ def test_a_connection_opened_before_a_fork_is_left_to_the_parent(engine, connect
     monkeypatch.setattr(reading.os, "getpid", lambda: real_pid + 1)  # as in a forked child
     found, childs = existing(engine, connections)
     assert found == {1, 2} and childs is not parents
+    connections.close()  # the child's services closing
+    assert is_closed(childs)
     assert not is_closed(parents)  # the parent's to use and to close
     parents.close()
+
+
+def test_a_database_in_memory_is_read_on_the_pools_own_connection():
+    """There each connection is a database of its own: a thread's connection would see an empty one."""
+    engine = create_engine("sqlite://")
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        add_external_system(connection, 43)
+        add_responses(connection, [1])
+    connections = ReadingConnections(engine)
+    try:
+        assert existing(engine, connections)[0] == {1}
+        with engine.begin() as connection:  # the database the reads see, still
+            add_responses(connection, [2])
+        assert existing(engine, connections)[0] == {1, 2}
+    finally:
+        connections.close()
+        engine.dispose()
+
+
+def test_a_unit_inside_another_of_the_same_thread_reads_on_a_pooled_connection(engine, connections):
+    with DriverReadingUnit(engine, connections) as outer:
+        found, inner = existing(engine, connections)
+        assert found == {1, 2} and inner is not outer.facts.pooled
+        assert outer.facts.for_export_responses(str(uuid.uuid4()), 43, [1]).existing_response_ids == {1}
+    assert existing(engine, connections)[1] is outer.facts.pooled  # the thread's own again
