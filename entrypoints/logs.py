@@ -3,7 +3,7 @@
 Each line has an ISO 8601 UTC timestamp, the level, the logger and the event. A message
 that is itself a JSON object (the service logs its events so) is merged into the line;
 any other message is the line's "message". An `Event` is such a message that keeps its
-fields, so that a hot path's line is not decoded again to be merged. An exception's traceback is one string field,
+fields, so that a hot path's line is neither encoded twice nor decoded to be merged. An exception's traceback is one string field,
 so a multi-line error (a driver's message, a traceback) never spans several lines.
 
 A line logged while a request is served carries its `request_id`, whichever module
@@ -25,16 +25,18 @@ LOG_FORMATS = ("json", "text")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-class Event(str):
-    """A message that is a JSON object: every handler sees the JSON text, and the JSON
-    formatter merges `fields` without decoding the text."""
+class Event:
+    """A message that is a JSON object: its text (what `str()` and so every handler's
+    `getMessage()` gives) is the JSON, made only when asked for; the JSON formatter
+    merges `fields` into its line without it, so a hot path's line is encoded once."""
 
-    fields: dict
+    __slots__ = ("fields",)
 
-    def __new__(cls, fields: dict) -> Event:
-        event = super().__new__(cls, json.dumps(fields, default=str))
-        event.fields = fields
-        return event
+    def __init__(self, fields: dict):
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return json.dumps(self.fields, default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,8 +48,11 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
         }
-        message = record.getMessage()
-        event = record.msg.fields if isinstance(record.msg, Event) and not record.args else _json_object(message)
+        if isinstance(record.msg, Event) and not record.args:
+            event: dict | None = record.msg.fields
+        else:
+            message = record.getMessage()
+            event = _json_object(message)
         if event is None:
             line["event"] = "message"
             line["message"] = message
@@ -105,13 +110,17 @@ def configure(log_format: str = "json", stream: TextIO | None = None, level: int
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    # Neither formatter shows the caller's file and line, the thread or the process: not
-    # looking them up saves a stack walk and three lookups on every line (the logging
-    # HOWTO's "Optimization").
+    # Alembic's per-connection notes ("Context impl SQLiteImpl.") say nothing to an
+    # operator, and every process that checks the schema would print them again.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+
+
+def without_record_lookups() -> None:
+    """Stop looking up, for every line, what neither formatter shows: the caller's file
+    and line (a stack walk), the thread and the process (the logging HOWTO's
+    "Optimization"). Process-wide, so only for a process that is ours alone (the API
+    server's workers), never for a host that may show them."""
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    # Alembic's per-connection notes ("Context impl SQLiteImpl.") say nothing to an
-    # operator, and every process that checks the schema would print them again.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from adapters.sql.engine import WriterQueue, writer_queue
+from adapters.sql.engine import LockWaitTimeout, WriterQueue, writer_queue
 from adapters.sql.errors import translate
 from adapters.sql.reading import ReadingConnections
 from adapters.sql.repositories import ACCEPT, accept_parameters
@@ -58,7 +58,9 @@ class DriverAcceptingUnit(UnitOfWork):
         if self._delegate is not None:
             self._delegate.__exit__(exc_type, exc, traceback)
             return
-        failed = exc is not None
+        # A twin's unique key or a lock not had in time leaves the connection as it was:
+        # it is closed (and another opened) only after other failures.
+        failed = exc is not None and not isinstance(exc, sa.exc.IntegrityError | LockWaitTimeout)
         try:
             self._log.end(commit=False)
         except sa.exc.DBAPIError:

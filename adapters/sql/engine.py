@@ -184,12 +184,23 @@ class WriterQueue:
         self._depth += 1
         if self._depth > 1:
             return
-        if not self._file.acquire(max(0.0, deadline - time.monotonic())):
-            self._depth -= 1
-            self._threads.release()
-            raise LockWaitTimeout(
-                f"another process held the write lock on {self.path.name} for {self.wait_seconds:g} s"
-            )
+        try:
+            had = self._file.acquire(max(0.0, deadline - time.monotonic()))
+        except (OSError, RuntimeError) as error:  # no descriptor or thread to wait with: an outage too
+            had = False
+            problem = f"the write lock on {self.path.name} could not be waited for: {error}"
+        except BaseException:
+            self._leave_line()
+            raise
+        else:
+            problem = f"another process held the write lock on {self.path.name} for {self.wait_seconds:g} s"
+        if not had:
+            self._leave_line()
+            raise LockWaitTimeout(problem)
+
+    def _leave_line(self) -> None:
+        self._depth -= 1
+        self._threads.release()
 
     def release(self) -> None:
         self._depth -= 1

@@ -45,10 +45,11 @@ class FileLock:
                     return True
                 except BlockingIOError:
                     pass
-            self._state = _WANTED
-            if not self._helping:
-                self._helping = True
+            if not self._helping:  # then nothing is blocked in flock() for this process
+                # Started first: if it cannot start, nothing has changed.
                 threading.Thread(target=self._help, name="writer-lock", daemon=True).start()
+                self._helping = True
+            self._state = _WANTED
             self._changed.notify_all()
             if self._changed.wait_for(lambda: self._state == _GRANTED, timeout):
                 self._state = _FREE
@@ -84,8 +85,13 @@ class FileLock:
         # parent's thread and condition do not exist in the child.
         if self._pid == os.getpid():
             return
-        self._pid = os.getpid()
+        inherited = self._descriptor if self._pid is not None else None
         self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._pid = os.getpid()
+        if inherited is not None:
+            # Kept open, the parent's descriptor would keep the parent's lock held here
+            # after the parent died; closing it here leaves the parent's own as it is.
+            os.close(inherited)
         self._changed = threading.Condition()
         self._state = _FREE
         self._helping = False

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,18 +39,21 @@ class ReadingConnections:
     own connection, detached from the pool once opened (its connect hooks ran: the
     pragmas), costs none of it. So there is one more connection per serving thread
     than the pool holds. It is checked as the pool checks its own: on PostgreSQL, one
-    whose server has gone is replaced, without a round trip. One that raised is closed
-    and the thread's next unit opens another; one opened before a fork is the parent's
-    and left alone. On PostgreSQL it stays in autocommit, each read its own transaction.
-    `close()` closes them (those in use as their unit ends); units then use the pool.
-    A SQLite database in memory is a connection's own: there, units use the pool alone.
+    whose server has gone is replaced, without a round trip. One whose unit failed is
+    closed and the thread's next unit opens another; a thread's ends with the thread.
+    One opened before a fork is the parent's: kept, neither used nor closed (closing it
+    in the child would end the parent's session or its SQLite locks). On PostgreSQL it
+    stays in autocommit, each read its own transaction. `close()` closes them (those in
+    use as their unit ends); units then use the pool. A SQLite database in memory is a
+    connection's own: there, units use the pool alone.
     """
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: a thread's end may come while it holds it
         self._idle: set[_Reader] = set()
+        self._parents: list[_Reader] = []  # a forked child's references to the parent's
         self._closed = engine.dialect.name == "sqlite" and sqlite_file(engine.url) is None
 
     def take(self) -> _Reader | None:
@@ -72,6 +76,9 @@ class ReadingConnections:
                 self._idle.discard(reader)
                 return reader
         reader = self._local.reader = _Reader(_detached(self.engine), self.engine.dialect)
+        # The thread's local values go when it ends: so does its connection.
+        self._local.ending = _ThreadEnd()
+        weakref.finalize(self._local.ending, self._retire, reader)
         return reader
 
     def give_back(self, reader: _Reader, failed: bool) -> None:
@@ -87,15 +94,27 @@ class ReadingConnections:
             self._closed = True
             idle, self._idle = self._idle, set()
         for reader in idle:
-            if reader.pid == os.getpid():  # a parent's, from before a fork, is the parent's to close
-                reader.close()
+            self._close(reader)
 
     def _forget(self, reader: _Reader) -> None:
         self._local.reader = None
+        self._retire(reader)
+
+    def _retire(self, reader: _Reader) -> None:
         with self._lock:
             self._idle.discard(reader)
+        self._close(reader)
+
+    def _close(self, reader: _Reader) -> None:
         if reader.pid == os.getpid():
             reader.close()
+        else:
+            with self._lock:
+                self._parents.append(reader)
+
+
+class _ThreadEnd:
+    """Lives in a thread's local values only: finalized when the thread ends."""
 
 
 class _Reader:

@@ -119,6 +119,7 @@ class GunicornServer(BaseApplication):
 
     def load(self):
         logs.configure(self.options["logger_class"].log_format)
+        logs.without_record_lookups()
         return self.make_app()
 
 

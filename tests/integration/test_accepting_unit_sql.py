@@ -90,19 +90,35 @@ def test_an_uncommitted_unit_writes_nothing_and_lets_the_lock_go(engine, connect
     assert (rows(engine, tables.commands), rows(engine, tables.exports)) == (0, 0)
 
 
-def test_a_twin_uuid_is_a_write_conflict_and_its_connection_is_replaced(engine, connections):
+def test_a_twin_uuid_is_a_write_conflict_that_rolls_back_and_keeps_the_connection(engine, connections):
     command_uuid = str(uuid.uuid4())
     with DriverAcceptingUnit(engine, connections) as uow:
         accept(uow, command_uuid, ids=(1,))
         uow.commit()
+        first = uow._reader
     with pytest.raises(WriteConflict):
         with DriverAcceptingUnit(engine, connections) as uow:
             accept(uow, command_uuid, ids=(2,))
     assert lock_is_free(engine)
-    with DriverAcceptingUnit(engine, connections) as uow:  # a new connection: it writes as before
+    with DriverAcceptingUnit(engine, connections) as uow:  # the same connection, rolled back: it writes on
+        assert uow._reader is first and not first.dbapi_connection.in_transaction
         accept(uow, str(uuid.uuid4()), ids=(2,))
         uow.commit()
     assert (rows(engine, tables.commands), rows(engine, tables.exports)) == (2, 2)
+
+
+def test_a_unit_that_failed_otherwise_closes_its_connection_and_the_next_opens_another(engine, connections):
+    with pytest.raises(RuntimeError, match="a fault of the caller"):
+        with DriverAcceptingUnit(engine, connections) as uow:
+            accept(uow, str(uuid.uuid4()))
+            first = uow._reader
+            raise RuntimeError("a fault of the caller")
+    assert lock_is_free(engine) and rows(engine, tables.commands) == 0
+    with DriverAcceptingUnit(engine, connections) as uow:
+        assert uow._reader is not first
+        accept(uow, str(uuid.uuid4()))
+        uow.commit()
+    assert rows(engine, tables.commands) == 1
 
 
 def test_a_writer_lock_not_had_in_time_is_an_outage_that_writes_nothing(engine, connections):

@@ -7,8 +7,12 @@ import select
 import subprocess
 import sys
 import textwrap
+import threading
+
+import pytest
 
 from adapters.sql import file_lock
+from adapters.sql.engine import LockWaitTimeout, WriterQueue
 from adapters.sql.file_lock import FileLock
 
 HOLDER = textwrap.dedent("""
@@ -84,3 +88,46 @@ def test_a_lock_had_after_its_taker_gave_up_is_let_go_for_other_processes(tmp_pa
     let_go(other)
     assert lock.acquire(timeout=5)
     lock.release()
+
+
+def test_a_thread_that_cannot_start_leaves_the_lock_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "writer.lock"
+    held = holder(path)
+    lock = FileLock(path)
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(file_lock.threading.Thread, "start", no_thread)
+            with pytest.raises(RuntimeError, match="start new thread"):
+                lock.acquire(timeout=0.2)
+        assert not lock.acquire(timeout=0.2)  # held elsewhere still: waited for, and not had
+    finally:
+        let_go(held)
+    assert lock.acquire(timeout=5)
+    lock.release()
+
+
+def test_a_writer_that_cannot_wait_for_the_lock_gets_an_outage_and_leaves_the_line(tmp_path, monkeypatch):
+    line = WriterQueue(tmp_path / "db-writer.lock", wait_seconds=0.2)
+
+    def no_descriptor(self, timeout):
+        raise OSError(24, "Too many open files")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(FileLock, "acquire", no_descriptor)
+        with pytest.raises(LockWaitTimeout, match="could not be waited for: .*Too many open files"):
+            line.acquire()
+    other: list[bool] = []
+
+    def take() -> None:  # another thread of the process is not kept out of the line
+        line.acquire()
+        line.release()
+        other.append(True)
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join(timeout=10)
+    assert other == [True]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import uuid
 
@@ -59,6 +60,16 @@ def test_a_thread_reads_on_one_connection_of_its_own_and_leaves_the_pool_alone(e
     assert others[0][0] == {1, 2} and others[0][1] is not first
 
 
+def test_a_threads_connection_is_closed_when_the_thread_ends(engine, connections):
+    found: list[object] = []
+    thread = threading.Thread(target=lambda: found.append(existing(engine, connections)[1]))
+    thread.start()
+    thread.join(timeout=10)
+    del thread
+    gc.collect()
+    assert is_closed(found[0]) and not connections._idle
+
+
 def test_a_unit_that_raised_closes_its_connection_and_the_next_opens_another(engine, connections):
     _, first = existing(engine, connections)
     with pytest.raises(RuntimeError, match="the unit's own fault"):
@@ -96,7 +107,7 @@ def test_a_connection_opened_before_a_fork_is_left_to_the_parent(engine, connect
     assert found == {1, 2} and childs is not parents
     connections.close()  # the child's services closing
     assert is_closed(childs)
-    assert not is_closed(parents)  # the parent's to use and to close
+    assert not is_closed(parents) and parents in connections._parents  # kept: the parent's to use and to close
     parents.close()
 
 

@@ -144,12 +144,15 @@ def test_every_command_logs_in_the_format_log_format_names(arguments, monkeypatc
 
 def test_an_event_is_its_json_text_to_every_handler_and_merged_into_the_json_line(monkeypatch):
     event = logs.Event({"event": "request", "status": 400, "path": "/api/v2/exports/export_responses"})
-    assert json.loads(event) == event.fields
-    # The JSON formatter merges the fields it keeps: it does not decode the text again.
-    monkeypatch.setattr(logs, "_json_object", lambda message: pytest.fail("the event was decoded again"))
-    (line,) = logged("json", lambda log: log.info(event))
-    parsed = json.loads(line)
-    assert list(parsed)[:4] == ["time", "level", "logger", "event"]
-    assert (parsed["event"], parsed["status"], parsed["path"]) == ("request", 400, "/api/v2/exports/export_responses")
+    assert json.loads(str(event)) == event.fields
     (text,) = logged("text", lambda log: log.info(event))
     assert text.endswith(f"INFO export_responses.test: {event}")
+    (line,) = logged("json", lambda log: log.info(event))
+    assert json.loads(line)["status"] == 400
+    # The JSON formatter merges the fields it keeps: it neither makes the text nor decodes it.
+    monkeypatch.setattr(logs, "_json_object", lambda message: pytest.fail("the event was decoded"))
+    monkeypatch.setattr(logs.Event, "__str__", lambda self: pytest.fail("the event's text was made"))
+    record = logging.LogRecord("export_responses.access", logging.INFO, __file__, 1, event, None, None)
+    parsed = json.loads(logs.JsonFormatter().format(record))
+    assert list(parsed)[:4] == ["time", "level", "logger", "event"]
+    assert (parsed["event"], parsed["status"], parsed["path"]) == ("request", 400, "/api/v2/exports/export_responses")
