@@ -1,21 +1,22 @@
-"""SQLite's accepting unit: an accepted command's writes on the thread's own driver connection.
+"""The accepting unit: an accepted command's writes on the thread's own driver connection.
 
-SQLite has one writer at a time, so what an accepted command does while it holds the
-writers' lock bounds how many the service accepts a second. Through a SQLAlchemy unit
-that was the checkout, the begin hook, each statement's execution context, the commit,
-the reset and return to the pool: Python in the lock, beside the database's own work.
-Here the command's values are made ready first; then the lock, BEGIN IMMEDIATE, the
-three statements (the log row, the exports, their events) on the cursor that the
-thread's reading unit keeps (reading.py), COMMIT, and the lock is let go at once.
+What an accepted command does past the database's own work is Python per command: through
+a SQLAlchemy unit, the checkout, the begin hook, each statement's execution context, the
+commit, the reset and return to the pool. On SQLite, which has one writer at a time, it
+is done while holding the writers' lock, so it bounds how many the service accepts a
+second. Here the command's values are made ready first, then sent on the cursor that
+the thread's reading unit keeps (reading.py): on SQLite the lock, BEGIN IMMEDIATE, the
+three statements (the log row, the exports, their events), COMMIT, and the lock let go
+at once; on PostgreSQL the one statement that writes all three, in autocommit (its own
+transaction, as the SQLAlchemy unit sends it, one round trip).
 
 While anything listens to the engine's statements (the tests that count them, the
-benchmark's capture), on PostgreSQL (one statement already, in autocommit) and for a
-database in memory, the unit is a SQLAlchemy unit of work instead.
+benchmark's capture), for a database in memory and behind a transaction pooler (where
+each transaction sets the session's settings first), the unit is a SQLAlchemy one.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from adapters.sql.engine import LockWaitTimeout, WriterQueue, writer_queue
+from adapters.sql.engine import LockWaitTimeout, WriterQueue, settings_at_connect, writer_queue
 from adapters.sql.errors import translate
 from adapters.sql.reading import ReadingConnections
 from adapters.sql.repositories import ACCEPT, accept_parameters
@@ -41,16 +42,18 @@ class DriverAcceptingUnit(UnitOfWork):
         self.connections = connections
 
     def __enter__(self) -> UnitOfWork:
+        dialect = self.engine.dialect
         writers = writer_queue(self.engine)
+        on_the_driver = writers is not None if dialect.name == "sqlite" else settings_at_connect(self.engine)
         reader = None
-        if writers is not None and not self.engine.dispatch.before_cursor_execute:
+        if on_the_driver and not self.engine.dispatch.before_cursor_execute:
             reader = self.connections.take()
         if reader is None:
             self._delegate: SqlAlchemyUnitOfWork | None = SqlAlchemyUnitOfWork(self.engine).__enter__()
             return self._delegate
         self._delegate = None
         self._reader = reader
-        self._log = _DriverCommandLog(reader.kept_cursor, self.engine.dialect, writers)
+        self._log = _DriverCommandLog(reader, dialect, writers)
         self.commands = self._log
         return self
 
@@ -79,15 +82,24 @@ class DriverAcceptingUnit(UnitOfWork):
 
 
 class _DriverCommandLog(CommandLog):
-    def __init__(self, cursor: Any, dialect: sa.Dialect, writers: WriterQueue):
-        self.cursor = cursor
+    """On SQLite the statements run in a transaction between the writers' lock and
+    `end`; on PostgreSQL (no `writers`) the one statement is its own, committed as sent."""
+
+    def __init__(self, reader: Any, dialect: sa.Dialect, writers: WriterQueue | None):
+        self.reader = reader
         self.dialect = dialect
         self.writers = writers
         self.writing = False
 
     def accept(self, command: LoggedCommand, system_id: int, response_ids: Collection[int], now: datetime) -> None:
         given = accept_parameters(command, system_id, response_ids, now)
-        statements = [(c.sql, c.parameters(given)) for c in (s.compiled(self.dialect) for s in ACCEPT["sqlite"])]
+        statements = [
+            (c.sql, c.parameters(given)) for c in (s.compiled(self.dialect) for s in ACCEPT[self.dialect.name])
+        ]
+        if self.writers is None:
+            for sql, values in statements:
+                self._send(sql, values)
+            return
         self.writers.acquire()  # LockWaitTimeout past the wait: an outage, as on the SQLAlchemy path
         self.writing = True
         self._send("BEGIN IMMEDIATE", ())
@@ -95,22 +107,29 @@ class _DriverCommandLog(CommandLog):
             self._send(sql, values)
 
     def end(self, commit: bool) -> None:
-        """COMMIT what `accept` began (or roll it back), and let the writers' lock go."""
-        if not self.writing:
+        """COMMIT what `accept` began on SQLite (or roll it back), and let the writers' lock go."""
+        if not self.writing or self.writers is None:
             return
         try:
             if commit:
                 self._send("COMMIT", ())
         finally:
             try:
-                if self.cursor.connection.in_transaction:  # not committed, or a failed commit's
+                if self.reader.dbapi_connection.in_transaction:  # not committed, or a failed commit's
                     self._send("ROLLBACK", ())
             finally:
                 self.writing = False
                 self.writers.release()
 
     def _send(self, sql: str, values: Any) -> None:
+        cursor = self.reader.kept_cursor
+        driver_error = self.dialect.loaded_dbapi.Error
         try:
-            self.cursor.execute(sql, values)
-        except sqlite3.Error as error:
-            raise sa.exc.DBAPIError.instance(sql, values, error, sqlite3.Error, dialect=self.dialect) from error
+            cursor.execute(sql, values)
+        except driver_error as error:
+            lost = self.dialect.is_disconnect(error, self.reader.dbapi_connection, cursor)
+            if lost:
+                self.reader.invalidate(error)
+            raise sa.exc.DBAPIError.instance(
+                sql, values, error, driver_error, connection_invalidated=lost, dialect=self.dialect
+            ) from error

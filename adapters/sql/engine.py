@@ -106,7 +106,19 @@ def _postgres_engine(url: sa.URL, pooling: Pooling, session: dict[str, str], opt
     _drop_connections_the_server_closed(engine)
     if pooling is Pooling.TRANSACTION:
         _set_in_each_transaction(engine, session)
+        _SETTINGS_PER_TRANSACTION.add(engine)
     return engine
+
+
+# PostgreSQL engines behind a transaction pooler, whose settings each transaction sets.
+_SETTINGS_PER_TRANSACTION: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
+def settings_at_connect(engine: sa.Engine) -> bool:
+    """Whether every connection of `engine` has the service's settings from its start
+    (SQLite's pragmas, PostgreSQL's startup options): a statement sent on the driver,
+    past the engine's begin hooks, then runs under them too."""
+    return engine not in _SETTINGS_PER_TRANSACTION
 
 
 def _set_in_each_transaction(engine: sa.Engine, session: dict[str, str]) -> None:

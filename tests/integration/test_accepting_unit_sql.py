@@ -7,12 +7,14 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 from adapters.sql import tables
 from adapters.sql.accepting import DriverAcceptingUnit
 from adapters.sql.engine import create_engine, writer_queue
+from adapters.sql.pooling import Pooling
 from adapters.sql.reading import ReadingConnections
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import LoggedCommand, StoreUnavailable, WriteConflict
@@ -20,12 +22,26 @@ from domain.results import CommandResult
 from tests.builders import add_external_system, add_responses, count_rows
 
 
-@pytest.fixture
-def engine(sqlite_url):
-    engine = create_engine(sqlite_url, lock_wait_seconds=0.3)
+def seeded_engine(url: str, **options) -> sa.Engine:
+    engine = create_engine(url, lock_wait_seconds=0.3, **options)
     with engine.begin() as connection:
         add_external_system(connection, 43)
-        add_responses(connection, [1, 2])
+        add_responses(connection, [1, 2, 3, 4])
+    return engine
+
+
+@pytest.fixture
+def engine(database_url):
+    """SQLite and PostgreSQL."""
+    engine = seeded_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    """SQLite alone: its writers' lock."""
+    engine = seeded_engine(sqlite_url)
     yield engine
     engine.dispose()
 
@@ -50,8 +66,16 @@ def rows(engine, table) -> int:
         return count_rows(connection, table)
 
 
+def no_transaction_open(connection) -> bool:
+    if isinstance(connection, psycopg.Connection):
+        return connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    return not connection.in_transaction
+
+
 def lock_is_free(engine) -> bool:
-    """Whether another thread could take the writers' lock now."""
+    """Whether another thread could take the writers' lock now (PostgreSQL has none)."""
+    if writer_queue(engine) is None:
+        return True
     free: list[bool] = []
 
     def take() -> None:
@@ -69,13 +93,49 @@ def lock_is_free(engine) -> bool:
     return free == [True]
 
 
-def test_an_accepted_command_is_written_on_the_driver_and_the_lock_let_go_at_commit(engine, connections):
+def test_an_accepted_command_is_written_on_the_threads_driver_connection(engine, connections):
+    seen = []
+    sa.event.listen(engine, "checkout", lambda *args: seen.append(args))
+    with DriverAcceptingUnit(engine, connections) as uow:
+        assert isinstance(uow, DriverAcceptingUnit)  # not the SQLAlchemy unit it falls back to
+        accept(uow, str(uuid.uuid4()))
+        uow.commit()
+    with DriverAcceptingUnit(engine, connections) as uow:
+        accept(uow, str(uuid.uuid4()), ids=(3, 4))
+        uow.commit()
+    assert len(seen) == 1  # the thread's connection, opened once, not a checkout per unit
+    assert (rows(engine, tables.commands), rows(engine, tables.exports), rows(engine, tables.export_events)) == (
+        2,
+        4,
+        4,
+    )
+
+
+def test_behind_a_transaction_pooler_the_unit_is_a_sqlalchemy_one(postgres_url):
+    """There each transaction sets the session's settings: a statement alone would have none."""
+    engine = seeded_engine(postgres_url, pooling=Pooling.TRANSACTION)
+    connections = ReadingConnections(engine)
+    try:
+        with DriverAcceptingUnit(engine, connections) as uow:
+            assert isinstance(uow, SqlAlchemyUnitOfWork)
+            accept(uow, str(uuid.uuid4()))
+            uow.commit()
+        assert rows(engine, tables.exports) == 2
+    finally:
+        connections.close()
+        engine.dispose()
+
+
+def test_on_sqlite_the_lock_is_held_from_begin_to_commit_only(sqlite_engine):
+    engine = sqlite_engine
+    connections = ReadingConnections(engine)
     with DriverAcceptingUnit(engine, connections) as uow:
         assert isinstance(uow, DriverAcceptingUnit)  # not the SQLAlchemy unit it falls back to
         accept(uow, str(uuid.uuid4()))
         assert not lock_is_free(engine)  # held from BEGIN IMMEDIATE...
         uow.commit()
         assert lock_is_free(engine)  # ...to COMMIT, not to the unit's end
+    connections.close()
     assert (rows(engine, tables.commands), rows(engine, tables.exports), rows(engine, tables.export_events)) == (
         1,
         2,
@@ -83,9 +143,13 @@ def test_an_accepted_command_is_written_on_the_driver_and_the_lock_let_go_at_com
     )
 
 
-def test_an_uncommitted_unit_writes_nothing_and_lets_the_lock_go(engine, connections):
+def test_on_sqlite_an_uncommitted_unit_writes_nothing_and_lets_the_lock_go(sqlite_engine):
+    # On PostgreSQL the one statement is its own transaction, committed as it is sent,
+    # on this unit as on the SQLAlchemy one (driver_sql.on_its_own).
+    engine, connections = sqlite_engine, ReadingConnections(sqlite_engine)
     with DriverAcceptingUnit(engine, connections) as uow:
         accept(uow, str(uuid.uuid4()))
+    connections.close()
     assert lock_is_free(engine)
     assert (rows(engine, tables.commands), rows(engine, tables.exports)) == (0, 0)
 
@@ -101,7 +165,7 @@ def test_a_twin_uuid_is_a_write_conflict_that_rolls_back_and_keeps_the_connectio
             accept(uow, command_uuid, ids=(2,))
     assert lock_is_free(engine)
     with DriverAcceptingUnit(engine, connections) as uow:  # the same connection, rolled back: it writes on
-        assert uow._reader is first and not first.dbapi_connection.in_transaction
+        assert uow._reader is first and no_transaction_open(first.dbapi_connection)
         accept(uow, str(uuid.uuid4()), ids=(2,))
         uow.commit()
     assert (rows(engine, tables.commands), rows(engine, tables.exports)) == (2, 2)
@@ -113,15 +177,18 @@ def test_a_unit_that_failed_otherwise_closes_its_connection_and_the_next_opens_a
             accept(uow, str(uuid.uuid4()))
             first = uow._reader
             raise RuntimeError("a fault of the caller")
-    assert lock_is_free(engine) and rows(engine, tables.commands) == 0
+    # Rolled back on SQLite; on PostgreSQL the one statement was its own transaction.
+    kept = {"sqlite": 0, "postgresql": 1}[engine.dialect.name]
+    assert lock_is_free(engine) and rows(engine, tables.commands) == kept
     with DriverAcceptingUnit(engine, connections) as uow:
         assert uow._reader is not first
-        accept(uow, str(uuid.uuid4()))
+        accept(uow, str(uuid.uuid4()), ids=(3, 4))
         uow.commit()
-    assert rows(engine, tables.commands) == 1
+    assert rows(engine, tables.commands) == kept + 1
 
 
-def test_a_writer_lock_not_had_in_time_is_an_outage_that_writes_nothing(engine, connections):
+def test_a_writer_lock_not_had_in_time_is_an_outage_that_writes_nothing(sqlite_engine):
+    engine, connections = sqlite_engine, ReadingConnections(sqlite_engine)
     holder = SqlAlchemyUnitOfWork(engine).__enter__()  # another thread's writer holds the line
     failures: list[BaseException] = []
 
@@ -150,4 +217,5 @@ def test_while_statements_are_watched_the_unit_is_a_sqlalchemy_one(engine, conne
         assert isinstance(uow, SqlAlchemyUnitOfWork)
         accept(uow, str(uuid.uuid4()))
         uow.commit()
-    assert len(seen) == 4  # BEGIN IMMEDIATE and the three inserts, all seen
+    # All seen: on SQLite BEGIN IMMEDIATE and the three inserts, on PostgreSQL the one statement.
+    assert len(seen) == {"sqlite": 4, "postgresql": 1}[engine.dialect.name]
