@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from adapters.clock import SystemClock
 from adapters.sql import migrate, tables
+from adapters.sql.accepting import DriverAcceptingUnit
 from adapters.sql.engine import create_engine
+from adapters.sql.reading import DriverReadingUnit, ReadingConnections
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from application.export_responses import ExportResponsesDeps, export_responses
 from domain.commands import ExportResponses
@@ -79,11 +82,14 @@ def use_case(url: str, engine: sa.Engine | None = None) -> tuple[sa.Engine, Expo
     """The accepting use case on `url` (or `engine`), in this process, with its units as the
     service builds them (entrypoints/bootstrap.py): for statement counts, captures and queueing."""
     engine = engine or create_engine(url)
+    connections = ReadingConnections(engine)
+    sa.event.listen(engine, "engine_disposed", lambda _engine: connections.close())
     deps = ExportResponsesDeps(
         lambda: SqlAlchemyUnitOfWork(engine),
         SystemClock(),
         lambda: str(uuid.uuid4()),
-        reading=lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
+        reading=partial(DriverReadingUnit, engine, connections),
+        accepting=partial(DriverAcceptingUnit, engine, connections),
     )
     return engine, deps
 
