@@ -39,7 +39,7 @@ class ExportWorkDeps:
     pause: Callable[[float], None] = time.sleep
     circuit: CircuitPolicy = field(factory=CircuitPolicy)
     # How an attempt's end is recorded: by default alone, in its own transaction; the
-    # worker records ends that come together in one (entrypoints/group_commit.py).
+    # worker records ends that come together in one (adapters/group_commit.py).
     record: Callable[[ClaimedExport, Outcome], Attempt] | None = None
 
 

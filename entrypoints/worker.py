@@ -19,6 +19,7 @@ from pathlib import Path
 import attrs
 
 from adapters.ccd.concurrency_limit import ConcurrencyLimitedCcdGateway
+from adapters.group_commit import GroupCommit
 from application.attempts import Attempt
 from application.carry_out_exports import (
     ExportWorkDeps,
@@ -31,7 +32,6 @@ from application.carry_out_exports import (
 )
 from application.ports import ClaimedExport, StoreUnavailable
 from entrypoints.converter import timestamp
-from entrypoints.group_commit import GroupCommit
 
 LOG = logging.getLogger("export_responses.worker")
 # The longest the worker waits before trying again after failures in a row.

@@ -5,10 +5,11 @@ a SQLAlchemy unit, the checkout, the begin hook, each statement's execution cont
 commit, the reset and return to the pool. On SQLite, which has one writer at a time, it
 is done while holding the writers' lock, so it bounds how many the service accepts a
 second. Here the command's values are made ready first, then sent on the cursor that
-the thread's reading unit keeps (reading.py): on SQLite the lock, BEGIN IMMEDIATE, the
-three statements (the log row, the exports, their events), COMMIT, and the lock let go
-at once; on PostgreSQL the one statement that writes all three, in autocommit (its own
-transaction, as the SQLAlchemy unit sends it, one round trip).
+the thread's reading unit keeps (reading.py). On SQLite, at commit, with the commands
+of the process's other threads that commit meanwhile: the lock, BEGIN IMMEDIATE, each
+one's three statements (the log row, the exports, their events), one COMMIT, and the
+lock let go at once. On PostgreSQL the one statement that writes all three, in
+autocommit (its own transaction, as the SQLAlchemy unit sends it, one round trip).
 
 While anything listens to the engine's statements (the tests that count them, the
 benchmark's capture), for a database in memory and behind a transaction pooler (where
@@ -17,13 +18,16 @@ each transaction sets the session's settings first), the unit is a SQLAlchemy on
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+import weakref
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
 
+from adapters.group_commit import GroupCommit
 from adapters.sql.engine import LockWaitTimeout, WriterQueue, settings_at_connect, writer_queue
 from adapters.sql.errors import translate
 from adapters.sql.reading import ReadingConnections
@@ -53,7 +57,8 @@ class DriverAcceptingUnit(UnitOfWork):
             return self._delegate
         self._delegate = None
         self._reader = reader
-        self._log = _DriverCommandLog(reader, dialect, writers)
+        commits = _sqlite_commits(self.engine, writers) if writers is not None else None
+        self._log = _DriverCommandLog(reader, dialect, commits)
         self.commands = self._log
         return self
 
@@ -82,54 +87,96 @@ class DriverAcceptingUnit(UnitOfWork):
 
 
 class _DriverCommandLog(CommandLog):
-    """On SQLite the statements run in a transaction between the writers' lock and
-    `end`; on PostgreSQL (no `writers`) the one statement is its own, committed as sent."""
+    """On PostgreSQL (no `commits`) the one statement is its own transaction, committed
+    as sent; on SQLite the statements are sent at `end`, with those of the process's
+    other threads that commit meanwhile (`_SqliteCommits`)."""
 
-    def __init__(self, reader: Any, dialect: sa.Dialect, writers: WriterQueue | None):
+    def __init__(self, reader: Any, dialect: sa.Dialect, commits: _SqliteCommits | None):
         self.reader = reader
         self.dialect = dialect
-        self.writers = writers
-        self.writing = False
+        self.commits = commits
+        self.prepared: list[tuple[str, Any]] | None = None
 
     def accept(self, command: LoggedCommand, system_id: int, response_ids: Collection[int], now: datetime) -> None:
         given = accept_parameters(command, system_id, response_ids, now)
         statements = [
             (c.sql, c.parameters(given)) for c in (s.compiled(self.dialect) for s in ACCEPT[self.dialect.name])
         ]
-        if self.writers is None:
+        if self.commits is None:
             for sql, values in statements:
-                self._send(sql, values)
+                _send(self.reader, self.dialect, sql, values)
             return
-        self.writers.acquire()  # LockWaitTimeout past the wait: an outage, as on the SQLAlchemy path
-        self.writing = True
-        self._send("BEGIN IMMEDIATE", ())
-        for sql, values in statements:
-            self._send(sql, values)
+        self.prepared = statements
 
     def end(self, commit: bool) -> None:
-        """COMMIT what `accept` began on SQLite (or roll it back), and let the writers' lock go."""
-        if not self.writing or self.writers is None:
-            return
-        try:
-            if commit:
-                self._send("COMMIT", ())
-        finally:
-            try:
-                if self.reader.dbapi_connection.in_transaction:  # not committed, or a failed commit's
-                    self._send("ROLLBACK", ())
-            finally:
-                self.writing = False
-                self.writers.release()
+        """On SQLite, commit what `accept` prepared, or forget it (nothing was sent)."""
+        prepared, self.prepared = self.prepared, None
+        if commit and prepared is not None and self.commits is not None:
+            self.commits.commit(self.reader, prepared)
 
-    def _send(self, sql: str, values: Any) -> None:
-        cursor = self.reader.kept_cursor
-        driver_error = self.dialect.loaded_dbapi.Error
+
+class _SqliteCommits:
+    """The accepted commands of a process's threads that commit together, written in one
+    transaction: one turn of the writers' lock and one flushed commit for all of them.
+
+    The leading thread (adapters/group_commit.py) sends them on its own connection: the
+    lock, BEGIN IMMEDIATE, each command's three statements, COMMIT, the lock let go.
+    When the group fails (a twin's unique key), each command is written alone, so that
+    the failure is its own command's only; a lock not had in time is every one's.
+    """
+
+    def __init__(self, writers: WriterQueue, dialect: sa.Dialect):
+        self.writers = writers
+        self.dialect = dialect
+        self._leader = threading.local()
+        self._group: GroupCommit[list[tuple[str, Any]], None] = GroupCommit(
+            self._commit_all, most=_MOST_IN_A_COMMIT, shared=(LockWaitTimeout,)
+        )
+
+    def commit(self, reader: Any, statements: list[tuple[str, Any]]) -> None:
+        self._leader.reader = reader  # the connection this thread sends the group on, if it leads
+        self._group.record(statements)
+
+    def _commit_all(self, commands: Sequence[list[tuple[str, Any]]]) -> list[None]:
+        reader = self._leader.reader
+        self.writers.acquire()  # LockWaitTimeout past the wait: an outage, as on the SQLAlchemy path
         try:
-            cursor.execute(sql, values)
-        except driver_error as error:
-            lost = self.dialect.is_disconnect(error, self.reader.dbapi_connection, cursor)
-            if lost:
-                self.reader.invalidate(error)
-            raise sa.exc.DBAPIError.instance(
-                sql, values, error, driver_error, connection_invalidated=lost, dialect=self.dialect
-            ) from error
+            try:
+                _send(reader, self.dialect, "BEGIN IMMEDIATE", ())
+                for statements in commands:
+                    for sql, values in statements:
+                        _send(reader, self.dialect, sql, values)
+                _send(reader, self.dialect, "COMMIT", ())
+            finally:
+                if reader.dbapi_connection.in_transaction:  # not committed, or a failed commit's
+                    _send(reader, self.dialect, "ROLLBACK", ())
+        finally:
+            self.writers.release()
+        return [None] * len(commands)
+
+
+_MOST_IN_A_COMMIT = 16
+_COMMITS: weakref.WeakKeyDictionary[sa.Engine, _SqliteCommits] = weakref.WeakKeyDictionary()
+_COMMITS_MADE = threading.Lock()
+
+
+def _sqlite_commits(engine: sa.Engine, writers: WriterQueue) -> _SqliteCommits:
+    with _COMMITS_MADE:
+        commits = _COMMITS.get(engine)
+        if commits is None:
+            commits = _COMMITS[engine] = _SqliteCommits(writers, engine.dialect)
+        return commits
+
+
+def _send(reader: Any, dialect: sa.Dialect, sql: str, values: Any) -> None:
+    cursor = reader.kept_cursor
+    driver_error = dialect.loaded_dbapi.Error
+    try:
+        cursor.execute(sql, values)
+    except driver_error as error:
+        lost = dialect.is_disconnect(error, reader.dbapi_connection, cursor)
+        if lost:
+            reader.invalidate(error)
+        raise sa.exc.DBAPIError.instance(
+            sql, values, error, driver_error, connection_invalidated=lost, dialect=dialect
+        ) from error

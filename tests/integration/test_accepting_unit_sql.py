@@ -4,6 +4,7 @@ connection, the writers' lock held from BEGIN to COMMIT only, and failures in th
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from adapters.sql import tables
+from adapters.sql import accepting, tables
 from adapters.sql.accepting import DriverAcceptingUnit
 from adapters.sql.engine import create_engine, writer_queue
 from adapters.sql.pooling import Pooling
@@ -22,11 +23,11 @@ from domain.results import CommandResult
 from tests.builders import add_external_system, add_responses, count_rows
 
 
-def seeded_engine(url: str, **options) -> sa.Engine:
+def seeded_engine(url: str, responses=(1, 2, 3, 4), **options) -> sa.Engine:
     engine = create_engine(url, lock_wait_seconds=0.3, **options)
     with engine.begin() as connection:
         add_external_system(connection, 43)
-        add_responses(connection, [1, 2, 3, 4])
+        add_responses(connection, responses)
     return engine
 
 
@@ -126,21 +127,58 @@ def test_behind_a_transaction_pooler_the_unit_is_a_sqlalchemy_one(postgres_url):
         engine.dispose()
 
 
-def test_on_sqlite_the_lock_is_held_from_begin_to_commit_only(sqlite_engine):
+def test_on_sqlite_nothing_is_sent_before_commit_and_the_lock_is_let_go_with_it(sqlite_engine):
     engine = sqlite_engine
     connections = ReadingConnections(engine)
     with DriverAcceptingUnit(engine, connections) as uow:
         assert isinstance(uow, DriverAcceptingUnit)  # not the SQLAlchemy unit it falls back to
         accept(uow, str(uuid.uuid4()))
-        assert not lock_is_free(engine)  # held from BEGIN IMMEDIATE...
+        assert lock_is_free(engine) and rows(engine, tables.commands) == 0  # prepared, not sent
         uow.commit()
-        assert lock_is_free(engine)  # ...to COMMIT, not to the unit's end
+        assert lock_is_free(engine)  # let go at COMMIT, not at the unit's end
+        assert (rows(engine, tables.commands), rows(engine, tables.exports)) == (1, 2)
     connections.close()
-    assert (rows(engine, tables.commands), rows(engine, tables.exports), rows(engine, tables.export_events)) == (
-        1,
-        2,
-        2,
-    )
+
+
+def test_on_sqlite_commands_that_commit_together_are_written_in_one_transaction(sqlite_url, monkeypatch):
+    engine = seeded_engine(sqlite_url)
+    engine.dispose()
+    engine = create_engine(sqlite_url, lock_wait_seconds=10)
+    connections = ReadingConnections(engine)
+    writers = writer_queue(engine)
+    turns: list[int] = []
+    real_acquire = writers.acquire
+    monkeypatch.setattr(writers, "acquire", lambda: turns.append(1) or real_acquire())
+    written: list[BaseException | None] = []
+
+    def send(response_id: int) -> None:
+        try:
+            with DriverAcceptingUnit(engine, connections) as uow:
+                accept(uow, str(uuid.uuid4()), ids=(response_id,))
+                uow.commit()
+            written.append(None)
+        except BaseException as error:
+            written.append(error)
+
+    real_acquire()  # the line is held: the first to commit leads and waits, the others gather
+    threads = [threading.Thread(target=send, args=(response_id,)) for response_id in (1, 2, 3, 4)]
+    try:
+        for thread in threads:
+            thread.start()
+        group = accepting._sqlite_commits(engine, writers)._group
+        deadline = time.monotonic() + 10
+        while not (len(turns) == 1 and len(group._waiting) == 3):
+            assert time.monotonic() < deadline, (turns, len(group._waiting))
+            time.sleep(0.01)
+    finally:
+        writers.release()
+        for thread in threads:
+            thread.join(timeout=10)
+    assert written == [None] * 4
+    assert len(turns) == 2  # the first alone, then the three that gathered, together
+    assert (rows(engine, tables.commands), rows(engine, tables.exports)) == (4, 4)
+    connections.close()
+    engine.dispose()
 
 
 def test_on_sqlite_an_uncommitted_unit_writes_nothing_and_lets_the_lock_go(sqlite_engine):
@@ -162,7 +200,8 @@ def test_a_twin_uuid_is_a_write_conflict_that_rolls_back_and_keeps_the_connectio
         first = uow._reader
     with pytest.raises(WriteConflict):
         with DriverAcceptingUnit(engine, connections) as uow:
-            accept(uow, command_uuid, ids=(2,))
+            accept(uow, command_uuid, ids=(2,))  # refused here on PostgreSQL, at commit on SQLite
+            uow.commit()
     assert lock_is_free(engine)
     with DriverAcceptingUnit(engine, connections) as uow:  # the same connection, rolled back: it writes on
         assert uow._reader is first and no_transaction_open(first.dbapi_connection)

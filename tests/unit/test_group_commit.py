@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from entrypoints.group_commit import GroupCommit
+from adapters.group_commit import GroupCommit
 
 WAIT = 10  # seconds: a test that blocks fails rather than hangs
 
