@@ -28,6 +28,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from adapters.group_commit import GroupCommit
+from adapters.sql.driver_sql import driver_error
 from adapters.sql.engine import LockWaitTimeout, WriterQueue, settings_at_connect, writer_queue
 from adapters.sql.errors import translate
 from adapters.sql.reading import ReadingConnections
@@ -169,14 +170,7 @@ def _sqlite_commits(engine: sa.Engine, writers: WriterQueue) -> _SqliteCommits:
 
 
 def _send(reader: Any, dialect: sa.Dialect, sql: str, values: Any) -> None:
-    cursor = reader.kept_cursor
-    driver_error = dialect.loaded_dbapi.Error
     try:
-        cursor.execute(sql, values)
-    except driver_error as error:
-        lost = dialect.is_disconnect(error, reader.dbapi_connection, cursor)
-        if lost:
-            reader.invalidate(error)
-        raise sa.exc.DBAPIError.instance(
-            sql, values, error, driver_error, connection_invalidated=lost, dialect=dialect
-        ) from error
+        reader.kept_cursor.execute(sql, values)
+    except dialect.loaded_dbapi.Error as error:
+        raise driver_error(error, reader, reader.kept_cursor, dialect, sql, values) from error

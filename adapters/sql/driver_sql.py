@@ -57,12 +57,7 @@ class DriverStatement:
                 if kept_cursor is None:
                     cursor.close()
         except dialect.loaded_dbapi.Error as error:
-            lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
-            if lost:
-                pooled.invalidate(error)
-            raise sa.exc.DBAPIError.instance(
-                compiled.sql, values, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
-            ) from error
+            raise driver_error(error, pooled, cursor, dialect, compiled.sql, values) from error
         finally:
             if alone and _idle(driver):
                 driver.autocommit = False
@@ -103,6 +98,19 @@ class _Compiled:
         if self.order is None:
             return values
         return tuple(values[name] for name in self.order)
+
+
+def driver_error(
+    error: Exception, pooled: Any, cursor: Any, dialect: sa.Dialect, sql: str, values: Any
+) -> sa.exc.DBAPIError:
+    """The driver's `error` on `pooled` as SQLAlchemy's DBAPIError, as its Connection
+    raises it: the connection invalidated (dropped) when the error says it is lost."""
+    lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+    if lost:
+        pooled.invalidate(error)
+    return sa.exc.DBAPIError.instance(
+        sql, values, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
 
 
 @contextlib.contextmanager

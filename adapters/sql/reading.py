@@ -66,15 +66,12 @@ class ReadingConnections:
         with self._lock:
             if self._closed or (reader is not None and reader not in self._idle):
                 return None
-        if reader is not None and not reader.alive():
-            self._forget(reader)
-            reader = None
-        with self._lock:
-            if self._closed:
-                return None
             if reader is not None:
-                self._idle.discard(reader)
+                self._idle.discard(reader)  # in use: a close() meanwhile closes it as it is given back
+        if reader is not None:
+            if reader.alive():
                 return reader
+            self._forget(reader)
         reader = self._local.reader = _Reader(_detached(self.engine), self.engine.dialect)
         # The thread's local values go when it ends: so does its connection.
         self._local.ending = _ThreadEnd()
