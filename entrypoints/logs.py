@@ -23,6 +23,8 @@ from typing import TextIO
 LOG_FORMATS = ("json", "text")
 # The id of the request being served by this thread, None outside a request.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+# What `json.dumps(value, default=str)` does, without a new encoder for every line.
+_ENCODE = json.JSONEncoder(default=str).encode
 
 
 class Event:
@@ -36,7 +38,7 @@ class Event:
         self.fields = fields
 
     def __str__(self) -> str:
-        return json.dumps(self.fields, default=str)
+        return _ENCODE(self.fields)
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,7 +66,7 @@ class JsonFormatter(logging.Formatter):
             line.setdefault("request_id", request_id)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _ENCODE(line)
 
 
 class TextFormatter(logging.Formatter):

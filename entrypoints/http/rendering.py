@@ -21,10 +21,14 @@ def http_status(result: CommandResult) -> int:
     return CATALOGUE.reply_status(result.errors[0].code)
 
 
+# ASCII with \u escapes: a client's lone surrogate ("\ud800"), echoed in an error,
+# cannot be encoded as UTF-8 but can be escaped. One encoder for every reply:
+# `json.dumps` with options builds a new one each call (it is stateless, so shared).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def body_bytes(document) -> bytes:
-    # ASCII with \u escapes: a client's lone surrogate ("\ud800"), echoed in an
-    # error, cannot be encoded as UTF-8 but can be escaped.
-    return json.dumps(document, separators=(",", ":")).encode()
+    return _ENCODE(document).encode()
 
 
 def render(resp: falcon.Response, result: CommandResult) -> None:
