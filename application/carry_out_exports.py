@@ -12,7 +12,7 @@ from attrs import field, frozen
 
 from application.attempts import Attempt, Outcome, plan_reports
 from application.ccd import CcdFailure, CcdGateway, CcdRateLimited
-from application.ports import ClaimedExport, Clock, StoreUnavailable, UnitOfWork
+from application.ports import AttemptEnd, ClaimedExport, Clock, StoreUnavailable, UnitOfWork
 from application.retrying import retried
 from domain import circuits, throttling
 from domain import exports as progress
@@ -184,16 +184,27 @@ def _record_all(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, Outco
             system_id: uow.circuits.circuit(system_id) for system_id in sorted({c.external_system_id for c, _ in ended})
         }
         current = dict(read)  # and as the attempts recorded so far left it
+        # Who holds each export, and who asked to cancel it, read under lock at the
+        # attempts' end: an operator may have asked meanwhile, another worker taken over.
+        holdings = uow.queue.holdings([claim.export_id for claim, _ in ended])
         offices = functools.cache(uow.offices.codes_by_name)  # read once a group, if at all
-        attempts = []
+        attempts, ends = [], []
         for claim, outcome in ended:
-            # Read under lock, at the attempt's end: an operator may have asked meanwhile.
-            cancelled_by = uow.queue.cancel_requested_by(claim.export_id)
+            holding = holdings.get(claim.export_id)
+            if holding is None or holding.claim_token != claim.claim_token:
+                # Lost: another worker took over (nothing is recorded, so an export is
+                # never recorded complete twice).
+                attempts.append(Attempt(None))
+                continue
             system_id = claim.external_system_id
-            attempt = _record(uow, claim, outcome, cancelled_by, current[system_id], now, deps, offices)
-            if attempt.circuit is not None:  # recorded: its claim held
+            attempt, attempt_end = _record(
+                uow, claim, outcome, holding.cancel_requested_by, current[system_id], now, deps, offices
+            )
+            if attempt.circuit is not None:
                 current[system_id] = attempt.circuit
             attempts.append(attempt)
+            ends.append(attempt_end)
+        uow.queue.end_attempts(ends, now)
         for system_id, after in current.items():
             before = read[system_id]
             if after != before:
@@ -213,10 +224,10 @@ def _record(
     now: datetime,
     deps: ExportWorkDeps,
     offices: Callable[[], dict[str, int]],
-) -> Attempt:
-    """Record one attempt's end in `uow`, given its system's circuit before it and the
-    offices' codes by name (read when first asked for)."""
-    current = claim.progress
+) -> tuple[Attempt, AttemptEnd]:
+    """How one attempt at an export still held ends, given its system's circuit before it
+    and the offices' codes by name (read when first asked for); what is not the export's
+    own row (a throttle, an office) is written in `uow` at once."""
     after = _circuit_after(before, outcome, now, deps)
     throttle, throttled_until = None, None
     if outcome.retry_after is not None:
@@ -225,31 +236,17 @@ def _record(
     plan = plan_reports(
         claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now, grace_seconds, throttled_until
     )
-    for index, report in enumerate(plan.reports):
-        last = index == len(plan.reports) - 1
+    current, reports = claim.progress, []
+    for report in plan.reports:
         updated = progress.apply_report(current, report)
-        if updated is None:
-            continue
-        held = uow.queue.record(
-            claim.export_id,
-            claim.claim_token,
-            attrs.evolve(report, attempt=claim.attempt),
-            updated,
-            now,
-            next_attempt_at=plan.next_attempt_at if last else None,
-            release=last,
-            charged=plan.charged,
-        )
-        if not held:
-            # Only the first record can find the claim lost: it locks the export (on
-            # SQLite, the unit holds the one write lock), so nothing was written for it.
-            return Attempt(None)
-        current = updated
+        if updated is not None:
+            current = updated
+            reports.append(attrs.evolve(report, attempt=claim.attempt))
     if claim.response_remote_office and current.state is ExportState.COMPLETE:
         code = office_code_for(outcome.office, claim.case_number, offices())
         if code is not None:
             uow.offices.assign_response(claim.response_id, code)
-    return Attempt(
+    attempt = Attempt(
         current.state,
         error=outcome.failure,
         next_attempt_at=plan.next_attempt_at if current.state is ExportState.ERRORING else None,
@@ -259,6 +256,8 @@ def _record(
         circuit_change=circuits.transition(before, after),
         throttle=throttle,
     )
+    end = AttemptEnd(claim.export_id, claim.claim_token, tuple(reports), current, plan.next_attempt_at, plan.charged)
+    return attempt, end
 
 
 def _throttle_after(

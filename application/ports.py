@@ -116,6 +116,28 @@ class ClaimedExport:
     not_before: datetime | None = None
 
 
+@frozen
+class Holding:
+    """Who holds an export's claim now, and who asked to cancel it while an attempt held it."""
+
+    claim_token: str | None
+    cancel_requested_by: str | None = None
+
+
+@frozen
+class AttemptEnd:
+    """How an attempt at an export still held under `claim_token` ended: its reports, in
+    order, each stored as an event; the export's progress after them; when it is due
+    again, if it is; and whether the attempt counts against its schedule."""
+
+    export_id: int
+    claim_token: str
+    reports: tuple[ProgressReport, ...]
+    progress: Progress
+    next_attempt_at: datetime | None = None
+    charged: bool = True
+
+
 class ExportQueue(abc.ABC):
     """Exports waiting to be carried out, and the record of how they went."""
 
@@ -143,25 +165,17 @@ class ExportQueue(abc.ABC):
         in the order `paced` gives them."""
 
     @abc.abstractmethod
-    def cancel_requested_by(self, export_id: int) -> str | None:
-        """Who asked to cancel the export while an attempt held it, if anyone; the
-        export is locked against other writers until the unit ends."""
+    def holdings(self, export_ids: Collection[int]) -> dict[int, Holding]:
+        """Lock the exports against other writers until the unit ends, in the order of
+        their ids, and say who holds each and who asked to cancel it (read under that
+        lock, as the attempts end). Exports that are not there are left out."""
 
     @abc.abstractmethod
-    def record(
-        self,
-        export_id: int,
-        claim_token: str,
-        report: ProgressReport,
-        progress: Progress,
-        now: datetime,
-        next_attempt_at: datetime | None = None,
-        release: bool = False,
-        charged: bool = True,
-    ) -> bool:
-        """Store the report as an event and `progress` on the export, if it is still held
-        under `claim_token`; `release` ends the claim (and consumes a cancel request),
-        giving the attempt back unless `charged`. False, storing nothing, if not held."""
+    def end_attempts(self, ends: Sequence[AttemptEnd], now: datetime) -> None:
+        """End each attempt, at an export this unit has locked (`holdings`) and found held
+        under the end's claim token: store its reports as events and its progress on the
+        export, end the claim (consuming a cancel request), and give the attempt back
+        unless `charged`. In a constant number of statements."""
 
     @abc.abstractmethod
     def record_all(self, records: Sequence[tuple[int, ProgressReport, Progress]], now: datetime) -> None:

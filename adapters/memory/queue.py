@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
 
 from adapters.memory.store import InMemoryStore, Work, update_control
 from application.operations_ports import SystemControl
-from application.ports import CircuitBreakers, ClaimedExport, ExportQueue, OfficeRepository
+from application.ports import CircuitBreakers, ClaimedExport, ExportQueue, Holding, OfficeRepository
 from domain.circuits import Circuit, CircuitState, start_probe
 from domain.exports import ExportState, Progress, ProgressReport
 from domain.throttling import Throttle
@@ -76,8 +77,13 @@ class InMemoryExportQueue(ExportQueue):
             claims.append(self._claim(export_id, work, probe=export_id in probes))
         return claims
 
-    def cancel_requested_by(self, export_id) -> str | None:
-        return self._work(export_id).cancel_requested_by
+    def holdings(self, export_ids) -> dict[int, Holding]:
+        # Locked as everything in the store is: by the unit of work.
+        return {
+            export_id: Holding(self._work(export_id).claim_token, self._work(export_id).cancel_requested_by)
+            for export_id in sorted(export_ids)
+            if export_id in self.store.exports
+        }
 
     def make_due(self, system_id, now) -> int:
         waiting = [
@@ -110,27 +116,26 @@ class InMemoryExportQueue(ExportQueue):
             cancel_requested_by=work.cancel_requested_by,
         )
 
-    def record(
-        self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False, charged=True
-    ) -> bool:
-        work = self._work(export_id)
-        if work.claim_token != claim_token:
-            return False
-        self._store(export_id, report, progress)
-        if release:
-            self.store.work[export_id] = attrs.evolve(
+    def end_attempts(self, ends, now) -> None:
+        for end in ends:
+            work = self._work(end.export_id)
+            if work.claim_token != end.claim_token:
+                raise RuntimeError(f"the claim of export {end.export_id} was not held")
+        for end in ends:
+            work = self._work(end.export_id)
+            self._store(end.export_id, end.reports, end.progress)
+            self.store.work[end.export_id] = attrs.evolve(
                 work,
                 claim_token=None,
                 claimed_until=None,
-                next_attempt_at=next_attempt_at,
+                next_attempt_at=end.next_attempt_at,
                 cancel_requested_by=None,
-                attempts=work.attempts if charged else work.attempts - 1,
+                attempts=work.attempts if end.charged else work.attempts - 1,
             )
-        return True
 
     def record_all(self, records, now) -> None:
         for export_id, report, progress in records:
-            self._store(export_id, report, progress)
+            self._store(export_id, (report,), progress)
 
     def release(self, claim_token, now, export_ids=None) -> int:
         held = [
@@ -142,7 +147,7 @@ class InMemoryExportQueue(ExportQueue):
             self.store.work[export_id] = attrs.evolve(self._work(export_id), claim_token=None, claimed_until=now)
         return len(held)
 
-    def _store(self, export_id: int, report: ProgressReport, progress: Progress) -> None:
+    def _store(self, export_id: int, reports: Sequence[ProgressReport], progress: Progress) -> None:
         export = self.store.exports[export_id]
         self.store.exports[export_id] = attrs.evolve(
             export,
@@ -150,7 +155,7 @@ class InMemoryExportQueue(ExportQueue):
             percent_complete=progress.percent_complete,
             message=progress.message,
             external_data=progress.external_data,
-            events=(*export.events, report.as_event()),
+            events=(*export.events, *(report.as_event() for report in reports)),
         )
 
 

@@ -25,7 +25,7 @@ from adapters.sql.tables import (
     responses,
     system_controls,
 )
-from application.ports import ClaimedExport, ExportQueue, OfficeRepository
+from application.ports import ClaimedExport, ExportQueue, Holding, OfficeRepository
 from domain.circuits import CircuitState
 from domain.exports import RESPONSE, ExportState, Progress, ProgressReport
 from domain.throttling import paced_since
@@ -84,8 +84,12 @@ def _due(*terms: sa.ColumnElement[bool]) -> sa.Select:
 _DUE = _due(~_HELD_BY_CONTROLS)
 # A probe, or the exports of a paced system that its free slots allow.
 _DUE_OF_SYSTEM = _due(exports.c.external_system_id == sa.bindparam("system_id"))
-_CANCEL_REQUESTED = (
-    sa.select(exports.c.cancel_requested_by).where(exports.c.id == sa.bindparam("export_id")).with_for_update()
+# Locked in the order of the ids: two groups of ends locking the same exports cannot deadlock.
+_HOLDINGS = (
+    sa.select(exports.c.id, exports.c.claim_token, exports.c.cancel_requested_by)
+    .where(exports.c.id.in_(_IDS))
+    .order_by(exports.c.id)
+    .with_for_update()
 )
 _MAKE_DUE = (
     sa.update(exports)
@@ -142,17 +146,16 @@ _PROGRESS_VALUES = {
     "updated_at": sa.bindparam("updated_at", type_=exports.c.updated_at.type),
 }
 _RECORD = sa.update(exports).where(exports.c.id == sa.bindparam("export_id")).values(**_PROGRESS_VALUES)
-# Fenced: only the holder of the claim records; a lost claim updates no row.
-_RECORD_HELD = _RECORD.where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type))
-# Ending the attempt consumes a cancel asked for while it ran: the events say who asked.
-_RECORD_HELD_AND_RELEASE = _RECORD_HELD.values(
+# Fenced: only the holder of the claim records; a lost claim updates no row. Ending the
+# attempt consumes a cancel asked for while it ran (the events say who asked), and an
+# attempt the circuit's outage or a 429 is to blame for is given back.
+_END_ATTEMPT = _RECORD.where(exports.c.claim_token == sa.bindparam("token", type_=exports.c.claim_token.type)).values(
     claim_token=None,
     claimed_until=None,
     next_attempt_at=sa.bindparam("next_attempt_at", type_=NOW.type),
     cancel_requested_by=None,
+    attempts=exports.c.attempts - sa.bindparam("given_back", type_=exports.c.attempts.type),
 )
-# An attempt the circuit's outage is to blame for is given back.
-_RECORD_HELD_AND_RELEASE_UNCHARGED = _RECORD_HELD_AND_RELEASE.values(attempts=exports.c.attempts - 1)
 _RECORD_EVENT = sa.insert(export_events)
 # An ended claim: no token to record under, and expired, so the next claim takes the export.
 _RELEASE = (
@@ -209,29 +212,35 @@ class SqlAlchemyExportQueue(ExportQueue):
             for row in rows
         ]
 
-    def cancel_requested_by(self, export_id) -> str | None:
-        return self.connection.scalar(_CANCEL_REQUESTED, {"export_id": export_id})
+    def holdings(self, export_ids) -> dict[int, Holding]:
+        rows = self.connection.execute(_HOLDINGS, {"ids": list(export_ids)})
+        return {export_id: Holding(token, cancel_requested_by) for export_id, token, cancel_requested_by in rows}
 
     def make_due(self, system_id, now) -> int:
         return self.connection.execute(_MAKE_DUE, {"system_id": system_id, "now": now}).rowcount
 
-    def record(
-        self, export_id, claim_token, report, progress, now, next_attempt_at=None, release=False, charged=True
-    ) -> bool:
-        parameters = {
-            **_progress_values(export_id, progress, now),
-            "token": claim_token,
-            "next_attempt_at": next_attempt_at,
-        }
-        if not release:
-            statement = _RECORD_HELD
-        else:
-            statement = _RECORD_HELD_AND_RELEASE if charged else _RECORD_HELD_AND_RELEASE_UNCHARGED
-        updated = self.connection.execute(statement, parameters)
-        if updated.rowcount != 1:
-            return False
-        self.connection.execute(_RECORD_EVENT, _event_values(export_id, report, now))
-        return True
+    def end_attempts(self, ends, now) -> None:
+        if not ends:
+            return
+        ended = self.connection.execute(
+            _END_ATTEMPT,
+            [
+                {
+                    **_progress_values(end.export_id, end.progress, now),
+                    "token": end.claim_token,
+                    "next_attempt_at": end.next_attempt_at,
+                    "given_back": 0 if end.charged else 1,
+                }
+                for end in ends
+            ],
+        )
+        if ended.rowcount != len(ends) and self.connection.dialect.supports_sane_multi_rowcount:
+            # The caller locked them held: a claim lost under that lock is a fault, and
+            # the unit must not go on to store events for an export it did not update.
+            raise RuntimeError(f"{len(ends) - ended.rowcount} of {len(ends)} ended attempts' claims were not held")
+        events = [_event_values(end.export_id, report, now) for end in ends for report in end.reports]
+        if events:
+            self.connection.execute(_RECORD_EVENT, events)
 
     def record_all(self, records, now) -> None:
         if not records:

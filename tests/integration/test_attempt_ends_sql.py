@@ -8,19 +8,27 @@ import threading
 from datetime import timedelta
 
 import attrs
+import pytest
 import sqlalchemy as sa
 
 from adapters.sql import tables
 from application.attempts import Outcome
 from application.carry_out_exports import claim_due_exports, record_attempts
+from application.ports import AttemptEnd, Holding
+from domain import exports as progress
 from domain.circuits import CircuitPolicy, CircuitState
 from domain.exports import ExportState
 from domain.failures import FailureKind
-from tests.builders import counting_statements
+from tests.builders import NOW, counting_statements
 from tests.integration.worker_support import event_states, export_rows, queue
 
 ANSWERED = Outcome(found=False)  # CCD answered: no case yet
+FAILED = progress.Progress(ExportState.FAILED, 100, "Response export failed", {})
 CCD_DOWN = Outcome(failure="CCD did not answer", kind=FailureKind.TRANSIENT)
+
+
+def verb(statement: str) -> str:
+    return statement.split(None, 1)[0]
 
 
 def commits(engine: sa.Engine) -> list[None]:
@@ -29,7 +37,7 @@ def commits(engine: sa.Engine) -> list[None]:
     return counted
 
 
-def test_a_group_of_ends_costs_one_transaction_and_one_circuit_read(engine, deps):
+def test_a_group_of_ends_costs_one_transaction_and_the_statements_of_one_end(engine, deps):
     queue(deps, range(1, 6))
     first, *others = claim_due_exports(deps, limit=5)
     counted = commits(engine)
@@ -40,8 +48,15 @@ def test_a_group_of_ends_costs_one_transaction_and_one_circuit_read(engine, deps
     assert len(counted) == 2  # one commit each, for one attempt and for four
     circuit_reads = [statement for statement in together if "export_responses_system_controls" in statement]
     assert len(circuit_reads) == 1
-    # Each more attempt adds its own three: the cancel read, its record and its event.
-    assert len(together) == len(alone) + 3 * (len(others) - 1)
+    # Set-based: one read of the holders under lock, one update of the exports and one
+    # insert of their events, however many attempts end together.
+    assert len(together) == len(alone)
+    assert [verb(statement) for statement in together if verb(statement) != "BEGIN"] == [
+        "SELECT",  # the circuit
+        "SELECT",  # the holders, locked
+        "UPDATE",
+        "INSERT",
+    ]
     assert [attempt.state for attempt in attempts] == [ExportState.COMPLETE] * 4
     assert [row["state"] for row in export_rows(engine)] == ["complete"] * 5
     assert all(event_states(engine, row["id"]) == ["queued", "in_progress", "complete"] for row in export_rows(engine))
@@ -148,3 +163,27 @@ def test_a_group_of_remote_office_ends_reads_the_offices_once(engine, deps):
             sa.select(tables.responses.c.office_id).where(tables.responses.c.id.in_([2, 3, 4]))
         ).scalars()
         assert None not in set(moved)
+
+
+def test_an_end_whose_claim_another_worker_took_is_refused_and_writes_nothing(engine, deps):
+    queue(deps, [1, 2])
+    kept, lost = claim_due_exports(deps, limit=2)
+    taken_over = "0e1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+    with engine.begin() as connection:
+        exports = tables.exports
+        connection.execute(sa.update(exports).where(exports.c.id == lost.export_id).values(claim_token=taken_over))
+    ends = [
+        AttemptEnd(
+            claim.export_id, claim.claim_token, (progress.failed("7c8b0b1e-55d1-4c1e-9c55-1d0f7e1b2a3c"),), FAILED
+        )
+        for claim in (kept, lost)
+    ]
+    with deps.unit_of_work() as uow:
+        assert uow.queue.holdings([lost.export_id, kept.export_id, 999]) == {
+            kept.export_id: Holding(kept.claim_token),
+            lost.export_id: Holding(taken_over),
+        }
+        with pytest.raises(RuntimeError, match="1 of 2 ended attempts' claims were not held"):
+            uow.queue.end_attempts(ends, NOW)
+    assert [row["state"] for row in export_rows(engine)] == ["in_progress", "in_progress"]
+    assert event_states(engine, kept.export_id) == ["queued", "in_progress"]

@@ -74,9 +74,9 @@ class FaultyQueue:
         self.faults.strike("claim_due", self.connection)
         return claims
 
-    def record(self, *args, **kwargs):
+    def end_attempts(self, *args, **kwargs):
         self.faults.strike("record", self.connection)
-        return self.inner.record(*args, **kwargs)
+        return self.inner.end_attempts(*args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
