@@ -20,13 +20,16 @@ R = TypeVar("R")
 
 
 class _Slot(Generic[T, R]):
-    __slots__ = ("item", "result", "error", "done")
+    __slots__ = ("item", "result", "error", "done", "turn")
 
-    def __init__(self, item: T):
+    def __init__(self, item: T, lock: threading.Lock):
         self.item = item
         self.result: R | None = None
         self.error: BaseException | None = None
         self.done = False
+        # Notified when the slot is done, or when it is first in line as a leader ends:
+        # a leader wakes only those, not every waiting caller.
+        self.turn = threading.Condition(lock)
 
 
 class GroupCommit(Generic[T, R]):
@@ -44,28 +47,31 @@ class GroupCommit(Generic[T, R]):
         self._record_all = record_all
         self._most = most
         self._shared = shared
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: deque[_Slot[T, R]] = deque()
         self._leading = False
 
     def record(self, item: T) -> R:
-        slot: _Slot[T, R] = _Slot(item)
-        with self._changed:
+        slot: _Slot[T, R] = _Slot(item, self._lock)
+        with self._lock:
             self._waiting.append(slot)
             while not slot.done:
                 if self._leading:
                     # Bounded by the leader's one call of record_all, which is bounded.
-                    self._changed.wait()
+                    slot.turn.wait()
                     continue
                 self._leading = True
                 group = [self._waiting.popleft() for _ in range(min(self._most, len(self._waiting)))]
-                self._changed.release()
+                self._lock.release()
                 try:
                     self._run(group)
                 finally:
-                    self._changed.acquire()
+                    self._lock.acquire()
                     self._leading = False
-                    self._changed.notify_all()
+                    for member in group:
+                        member.turn.notify()
+                    if self._waiting:
+                        self._waiting[0].turn.notify()  # the lead, to the first in line
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]

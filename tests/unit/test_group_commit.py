@@ -101,3 +101,22 @@ def test_one_caller_alone_gets_its_result_or_its_error():
     failing = GroupCommit(lambda items: [], most=4)
     with pytest.raises(RuntimeError, match="0 results for 1 items"):
         failing.record(1)
+
+
+def test_many_callers_in_small_groups_each_get_their_own_result_and_none_is_left_waiting():
+    # The lead passes from group to group while callers keep coming: each caller gets
+    # its own result, and every call returns.
+    seen: list[list[int]] = []
+
+    def record_all(items):
+        seen.append(list(items))
+        return [item * 10 for item in items]
+
+    group = GroupCommit(record_all, most=3)
+    callers = 24
+    with ThreadPoolExecutor(callers) as pool:
+        futures = [pool.submit(lambda item=item: [group.record(item) for _ in range(50)]) for item in range(callers)]
+        results = [future.result(timeout=WAIT) for future in futures]
+    assert results == [[item * 10] * 50 for item in range(callers)]
+    assert max(len(items) for items in seen) <= 3
+    assert sum(len(items) for items in seen) == callers * 50
