@@ -6,7 +6,7 @@ Feature: Export pipeline
   export stands: its state, percent, message and external data, and one event per report.
 
   Here the whole way is run: the command goes through the HTTP API, the worker runs in
-  the test process against a fake CCD over real HTTP (read timeout 0.5 s, two retries
+  the test process against a fake CCD over real HTTP (read timeout 1.5 s, two retries
   0.1 s apart), and the outcome is read back through the status API.
 
   Background:
@@ -111,7 +111,7 @@ Feature: Export pipeline
     And CCD holds the cases:
       | case_id          | case_type_id    | case_number  | managing_office |
       | 1700000000004541 | ET_EnglandWales | 2400041/2024 | Watford         |
-    And CCD takes 1.5 s to answer the next data store request
+    And CCD takes 2.5 s to answer the next data store request
     When the admin client exports response 4541 to external system 4501
     Then the command is accepted
     When the worker runs until every export of the command is final
@@ -124,7 +124,7 @@ Feature: Export pipeline
       | state       | percent_complete | message                 | error                                                     |
       | queued      | 0                | Queued for export       |                                                           |
       | in_progress | 0                | Response export started |                                                           |
-      | erroring    | null             | Response erroring       | CCD did not answer within 0.5 s (data store, case search) |
+      | erroring    | null             | Response erroring       | CCD did not answer within 1.5 s (data store, case search) |
       | in_progress | 0                | Response export started |                                                           |
       | complete    | 100              | Response exported       |                                                           |
     And the external_data of the export of response 4541 names the case 1700000000004541 in the office "Watford"
