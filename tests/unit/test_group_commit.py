@@ -4,6 +4,7 @@ caller given its own result, one item's fault its caller's alone."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -120,3 +121,30 @@ def test_many_callers_in_small_groups_each_get_their_own_result_and_none_is_left
     assert results == [[item * 10] * 50 for item in range(callers)]
     assert max(len(items) for items in seen) <= 3
     assert sum(len(items) for items in seen) == callers * 50
+
+
+def test_when_its_leader_is_done_the_lead_passes_to_the_first_in_line():
+    # One at a time: the first caller records alone while three queue behind it. Once it
+    # is done, nothing else would wake them: the lead must be handed on.
+    recorder = Recorder()
+    group = GroupCommit(recorder, most=1)
+    results: dict[int, object] = {}
+
+    def call(item: int) -> None:
+        results[item] = group.record(item)
+
+    # Daemon threads joined with a limit: a caller left waiting fails the test, not the run.
+    first = threading.Thread(target=call, args=(1,), daemon=True)
+    first.start()
+    assert recorder.first_started.wait(WAIT)
+    queued = [threading.Thread(target=call, args=(item,), daemon=True) for item in (2, 3, 4)]
+    for thread in queued:
+        thread.start()
+    deadline = time.monotonic() + WAIT
+    while len(group._waiting) < 3 and time.monotonic() < deadline:  # all three in line
+        time.sleep(0.001)
+    recorder.release_first.set()
+    for thread in (first, *queued):
+        thread.join(WAIT)
+    assert results == {1: 10, 2: 20, 3: 30, 4: 40}
+    assert recorder.groups == [[1], [2], [3], [4]]
