@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -188,17 +189,23 @@ def _record_all(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, Outco
         # attempts' end: an operator may have asked meanwhile, another worker taken over.
         holdings = uow.queue.holdings([claim.export_id for claim, _ in ended])
         offices = functools.cache(uow.offices.codes_by_name)  # read once a group, if at all
-        attempts, ends = [], []
+        attempts: list[Attempt] = []
+        ends: list[AttemptEnd] = []
         for claim, outcome in ended:
+            # The ends decided so far are written at the end of the group: a 429's
+            # throttle must not count their claims as still in flight.
+            decided = [end.export_id for end in ends]
             holding = holdings.get(claim.export_id)
-            if holding is None or holding.claim_token != claim.claim_token:
-                # Lost: another worker took over (nothing is recorded, so an export is
-                # never recorded complete twice).
+            if holding is None or not _same_token(holding.claim_token, claim.claim_token):
+                # Lost: another worker took over. Nothing is recorded of the export, so
+                # it is never recorded complete twice; but a 429 still tells of CCD's pace.
+                if outcome.retry_after is not None:
+                    _throttle_after(uow, claim, outcome.retry_after, now, deps, decided)
                 attempts.append(Attempt(None))
                 continue
             system_id = claim.external_system_id
             attempt, attempt_end = _record(
-                uow, claim, outcome, holding.cancel_requested_by, current[system_id], now, deps, offices
+                uow, claim, outcome, holding.cancel_requested_by, current[system_id], now, deps, offices, decided
             )
             if attempt.circuit is not None:
                 current[system_id] = attempt.circuit
@@ -224,14 +231,16 @@ def _record(
     now: datetime,
     deps: ExportWorkDeps,
     offices: Callable[[], dict[str, int]],
+    decided: Sequence[int],
 ) -> tuple[Attempt, AttemptEnd]:
-    """How one attempt at an export still held ends, given its system's circuit before it
-    and the offices' codes by name (read when first asked for); what is not the export's
-    own row (a throttle, an office) is written in `uow` at once."""
+    """How one attempt at an export still held ends, given its system's circuit before it,
+    the offices' codes by name (read when first asked for) and the exports whose ends the
+    group has decided before it; what is not the export's own row (a throttle, an
+    office) is written in `uow` at once."""
     after = _circuit_after(before, outcome, now, deps)
     throttle, throttled_until = None, None
     if outcome.retry_after is not None:
-        throttle, throttled_until = _throttle_after(uow, claim, outcome.retry_after, now, deps)
+        throttle, throttled_until = _throttle_after(uow, claim, outcome.retry_after, now, deps, decided)
     grace_seconds = deps.circuit.first_probe_seconds
     plan = plan_reports(
         claim, outcome, after, cancelled_by, deps.retries, deps.new_uuid, now, grace_seconds, throttled_until
@@ -261,18 +270,35 @@ def _record(
 
 
 def _throttle_after(
-    uow: UnitOfWork, claim: ClaimedExport, retry_after: float, now: datetime, deps: ExportWorkDeps
+    uow: UnitOfWork,
+    claim: ClaimedExport,
+    retry_after: float,
+    now: datetime,
+    deps: ExportWorkDeps,
+    decided: Sequence[int] = (),
 ) -> tuple[throttling.Throttle | None, datetime | None]:
     """After a 429: the system's throttle if this changed it (and stored it), and until
-    when the system is paused."""
+    when the system is paused. The claims of `decided` exports, ended but not yet
+    written, are not in flight."""
     before = uow.throttles.throttle(claim.external_system_id)
-    held, earliest_until = uow.throttles.claims_in_flight(claim.external_system_id, now)
+    held, earliest_until = uow.throttles.claims_in_flight(claim.external_system_id, now, decided)
     oldest = None if earliest_until is None else earliest_until - timedelta(seconds=deps.claim_seconds)
     after = throttling.after_rate_limit(before, now, retry_after, throttling.observed_rate(held, oldest, now))
     if after == before:
         return None, after.until
     uow.throttles.save(claim.external_system_id, after, now)
     return after, after.until
+
+
+def _same_token(held: str | None, ours: str) -> bool:
+    """Whether the export is still held under our claim token: compared as UUIDs, since
+    the database hands the token back in its own spelling (lower case, with dashes)."""
+    if held is None:
+        return False
+    try:
+        return uuid.UUID(held) == uuid.UUID(ours)
+    except ValueError:  # a store that keeps other tokens (none does): as written
+        return held == ours
 
 
 def release_claims(deps: ExportWorkDeps, claim_token: str, export_ids: Sequence[int] | None = None) -> int:

@@ -229,9 +229,12 @@ class SystemThrottles(abc.ABC):
         (not paused by an operator, circuit closed), locked until the unit ends."""
 
     @abc.abstractmethod
-    def claims_in_flight(self, system_id: int, now: datetime) -> tuple[int, datetime | None]:
+    def claims_in_flight(
+        self, system_id: int, now: datetime, ended: Collection[int] = ()
+    ) -> tuple[int, datetime | None]:
         """How many of the system's exports are held by live claims, and the earliest
-        `claimed_until` among them."""
+        `claimed_until` among them; leaving out `ended`, exports whose attempts the unit
+        has ended but not yet written."""
 
     @abc.abstractmethod
     def held_until(self, now: datetime) -> datetime | None:

@@ -42,11 +42,12 @@ class InMemorySystemThrottles(SystemThrottles):
             if self._claimable(control) and throttle_of(control).rate_at(now) is not None
         }
 
-    def claims_in_flight(self, system_id, now):
+    def claims_in_flight(self, system_id, now, ended=()):
         held = [
             work.claimed_until
             for export_id, work in self.store.work.items()
-            if self.store.exports[export_id].external_system_id == system_id
+            if export_id not in ended
+            and self.store.exports[export_id].external_system_id == system_id
             and self.store.exports[export_id].state is ExportState.IN_PROGRESS
             and work.claimed_until is not None
             and work.claimed_until > now

@@ -36,6 +36,7 @@ _IN_FLIGHT = sa.select(sa.func.count(), sa.func.min(exports.c.claimed_until)).wh
     exports.c.command_uuid.is_not(None),
     exports.c.state == ExportState.IN_PROGRESS.value,
     exports.c.claimed_until > NOW,
+    exports.c.id.not_in(sa.bindparam("ended", expanding=True)),
 )
 # Held back until the pause ends (or, paced, until a slot is near): exports that will be due by then.
 _RELEASED_AT = sa.case((_C.throttled_until > NOW, _C.throttled_until), else_=NOW)
@@ -92,8 +93,9 @@ class SqlAlchemySystemThrottles(SystemThrottles):
         rows = self.connection.execute(_PACED, {"paced_since": paced_since(now)})
         return {row.external_system_id: _throttle(row) for row in rows}
 
-    def claims_in_flight(self, system_id, now) -> tuple[int, object]:
-        count, earliest = self.connection.execute(_IN_FLIGHT, {"system_id": system_id, "now": now}).one()
+    def claims_in_flight(self, system_id, now, ended=()) -> tuple[int, object]:
+        parameters = {"system_id": system_id, "now": now, "ended": list(ended)}
+        count, earliest = self.connection.execute(_IN_FLIGHT, parameters).one()
         return count, earliest
 
     def held_until(self, now):

@@ -185,5 +185,53 @@ def test_an_end_whose_claim_another_worker_took_is_refused_and_writes_nothing(en
         }
         with pytest.raises(RuntimeError, match="1 of 2 ended attempts' claims were not held"):
             uow.queue.end_attempts(ends, NOW)
+        # Refused before any event is stored, seen inside the unit (its rollback would
+        # hide them): no event of the group exists even there.
+        events = tables.export_events
+        query = sa.select(sa.func.count()).where(events.c.export_id.in_([kept.export_id, lost.export_id]))
+        assert uow.connection.scalar(query) == 4  # queued and in_progress, each
     assert [row["state"] for row in export_rows(engine)] == ["in_progress", "in_progress"]
     assert event_states(engine, kept.export_id) == ["queued", "in_progress"]
+
+
+RATE_LIMITED = Outcome(failure="CCD answered 429", kind=FailureKind.TRANSIENT, retry_after=3.0)
+
+
+def throttles(engine) -> dict[int, tuple]:
+    controls = tables.system_controls
+    query = sa.select(controls.c.external_system_id, controls.c.throttle_rate, controls.c.throttled_until)
+    with engine.connect() as connection:
+        return {system_id: (rate, until) for system_id, rate, until in connection.execute(query)}
+
+
+def test_a_429_in_a_group_counts_the_claims_in_flight_as_it_would_alone(engine, deps):
+    # The group's ends are written together at its end: those decided before the 429
+    # have ended their claims, as when each is recorded alone, and are not in flight.
+    queue(deps, [1, 2, 3], system_id=43)
+    queue(deps, [4, 5, 6], system_id=60)
+    claims = claim_due_exports(deps, limit=6)
+    alone = [claim for claim in claims if claim.external_system_id == 43]
+    together = [claim for claim in claims if claim.external_system_id == 60]
+    for claim, outcome in zip(alone, (ANSWERED, ANSWERED, RATE_LIMITED), strict=True):
+        record_attempts(deps, [(claim, outcome)])
+    record_attempts(deps, list(zip(together, (ANSWERED, ANSWERED, RATE_LIMITED), strict=True)))
+    recorded = throttles(engine)
+    assert recorded[43][0] is not None and recorded[43][1] is not None
+    assert recorded[60] == recorded[43]
+
+
+def test_a_429_met_by_an_attempt_whose_claim_was_lost_still_throttles_its_system(engine, deps):
+    queue(deps, [1])
+    (lost,) = claim_due_exports(deps, limit=1)
+    with engine.begin() as connection:
+        connection.execute(sa.update(tables.exports).values(claim_token="0e1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"))
+    assert [attempt.state for attempt in record_attempts(deps, [(lost, RATE_LIMITED)])] == [None]
+    assert throttles(engine)[43][1] is not None  # paused for what CCD asked
+    assert event_states(engine, lost.export_id) == ["queued", "in_progress"]  # the other worker's to record
+
+
+def test_a_claim_token_spelt_otherwise_than_the_database_spells_it_still_holds(engine, deps):
+    queue(deps, [1])
+    (claim,) = claim_due_exports(deps, limit=1, claim_token="0E1B2C3D-4F5A-4B6C-8D7E-9F0A1B2C3D4E")
+    assert [attempt.state for attempt in record_attempts(deps, [(claim, ANSWERED)])] == [ExportState.COMPLETE]
+    assert [row["state"] for row in export_rows(engine)] == ["complete"]
