@@ -48,15 +48,21 @@ def run_behind_first(recorder: Recorder, group: GroupCommit, first: int, rest: l
         except Exception as error:  # noqa: BLE001 - the outcome under test
             outcomes[item] = error
 
-    with ThreadPoolExecutor(len(rest) + 1) as pool:
-        futures = [pool.submit(call, first)]
-        assert recorder.first_started.wait(WAIT)
-        futures += [pool.submit(call, item) for item in rest]
-        while len(group._waiting) < len(rest):  # every other caller is queued behind the first
-            threading.Event().wait(0.001)
-        recorder.release_first.set()
-        for future in futures:
-            future.result(timeout=WAIT)
+    # Daemon threads joined with a limit: a caller left waiting fails the test, not the run.
+    threads = [threading.Thread(target=call, args=(first,), daemon=True)]
+    threads[0].start()
+    assert recorder.first_started.wait(WAIT)
+    threads += [threading.Thread(target=call, args=(item,), daemon=True) for item in rest]
+    for thread in threads[1:]:
+        thread.start()
+    deadline = time.monotonic() + WAIT
+    while len(group._waiting) < len(rest):  # every other caller is queued behind the first
+        assert time.monotonic() < deadline, "the other callers did not queue"
+        time.sleep(0.001)
+    recorder.release_first.set()
+    for thread in threads:
+        thread.join(WAIT)
+        assert not thread.is_alive(), "a caller was left waiting"
     return outcomes
 
 
@@ -127,24 +133,5 @@ def test_when_its_leader_is_done_the_lead_passes_to_the_first_in_line():
     # One at a time: the first caller records alone while three queue behind it. Once it
     # is done, nothing else would wake them: the lead must be handed on.
     recorder = Recorder()
-    group = GroupCommit(recorder, most=1)
-    results: dict[int, object] = {}
-
-    def call(item: int) -> None:
-        results[item] = group.record(item)
-
-    # Daemon threads joined with a limit: a caller left waiting fails the test, not the run.
-    first = threading.Thread(target=call, args=(1,), daemon=True)
-    first.start()
-    assert recorder.first_started.wait(WAIT)
-    queued = [threading.Thread(target=call, args=(item,), daemon=True) for item in (2, 3, 4)]
-    for thread in queued:
-        thread.start()
-    deadline = time.monotonic() + WAIT
-    while len(group._waiting) < 3 and time.monotonic() < deadline:  # all three in line
-        time.sleep(0.001)
-    recorder.release_first.set()
-    for thread in (first, *queued):
-        thread.join(WAIT)
-    assert results == {1: 10, 2: 20, 3: 30, 4: 40}
+    assert run_behind_first(recorder, GroupCommit(recorder, most=1), 1, [2, 3, 4]) == {1: 10, 2: 20, 3: 30, 4: 40}
     assert recorder.groups == [[1], [2], [3], [4]]
