@@ -60,7 +60,10 @@ def claim_due_exports(deps: ExportWorkDeps, limit: int, claim_token: str | None 
         # room from a slower one that has waited longer.
         soonest = sorted(paced.items(), key=lambda item: (throttling.next_slot(item[1], now), item[0]))
         slots = {system_id: throttling.free_slots(throttle, now, limit) for system_id, throttle in soonest}
-        claims = uow.queue.claim_due(now, limit, until, claim_token or deps.new_uuid(), probes, slots)
+        # In the spelling the database gives back (lower case, with dashes), so that the
+        # claims' tokens compare equal to what `holdings` reads at the attempts' end.
+        token = str(uuid.UUID(claim_token or deps.new_uuid()))
+        claims = uow.queue.claim_due(now, limit, until, token, probes, slots)
         claims = _in_slots(uow, claims, paced, now)
         for system_id in set(probes) - {claim.external_system_id for claim in claims if claim.probe}:
             # Its due export went to another worker meanwhile: let the next claim probe.
@@ -192,20 +195,17 @@ def _record_all(deps: ExportWorkDeps, ended: Sequence[tuple[ClaimedExport, Outco
         attempts: list[Attempt] = []
         ends: list[AttemptEnd] = []
         for claim, outcome in ended:
-            # The ends decided so far are written at the end of the group: a 429's
-            # throttle must not count their claims as still in flight.
-            decided = [end.export_id for end in ends]
             holding = holdings.get(claim.export_id)
-            if holding is None or not _same_token(holding.claim_token, claim.claim_token):
+            if holding is None or holding.claim_token != claim.claim_token:
                 # Lost: another worker took over. Nothing is recorded of the export, so
                 # it is never recorded complete twice; but a 429 still tells of CCD's pace.
                 if outcome.retry_after is not None:
-                    _throttle_after(uow, claim, outcome.retry_after, now, deps, decided)
+                    _throttle_after(uow, claim, outcome.retry_after, now, deps, ends)
                 attempts.append(Attempt(None))
                 continue
             system_id = claim.external_system_id
             attempt, attempt_end = _record(
-                uow, claim, outcome, holding.cancel_requested_by, current[system_id], now, deps, offices, decided
+                uow, claim, outcome, holding.cancel_requested_by, current[system_id], now, deps, offices, ends
             )
             if attempt.circuit is not None:
                 current[system_id] = attempt.circuit
@@ -231,11 +231,11 @@ def _record(
     now: datetime,
     deps: ExportWorkDeps,
     offices: Callable[[], dict[str, int]],
-    decided: Sequence[int],
+    decided: Sequence[AttemptEnd],
 ) -> tuple[Attempt, AttemptEnd]:
     """How one attempt at an export still held ends, given its system's circuit before it,
-    the offices' codes by name (read when first asked for) and the exports whose ends the
-    group has decided before it; what is not the export's own row (a throttle, an
+    the offices' codes by name (read when first asked for) and the ends the group has
+    decided before it; what is not the export's own row (a throttle, an
     office) is written in `uow` at once."""
     after = _circuit_after(before, outcome, now, deps)
     throttle, throttled_until = None, None
@@ -275,30 +275,20 @@ def _throttle_after(
     retry_after: float,
     now: datetime,
     deps: ExportWorkDeps,
-    decided: Sequence[int] = (),
+    decided: Sequence[AttemptEnd] = (),
 ) -> tuple[throttling.Throttle | None, datetime | None]:
     """After a 429: the system's throttle if this changed it (and stored it), and until
-    when the system is paused. The claims of `decided` exports, ended but not yet
-    written, are not in flight."""
+    when the system is paused. The claims of the `decided` ends, which the group writes
+    at its end, are no longer in flight."""
     before = uow.throttles.throttle(claim.external_system_id)
-    held, earliest_until = uow.throttles.claims_in_flight(claim.external_system_id, now, decided)
+    ended = [end.export_id for end in decided]
+    held, earliest_until = uow.throttles.claims_in_flight(claim.external_system_id, now, ended)
     oldest = None if earliest_until is None else earliest_until - timedelta(seconds=deps.claim_seconds)
     after = throttling.after_rate_limit(before, now, retry_after, throttling.observed_rate(held, oldest, now))
     if after == before:
         return None, after.until
     uow.throttles.save(claim.external_system_id, after, now)
     return after, after.until
-
-
-def _same_token(held: str | None, ours: str) -> bool:
-    """Whether the export is still held under our claim token: compared as UUIDs, since
-    the database hands the token back in its own spelling (lower case, with dashes)."""
-    if held is None:
-        return False
-    try:
-        return uuid.UUID(held) == uuid.UUID(ours)
-    except ValueError:  # a store that keeps other tokens (none does): as written
-        return held == ours
 
 
 def release_claims(deps: ExportWorkDeps, claim_token: str, export_ids: Sequence[int] | None = None) -> int:

@@ -79,11 +79,10 @@ class InMemoryExportQueue(ExportQueue):
 
     def holdings(self, export_ids) -> dict[int, Holding]:
         # Locked as everything in the store is: by the unit of work.
-        return {
-            export_id: Holding(self._work(export_id).claim_token, self._work(export_id).cancel_requested_by)
-            for export_id in sorted(export_ids)
-            if export_id in self.store.exports
+        works = {
+            export_id: self._work(export_id) for export_id in sorted(export_ids) if export_id in self.store.exports
         }
+        return {export_id: Holding(work.claim_token, work.cancel_requested_by) for export_id, work in works.items()}
 
     def make_due(self, system_id, now) -> int:
         waiting = [
