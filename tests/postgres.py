@@ -110,4 +110,12 @@ class Cluster:
         try:
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            _remove_behind(self.root)
+
+
+def _remove_behind(folder: Path) -> None:
+    """Remove `folder` without waiting for it. The suite's cluster ends with hundreds of
+    databases, about 8 MB each (300 of them: 3.1 GB in 90,000 files, 9.8 s to remove on
+    this machine, which the test session waited for): a `rm` the shell leaves running
+    removes them once the server has stopped."""
+    subprocess.run(["sh", "-c", 'rm -rf -- "$1" >/dev/null 2>&1 &', "sh", str(folder)], check=False, timeout=10)
