@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -25,14 +26,20 @@ from tests.postgres import Cluster, PostgresUnavailable
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def cannot_run(reason: str) -> NoReturn:
+    """What a test needs is missing here: a skip saying `reason`, or under CI=true, where
+    nothing may skip, a failure."""
+    if IN_CI:
+        pytest.fail(f"under CI=true nothing may skip: {reason}")
+    pytest.skip(reason)
+
+
 def start_cluster() -> Cluster:
     """A started throwaway cluster; without the server binaries, a skip, or under CI a failure."""
     try:
         return Cluster().start()
     except PostgresUnavailable as error:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL tests must run under CI=true: {error}")
-        pytest.skip(f"PostgreSQL tests skipped: {error} (install postgresql-15 to run them)")
+        cannot_run(f"PostgreSQL tests: {error} (install postgresql-15 to run them)")
 
 
 @pytest.fixture(scope="session")
@@ -52,9 +59,7 @@ def start_pgbouncer(cluster: Cluster) -> PgBouncer:
     try:
         return PgBouncer(cluster).start()
     except PgBouncerUnavailable as error:
-        if IN_CI:
-            pytest.fail(f"PgBouncer tests must run under CI=true: {error}")
-        pytest.skip(f"PgBouncer tests skipped: {error} (apt-get install pgbouncer to run them)")
+        cannot_run(f"PgBouncer tests: {error} (apt-get install pgbouncer to run them)")
 
 
 @pytest.fixture(scope="session")

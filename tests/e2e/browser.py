@@ -13,11 +13,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from tests.databases import IN_CI
+from tests.databases import cannot_run
 
 PAGE_LOAD_SECONDS = 30
 _ARGUMENTS = (
@@ -37,9 +36,7 @@ def chromium_paths() -> tuple[str, str]:
     missing = [name for name, path in found.items() if path is None]
     if missing:
         message = f"no {' or '.join(missing)} on PATH (scripts/test installs Debian's chromium and chromium-driver)"
-        if IN_CI:
-            pytest.fail(f"the browser tests must run under CI=true: {message}")
-        pytest.skip(f"browser tests skipped: {message}")
+        cannot_run(f"browser tests: {message}")
     return found["chromium"], found["chromedriver"]
 
 
