@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from adapters.ccd import concurrency_limit
 from adapters.ccd.concurrency_limit import ConcurrencyLimitedCcdGateway
 from application.ccd import CcdGateway
 
@@ -75,3 +77,41 @@ def test_a_call_that_fails_gives_its_place_back():
 def test_the_limit_is_one_call_at_least():
     with pytest.raises(ValueError, match="most must be 1 or more, not 0"):
         ConcurrencyLimitedCcdGateway(HeldCcd(), most=0)
+
+
+def test_a_call_that_ends_lets_the_caller_it_hands_its_place_to_run_before_it_goes_on():
+    # Without the hand-over wait the ending thread keeps Python's interpreter lock and
+    # returns at once, before the woken caller has run at all.
+    order: list[str] = []
+
+    class Recording(CcdGateway):
+        def find_latest_case(self, case_type_id, case_number):
+            order.append(f"{case_number} calls")
+            if case_number == "1":
+                assert second_waits.wait(WAIT)
+            return None
+
+    limited = ConcurrencyLimitedCcdGateway(Recording(), most=1)
+    second_waits = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(lambda: (limited.find_latest_case("ET", "1"), order.append("1 returned")))
+        wait_until(lambda: order == ["1 calls"])
+        second = pool.submit(limited.find_latest_case, "ET", "2")
+        wait_until(lambda: len(limited._waiting) == 1)
+        second_waits.set()
+        first.result(timeout=WAIT)
+        second.result(timeout=WAIT)
+    assert order == ["1 calls", "2 calls", "1 returned"]
+
+
+def test_the_hand_over_wait_is_bounded():
+    # A waiting caller that does not run again within the wait (none here, only its place).
+    limited = ConcurrencyLimitedCcdGateway(HeldCcd(), most=1)
+    limited._free = 0
+    turn = concurrency_limit._Turn()
+    limited._waiting.append(turn)
+    started = time.monotonic()
+    limited._leave()
+    waited = time.monotonic() - started
+    assert turn.given.is_set() and not turn.taken.is_set() and not limited._waiting
+    assert concurrency_limit.HANDOVER_WAIT_SECONDS <= waited < WAIT
