@@ -80,8 +80,9 @@ def test_the_limit_is_one_call_at_least():
 
 
 def test_a_call_that_ends_lets_the_caller_it_hands_its_place_to_run_before_it_goes_on():
-    # Without the hand-over wait the ending thread keeps Python's interpreter lock and
-    # returns at once, before the woken caller has run at all.
+    # Without the hand-over wait the ending thread keeps the GIL and returns at once,
+    # before the woken caller has run at all. (The wait's bound is the test's own, so
+    # that a slow machine cannot end it first.)
     order: list[str] = []
 
     class Recording(CcdGateway):
@@ -91,7 +92,7 @@ def test_a_call_that_ends_lets_the_caller_it_hands_its_place_to_run_before_it_go
                 assert second_waits.wait(WAIT)
             return None
 
-    limited = ConcurrencyLimitedCcdGateway(Recording(), most=1)
+    limited = ConcurrencyLimitedCcdGateway(Recording(), most=1, handover_wait=WAIT)
     second_waits = threading.Event()
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(lambda: (limited.find_latest_case("ET", "1"), order.append("1 returned")))
@@ -104,14 +105,52 @@ def test_a_call_that_ends_lets_the_caller_it_hands_its_place_to_run_before_it_go
     assert order == ["1 calls", "2 calls", "1 returned"]
 
 
-def test_the_hand_over_wait_is_bounded():
-    # A waiting caller that does not run again within the wait (none here, only its place).
-    limited = ConcurrencyLimitedCcdGateway(HeldCcd(), most=1)
+def test_the_hand_over_wait_ends_at_its_bound_when_the_next_caller_does_not_wake():
+    limited = ConcurrencyLimitedCcdGateway(HeldCcd(), most=1, handover_wait=0.2)
     limited._free = 0
-    turn = concurrency_limit._Turn()
-    limited._waiting.append(turn)
+    limited._waiting.append(concurrency_limit._Turn())  # a caller in line that never wakes
+    leaving = threading.Thread(target=limited._leave, daemon=True)
     started = time.monotonic()
-    limited._leave()
+    leaving.start()
+    leaving.join(timeout=WAIT)
     waited = time.monotonic() - started
-    assert turn.given.is_set() and not turn.taken.is_set() and not limited._waiting
-    assert concurrency_limit.HANDOVER_WAIT_SECONDS <= waited < WAIT
+    assert not leaving.is_alive()
+    assert 0.2 <= waited < 0.2 + 1
+
+
+def test_a_waiting_caller_whose_wait_is_interrupted_leaves_the_line_or_passes_its_place_on():
+    class Interrupted(Exception):
+        pass
+
+    class InterruptedTurn(concurrency_limit._Turn):
+        def __init__(self):
+            super().__init__()
+            self.given.wait = self.interrupt  # type: ignore[method-assign]
+
+        def interrupt(self, timeout=None):
+            raise Interrupted
+
+    ccd = HeldCcd()
+    limited = ConcurrencyLimitedCcdGateway(ccd, most=1, handover_wait=0)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(limited.find_latest_case, "ET", "1")
+        wait_until(lambda: ccd.started == ["1"])
+        # Interrupted while still in line: it leaves the line.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(concurrency_limit, "_Turn", InterruptedTurn)
+            with pytest.raises(Interrupted):
+                limited.find_latest_case("ET", "2")
+        assert not limited._waiting
+        ccd.go.release()
+        first.result(timeout=WAIT)
+    assert limited._free == 1
+    # Interrupted after its place was handed to it: the place is passed on, not lost.
+    turn = InterruptedTurn()
+    limited._free = 0
+    limited._waiting.append(turn)
+    limited._leave()  # hands the place to `turn`
+    limited._give_up(turn)
+    assert turn.taken.is_set() and limited._free == 1 and not limited._waiting
+    ccd.go.release()
+    assert limited.find_latest_case("ET", "3") is None
+    assert ccd.started == ["1", "3"]
