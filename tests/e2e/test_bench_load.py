@@ -12,6 +12,7 @@ from adapters.sql import tables
 from bench import data, measures
 from bench.context import Context, Options
 from bench.load import CONNECTIONS, wrk_available
+from tests.builders import count_rows
 from tests.databases import cannot_run
 
 SECONDS = 1
@@ -30,12 +31,11 @@ def bench_context(tmp_path_factory):
             context.close()
 
 
-def _exports(url: str, *where: sa.ColumnElement[bool]) -> int:
+def _exports(url: str, **where: object) -> int:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
-            query = sa.select(sa.func.count()).select_from(tables.exports).where(*where)
-            return connection.execute(query).scalar_one()
+            return count_rows(connection, tables.exports, **where)
     finally:
         engine.dispose()
 
@@ -62,7 +62,7 @@ def test_replays_answer_from_the_log_without_queueing(bench_context):
     assert load.non_2xx == 0
     # the first command's export, and no other (an accepted command still in flight when
     # the previous test's wrk stopped may add one for another response: not counted)
-    assert _exports(bench_context.url, tables.exports.c.resource_id == measures.REPLAY_RESPONSE) == 1
+    assert _exports(bench_context.url, resource_id=measures.REPLAY_RESPONSE) == 1
 
 
 def test_the_ceiling_answers_every_request(bench_context):
