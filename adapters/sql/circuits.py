@@ -25,7 +25,14 @@ _START_PROBES = (
         system_controls.c.paused_at.is_(None),
         # A probe waits for the throttle's pause too: a 429 is no answer to probe with.
         sa.or_(system_controls.c.throttled_until.is_(None), system_controls.c.throttled_until <= NOW),
-        sa.exists().where(exports.c.external_system_id == system_controls.c.external_system_id, IS_DUE),
+        # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a join that reads every
+        # due export first (its plan when the statistics lag a queued batch): the exports
+        # are looked up only for a control row that is due a probe, almost never.
+        sa.exists(
+            sa.select(exports.c.id)
+            .where(exports.c.external_system_id == system_controls.c.external_system_id, IS_DUE)
+            .offset(sa.literal_column("0"))
+        ),
     )
     .values(
         circuit_state=CircuitState.HALF_OPEN.value,
