@@ -12,7 +12,10 @@ Statements are built once, with bound parameters (see repositories.py for why).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 
 from adapters.sql.rows import row
 from adapters.sql.tables import (
@@ -113,7 +116,7 @@ _PROGRESS_COLUMNS = ["state", "percent_complete", "message", "external_data"]
 _CLAIMED_EXPORT_COLUMNS = ["id", "attempts", "resource_id", "external_system_id", "cancel_requested_by"]
 
 
-def _claimed(claimed) -> sa.Select:
+def _claimed(claimed: sa.FromClause) -> sa.Select:
     """The claimed exports of `claimed` (the table, or the claim's RETURNING) as the
     worker gets them: with their response's case number and their system's settings."""
     case_type = (
@@ -148,9 +151,14 @@ _CLAIMED = _claimed(exports).where(exports.c.id.in_(_IDS))
 _CLAIM_FIELDS = [column.name for column in _CLAIMED.selected_columns if column.name not in _PROGRESS_COLUMNS]
 # On PostgreSQL, when neither a probe nor a paced system asks for its own: the due
 # exports found, claimed and read back in one statement, one round trip instead of three.
+# The search is a MATERIALIZED CTE, so it runs once: as a plain IN (subquery) PostgreSQL
+# may make it the inner side of a nested loop and run it again for each export it
+# updates, each time skipping those it has locked, and so claim every due export
+# whatever the limit (BUG #15715; it did so after statistics taken of a queue of one).
+_DUE_ONCE = _DUE.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
 _CLAIM_DUE = _claimed(
     sa.update(exports)
-    .where(exports.c.id.in_(_DUE.scalar_subquery()))
+    .where(exports.c.id.in_(sa.select(_DUE_ONCE.c.id)))
     .values(**_CLAIM_VALUES)
     .returning(*(exports.c[name] for name in [*_CLAIMED_EXPORT_COLUMNS, *_PROGRESS_COLUMNS]))
     .cte("claimed")
@@ -271,7 +279,7 @@ class SqlAlchemyExportQueue(ExportQueue):
         ).rowcount
 
 
-def _claims(rows, claim_token: str, probes) -> list[ClaimedExport]:
+def _claims(rows: Iterable[RowMapping], claim_token: str, probes: Collection[int]) -> list[ClaimedExport]:
     return [
         ClaimedExport(
             claim_token=claim_token,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from adapters.sql import tables
 from adapters.sql.circuits import _START_PROBES
-from adapters.sql.queue import _DUE
+from adapters.sql.queue import _CLAIM_DUE, _DUE
 from application.carry_out_exports import carry_out, claim_due_exports
 from domain.exports import ExportState
 from tests.builders import NOW, add_responses, counting_statements
@@ -143,6 +144,22 @@ def test_a_batch_of_claims_is_started_in_the_same_statements_as_one(engine, deps
     assert all(event_states(engine, row["id"]) == ["queued", "in_progress"] for row in started)
 
 
+def test_a_claim_takes_no_more_than_its_limit_when_the_statistics_saw_one_export(engine, deps):
+    """Statistics from a queue of one: PostgreSQL may then run a claim's LIMITed, SKIP
+    LOCKED search again for each export it updates (BUG #15715), and claim them all."""
+    queue(deps, [1])
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE exports")
+    queue(deps, range(2, 12))
+    claims = claim_due_exports(deps, limit=2)
+    with engine.connect() as connection:
+        claimed = connection.scalar(
+            sa.select(sa.func.count()).select_from(tables.exports).where(tables.exports.c.claim_token.is_not(None))
+        )
+    assert (len(claims), claimed) == (2, 2)
+
+
 def test_a_retried_export_is_claimed_with_the_progress_its_error_left(engine, deps, ccd, clock):
     queue(deps, [1])
     ccd.fail_next("CCD data store answered 502 to the case search")
@@ -200,6 +217,10 @@ def test_claims_and_probes_keep_to_the_index_whatever_the_statistics_say(engine,
         due = _plan(connection, _DUE, parameters)
         assert "Index Scan using ix_exports_due on exports" in due and "Sort" not in due, due
         assert "Seq Scan on exports" not in due and "Join" not in due, due
+        # The one-statement claim searches so too, once, before it updates what it found.
+        claiming = {**parameters, "token": str(uuid.UUID(int=1)), "until": clock.at}
+        claim = _plan(connection, _CLAIM_DUE, claiming)
+        assert "CTE due" in claim and "Index Scan using ix_exports_due on exports" in claim, claim
         probes = _plan(connection, _START_PROBES, parameters)
         assert "SubPlan" in probes and "Aggregate" not in probes and "Join" not in probes, probes
 
