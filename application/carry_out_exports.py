@@ -19,7 +19,7 @@ from domain import circuits, throttling
 from domain import exports as progress
 from domain.circuits import CircuitPolicy
 from domain.exports import ExportState
-from domain.failures import FailureKind, no_case_type_message
+from domain.failures import FailureKind, no_case_type_message, response_gone_message
 from domain.offices import office_code_for
 from domain.retries import RetrySchedule
 
@@ -128,9 +128,15 @@ def record_crash(claim: ClaimedExport, deps: ExportWorkDeps, message: str) -> At
 
 
 def _ask_ccd(claim: ClaimedExport, deps: ExportWorkDeps) -> Outcome:
+    if not claim.response_exists:
+        return Outcome(failure=response_gone_message(claim.response_id), kind=FailureKind.PERMANENT, asked_ccd=False)
     if not claim.case_type_id:
         message = no_case_type_message(claim.external_system_id, claim.external_system_reference)
         return Outcome(failure=message, kind=FailureKind.PERMANENT, asked_ccd=False)
+    if not claim.case_number:
+        # No case has an empty reference: complete, no case found, as for a reference no
+        # case has. CCD is not asked: a search without the reference finds any case.
+        return Outcome(found=False, asked_ccd=False)
     if claim.not_before is not None:
         # The slot of its system's pace: never further off than a claim may take slots.
         wait = (claim.not_before - deps.clock.now()).total_seconds()

@@ -102,7 +102,7 @@ class ClaimedExport:
     claim_token: str
     attempt: int
     response_id: int
-    case_number: str
+    case_number: str | None  # None: the response has none
     external_system_id: int
     external_system_reference: str
     case_type_id: str | None
@@ -114,6 +114,9 @@ class ClaimedExport:
     cancel_requested_by: str | None = None
     # The slot its system's pace gave the call (`domain.throttling`): not before then.
     not_before: datetime | None = None
+    # False when the response was deleted after its export was queued (nothing in the
+    # original's schema ties an export to its response): there is nothing to export.
+    response_exists: bool = True
 
 
 @frozen

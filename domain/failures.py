@@ -34,3 +34,7 @@ def no_case_type_message(system_id: int, reference: str) -> str:
         f"External system {system_id} ({reference}) has no case_type_id configured: "
         "add one in its configuration, then retry the export"
     )
+
+
+def response_gone_message(response_id: int) -> str:
+    return f"Response {response_id} no longer exists: there is nothing to export"

@@ -28,7 +28,7 @@ class Work:
 class InMemoryStore:
     external_systems: dict[int, ExternalSystem] = attrs.field(factory=dict)
     response_ids: set[int] = attrs.field(factory=set)
-    case_numbers: dict[int, str] = attrs.field(factory=dict)
+    case_numbers: dict[int, str | None] = attrs.field(factory=dict)
     offices: dict[str, int] = attrs.field(factory=dict)
     # What units of work change; each works on copies of these until it commits.
     exports: dict[int, Export] = attrs.field(factory=dict)

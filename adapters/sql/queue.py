@@ -138,9 +138,11 @@ def _claimed(claimed: sa.FromClause) -> sa.Select:
             case_type.label("case_type_id"),
             external_systems.c.response_remote_office,
             claimed.c.cancel_requested_by,
+            responses.c.id.is_not(None).label("response_exists"),
             *(claimed.c[name] for name in _PROGRESS_COLUMNS),
         )
-        .join(responses, responses.c.id == claimed.c.resource_id)
+        # Outer: an export whose response was deleted is claimed too, and fails.
+        .outerjoin(responses, responses.c.id == claimed.c.resource_id)
         .join(external_systems, external_systems.c.id == claimed.c.external_system_id)
         .order_by(claimed.c.id)
     )
@@ -152,9 +154,10 @@ _CLAIM_FIELDS = [column.name for column in _CLAIMED.selected_columns if column.n
 # On PostgreSQL, when neither a probe nor a paced system asks for its own: the due
 # exports found, claimed and read back in one statement, one round trip instead of three.
 # The search is a MATERIALIZED CTE, so it runs once: as a plain IN (subquery) PostgreSQL
-# may make it the inner side of a nested loop and run it again for each export it
-# updates, each time skipping those it has locked, and so claim every due export
-# whatever the limit (BUG #15715; it did so after statistics taken of a queue of one).
+# may make it the inner side of a nested loop and run it again for each row the UPDATE
+# scans, each run skipping those already updated, and so claim every due export whatever
+# the limit (BUG #15715; it did so after statistics taken of a queue of one). PostgreSQL
+# keeps a CTE with FOR UPDATE apart anyway: MATERIALIZED says so where it is relied on.
 _DUE_ONCE = _DUE.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
 _CLAIM_DUE = _claimed(
     sa.update(exports)

@@ -112,6 +112,43 @@ def test_remote_office_systems_move_the_response_to_the_case_office(engine, deps
     assert office_code == 18
 
 
+def test_an_export_whose_response_was_deleted_fails_and_holds_up_no_other(engine, deps, ccd):
+    """Nothing in the original's schema ties an export to its response. Such an export
+    was claimed again and again, never handed over, and starved claims of one."""
+    queue(deps, [1, 2])
+    ccd.add_case("ET_Test", "2400002/2024", 7, "Leeds")
+    with engine.begin() as connection:
+        connection.execute(sa.delete(tables.responses).where(tables.responses.c.id == 1))
+    (gone,) = claim_due_exports(deps, limit=1)
+    assert (gone.response_id, gone.response_exists, gone.case_number) == (1, False, None)
+    assert carry_out(gone, deps).state is ExportState.FAILED
+    (claim,) = claim_due_exports(deps, limit=1)
+    assert (claim.response_id, claim.response_exists) == (2, True)
+    assert carry_out(claim, deps).state is ExportState.COMPLETE
+    row = next(row for row in export_rows(engine) if row.resource_id == 1)
+    assert (row.state, row.attempts, row.claim_token) == ("failed", 1, None)
+    assert row.external_data == {"error": {"message": "Response 1 no longer exists: there is nothing to export"}}
+    assert ccd.calls == [("ET_Test", "2400002/2024")]
+
+
+def test_a_response_without_a_case_number_is_complete_with_no_case_and_ccd_is_not_asked(engine, deps, ccd):
+    """Asked without a reference, CCD's search answers with the latest case of any
+    reference, which the export would have recorded and moved the response to the office of."""
+    queue(deps, [3], system_id=60)
+    ccd.add_case("ET_Test", "2400002/2024", 7, "Leeds")
+    with engine.begin() as connection:
+        connection.execute(sa.update(tables.responses).where(tables.responses.c.id == 3).values(case_number=None))
+    (claim,) = claim_due_exports(deps, limit=1)
+    assert carry_out(claim, deps).state is ExportState.COMPLETE
+    (row,) = export_rows(engine)
+    assert row.message == "Response exported; no case was found in CCD"
+    assert row.external_data == {"case_id": None, "case_reference": None, "case_type_id": "ET_Test", "office": None}
+    assert ccd.calls == []
+    with engine.connect() as connection:
+        office_id = connection.scalar(sa.select(tables.responses.c.office_id).where(tables.responses.c.id == 3))
+    assert office_id is None
+
+
 def test_concurrent_claims_never_take_the_same_export(engine, deps):
     queue(deps, range(1, 41))
 
@@ -146,7 +183,8 @@ def test_a_batch_of_claims_is_started_in_the_same_statements_as_one(engine, deps
 
 def test_a_claim_takes_no_more_than_its_limit_when_the_statistics_saw_one_export(engine, deps):
     """Statistics from a queue of one: PostgreSQL may then run a claim's LIMITed, SKIP
-    LOCKED search again for each export it updates (BUG #15715), and claim them all."""
+    LOCKED search again for each row the UPDATE scans (BUG #15715), and claim them all.
+    (SQLite's claim is its three statements, which the same limit must hold for.)"""
     queue(deps, [1])
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

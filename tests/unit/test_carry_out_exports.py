@@ -44,6 +44,27 @@ def test_no_case_still_completes_with_nulls_and_says_so(store, deps):
     assert "no case was found" in export.message
 
 
+def test_an_export_whose_response_was_deleted_fails_without_asking_ccd(store, ccd, deps):
+    gone, kept = queue(store, response_id=18), queue(store, response_id=19)
+    store.response_ids.discard(18)
+    store.case_numbers.pop(18)
+    assert sorted(run_once(deps), key=str) == [ExportState.COMPLETE, ExportState.FAILED]
+    assert (store.exports[gone].state, store.exports[kept].state) == (ExportState.FAILED, ExportState.COMPLETE)
+    assert store.exports[gone].external_data == {
+        "error": {"message": "Response 18 no longer exists: there is nothing to export"}
+    }
+    assert ccd.calls == [("Manchester_Dev", "8000001/2024")]
+
+
+def test_a_response_without_a_case_number_completes_with_no_case_and_ccd_is_not_asked(store, ccd, deps):
+    export_id = queue(store, response_id=20, system_id=60)  # remote offices: no office to move it to
+    store.case_numbers[20] = None
+    assert run_once(deps) == [ExportState.COMPLETE]
+    assert store.exports[export_id].external_data["case_reference"] is None
+    assert "no case was found" in store.exports[export_id].message
+    assert ccd.calls == [] and 20 not in store.response_offices
+
+
 def test_a_failure_records_erroring_and_schedules_the_next_attempt(store, ccd, deps, clock):
     export_id = queue(store)
     ccd.fail_next("CCD data store answered 502 to the case search")
