@@ -92,6 +92,10 @@ class HttpCcdGateway(CcdGateway):
         }
 
     def find_latest_case(self, case_type_id: str, case_number: str) -> CcdCase | None:
+        if not case_number:
+            # No case has an empty reference; asked without one, CCD's search would
+            # leave the filter out and answer with the latest case of any.
+            return None
         s = self.settings
 
         def search(login: _Login) -> str:

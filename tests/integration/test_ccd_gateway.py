@@ -100,6 +100,13 @@ def test_no_case_of_that_number_is_none(fake, gateway):
     assert gateway.find_latest_case(CASE_TYPE, NUMBER) is None
 
 
+@pytest.mark.parametrize("number", ["", None])
+def test_no_case_number_is_no_case_and_ccd_is_not_asked(fake, gateway, number):
+    fake.add_case(CASE_TYPE, NUMBER)
+    assert gateway.find_latest_case(CASE_TYPE, number) is None
+    assert list(fake.received) == []
+
+
 def test_every_data_store_call_carries_the_tokens_and_the_user(fake, gateway):
     gateway.find_latest_case(CASE_TYPE, NUMBER)
 
