@@ -24,7 +24,13 @@ def cases_to_serve(engine: sa.Engine) -> CasesToServe:
         .where(external_systems.c.export_responses.is_(True), configuration.c.key == "case_type_id")
         .order_by(configuration.c.value)
     )
-    case_numbers = sa.select(responses.c.case_number).distinct().order_by(responses.c.case_number)
+    # A response without a case number has no case to serve (the worker asks for none).
+    case_numbers = (
+        sa.select(responses.c.case_number)
+        .distinct()
+        .where(responses.c.case_number.is_not(None), responses.c.case_number != "")
+        .order_by(responses.c.case_number)
+    )
     with engine.connect().execution_options(read_only=True) as connection:
         office_rows = connection.execute(sa.select(offices.c.code, offices.c.name))
         names = {code: name for code, name in office_rows}

@@ -239,10 +239,12 @@ def test_the_command_serves_a_case_for_every_response_in_the_database(sqlite_url
         add_case_type(connection, 1, "ET_EnglandWales")
         add_external_system(connection, 2, reference="claims_only", export_responses=False)
         add_case_type(connection, 2, "ET_ClaimsOnly")
-        add_responses(connection, [1, 2])  # case numbers 2400001/2024 and 2400002/2024
+        add_responses(connection, [1, 2, 3])  # case numbers 2400001/2024 to 2400003/2024
         connection.execute(
             sa.update(tables.responses).where(tables.responses.c.id == 2).values(case_number="9900002/2024")
         )
+        # A response without a case number has no case, and stops nothing.
+        connection.execute(sa.update(tables.responses).where(tables.responses.c.id == 3).values(case_number=None))
         connection.execute(sa.delete(tables.offices).where(tables.offices.c.code == 99))
     engine.dispose()
     seen = {}
