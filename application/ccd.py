@@ -45,7 +45,8 @@ class CcdCase:
 class CcdGateway(abc.ABC):
     @abc.abstractmethod
     def find_latest_case(self, case_type_id: str, case_number: str) -> CcdCase | None:
-        """The newest case of `case_type_id` whose ethosCaseReference is `case_number`.
+        """The newest case of `case_type_id` whose ethosCaseReference is `case_number`;
+        for an empty `case_number`, None (no case has an empty reference).
 
         Raises CcdFailure for anything but an answer, transient or permanent as
         `domain.failures` sorts them, and CcdRateLimited for a 429; denials are retried once after a fresh login
